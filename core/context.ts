@@ -1,0 +1,8 @@
+import type { Database } from './db/database.js';
+import type { PriceList } from './pricing/priceList.js';
+
+/** What every core use-case runs against. */
+export interface CoreContext {
+  db: Database;
+  priceList: PriceList;
+}

@@ -1,0 +1,43 @@
+/**
+ * Every failure Creditkeeper reports has a stable code. Transports map codes to words
+ * (bot) and HTTP statuses (admin) in one table each; core never formats for a user.
+ */
+export const errorCodes = [
+  'VALIDATION_FAILED',
+  'AMOUNT_OUT_OF_RANGE',
+  'REASON_REQUIRED',
+  'ACCOUNT_NOT_FOUND',
+  'ENTRY_NOT_FOUND',
+  'DEPOSIT_NOT_FOUND',
+  'OWNER_NOT_FOUND',
+  'UNKNOWN_ACTION',
+  'INSUFFICIENT_CREDITS',
+  'IDEMPOTENCY_CONFLICT',
+  'NOT_REFUNDABLE',
+  'REFUND_EXCEEDS_CHARGE',
+  'NOT_REVERSIBLE',
+  'ALREADY_REVERSED',
+  'DEPOSIT_ALREADY_SETTLED',
+  'DATABASE_LOCKED',
+  'MIGRATION_FAILED',
+  'MIGRATION_CHECKSUM_MISMATCH',
+  'TRANSIENT_CONFLICT',
+] as const;
+
+export type ErrorCode = (typeof errorCodes)[number];
+
+export class CreditkeeperError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'CreditkeeperError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isCreditkeeperError(error: unknown, code?: ErrorCode): error is CreditkeeperError {
+  return error instanceof CreditkeeperError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,24 @@
+/** Core's public surface: transports import from here. */
+export { addMember } from './accounts/addMember.js';
+export { openAccount } from './accounts/openAccount.js';
+export { databaseTarget, loadConfig, type Config } from './config.js';
+export type { CoreContext } from './context.js';
+export { openDatabase, type Database, type DatabaseTarget } from './db/database.js';
+export { migrate, pendingMigrations } from './db/migrate.js';
+export { CreditkeeperError, errorCodes, isCreditkeeperError, type ErrorCode } from './errors.js';
+export { adjust } from './ledger/adjust.js';
+export { entryTypes } from './ledger/entryTypes.js';
+export type { EntryView } from './ledger/entryView.js';
+export { getBalance, type BalanceView } from './ledger/getBalance.js';
+export { grant } from './ledger/grant.js';
+export type { WriteResult } from './ledger/ledgerWrite.js';
+export { purchase } from './ledger/purchase.js';
+export { reconcileDeposit } from './ledger/reconcileDeposit.js';
+export { refund } from './ledger/refund.js';
+export { reversePurchase } from './ledger/reversePurchase.js';
+export { spend, type SpendResult } from './ledger/spend.js';
+export { verifyLedger, type VerifyReport } from './ledger/verify.js';
+export { voidDeposit } from './ledger/voidDeposit.js';
+export { writeOff } from './ledger/writeOff.js';
+export { createLogger, type Logger } from './logger.js';
+export { loadPriceList, seedPriceList, type PriceList } from './pricing/priceList.js';

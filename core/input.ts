@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import { CreditkeeperError } from './errors.js';
+
+/**
+ * Shared zod pieces for every core use-case's input: core validates for itself, so a
+ * transport that forgets a check still cannot write a bad entry.
+ */
+
+/** The most credits one operation may move: far beyond any real use, far inside bigint. */
+export const maxCredits = 1_000_000_000_000_000n;
+const outOfRange = 'AMOUNT_OUT_OF_RANGE';
+
+const integerLike = z.union([
+  z.bigint(),
+  z.number().int({ message: 'must be a whole number of credits' }).transform((n) => BigInt(n)),
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d{1,30}$/, 'must be a whole number of credits')
+    .transform((s) => BigInt(s)),
+]);
+
+function bounded(min: bigint) {
+  return integerLike.superRefine((value, ctx) => {
+    if (value < min || value > maxCredits || value < -maxCredits) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be between ${min} and ${maxCredits}`,
+        params: { code: outOfRange },
+      });
+    }
+  });
+}
+
+/** A positive number of credits: 1 … maxCredits. */
+export const positiveCredits = bounded(1n);
+/** A non-negative number of credits: 0 … maxCredits (actual use after delivery may be 0). */
+export const nonNegativeCredits = bounded(0n);
+/** A signed, non-zero number of credits (staff adjustments). */
+export const signedCredits = integerLike.superRefine((value, ctx) => {
+  if (value === 0n || value > maxCredits || value < -maxCredits) {
+    ctx.addIssue({ code: 'custom', message: `must be non-zero and within ±${maxCredits}`, params: { code: outOfRange } });
+  }
+});
+
+/** Client-chosen; '#' is reserved for the keys Creditkeeper derives from it. */
+export const idempotencyKey = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9._:\-/]+$/, 'may contain letters, digits and . _ : - / only');
+
+export const uuid = z.uuid({ message: 'must be an id' });
+
+export const actor = z.strictObject({
+  kind: z.enum(['USER', 'STAFF', 'SYSTEM', 'SERVICE']),
+  id: z.string().min(1).max(200).optional(),
+});
+export type Actor = z.infer<typeof actor>;
+
+/** What caused an entry: a model, project, event, creative, order… with a link where one exists. */
+export const source = z.strictObject({
+  kind: z.string().min(1).max(50).optional(),
+  id: z.string().min(1).max(200).optional(),
+  label: z.string().min(1).max(200).optional(),
+  url: z.url().max(2000).optional(),
+});
+export type Source = z.infer<typeof source>;
+
+/** Staff actions must say why; the reason becomes the entry's note and the audit trail. */
+export const reason = z.string().trim().max(500).pipe(z.string().min(1, 'a reason is required'));
+
+export const note = z.string().trim().min(1).max(500);
+
+/** Parses `input` with `schema`, turning zod's complaint into a typed error with a stable code. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+  const code = result.error.issues.some((i) => i.code === 'custom' && i.params?.code === outOfRange)
+    ? 'AMOUNT_OUT_OF_RANGE'
+    : result.error.issues.some((i) => i.path.at(-1) === 'reason')
+      ? 'REASON_REQUIRED'
+      : 'VALIDATION_FAILED';
+  const summary = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
+  throw new CreditkeeperError(code, summary, { issues });
+}
+
+/** Fields every ledger write takes. */
+export const ledgerWriteBase = {
+  accountId: uuid,
+  idempotencyKey,
+  actor,
+};
+
+/** A moment that must still be ahead when the write happens (checked again against the database clock). */
+export const futureDate = z.coerce.date({ message: 'must be a date' });

@@ -1,0 +1,362 @@
+import { randomUUID } from 'node:crypto';
+import type { ActorKind, BucketKind, EntryType } from '../db/generated/enums.js';
+import { CreditkeeperError } from '../errors.js';
+import type { Actor, Source } from '../input.js';
+import { entryTypes } from './entryTypes.js';
+
+/**
+ * One account's ledger inside one write transaction: the locked account, its buckets with
+ * credit left, and the entries the operation stages. Nothing reaches the database until
+ * `toFlush()` is written by ledgerWrite, in a single statement.
+ */
+
+export interface BucketState {
+  id: string;
+  kind: BucketKind;
+  granted: bigint;
+  remaining: bigint;
+  priority: number;
+  expiresAt: Date | null;
+  createdAt: Date;
+  isNew: boolean;
+  changed: boolean;
+}
+
+export interface MovementState {
+  bucketId: string;
+  amount: bigint;
+}
+
+export interface EntryDraft {
+  type: EntryType;
+  description: string;
+  category?: string | undefined;
+  movements: MovementState[];
+  /** Change to what the account owes; credits owed are not part of the balance. */
+  outstandingDelta?: bigint;
+  originalAmount?: bigint | undefined;
+  discountPercent?: number | undefined;
+  source?: Source | undefined;
+  actor: Actor;
+  note?: string | undefined;
+  correctsId?: string | undefined;
+  /** Defaults to the operation's own key. */
+  idempotencyKey?: string;
+}
+
+export interface StagedEntry {
+  id: string;
+  seq: bigint;
+  type: EntryType;
+  category: string | null;
+  description: string;
+  amount: bigint;
+  balanceAfter: bigint;
+  outstandingAfter: bigint;
+  originalAmount: bigint | null;
+  discountPercent: number | null;
+  source: Source;
+  actorKind: ActorKind;
+  actorId: string | null;
+  note: string | null;
+  idempotencyKey: string;
+  correctsId: string | null;
+  movements: MovementState[];
+}
+
+export interface DepositDraft {
+  id: string;
+  entryId: string;
+  charged: bigint;
+  held: bigint;
+  action: string | null;
+}
+
+export interface DepositSettlement {
+  id: string;
+  status: 'RECONCILED' | 'VOIDED';
+  settledEntryId: string;
+  actualAmount: bigint | null;
+}
+
+export interface AccountRow {
+  id: string;
+  balance: bigint;
+  outstanding: bigint;
+  lastSeq: bigint;
+  now: Date;
+}
+
+const systemActor: Actor = { kind: 'SYSTEM' };
+
+export function compareDrawdown(a: BucketState, b: BucketState): number {
+  const aExp = a.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
+  const bExp = b.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
+  if (aExp !== bExp) return aExp < bExp ? -1 : 1;
+  if (a.priority !== b.priority) return a.priority - b.priority;
+  const created = a.createdAt.getTime() - b.createdAt.getTime();
+  if (created !== 0) return created;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+export class AccountLedger {
+  readonly accountId: string;
+  readonly now: Date;
+  readonly entries: StagedEntry[] = [];
+  readonly newDeposits: DepositDraft[] = [];
+  readonly settledDeposits: DepositSettlement[] = [];
+  private balance: bigint;
+  private outstanding: bigint;
+  private seq: bigint;
+  private readonly buckets = new Map<string, BucketState>();
+
+  constructor(
+    account: AccountRow,
+    buckets: BucketState[],
+    private readonly operationKey: string,
+    private readonly requestHash: string,
+  ) {
+    this.accountId = account.id;
+    this.now = account.now;
+    this.balance = account.balance;
+    this.outstanding = account.outstanding;
+    this.seq = account.lastSeq;
+    for (const bucket of buckets) this.buckets.set(bucket.id, bucket);
+  }
+
+  get state(): { balance: bigint; outstanding: bigint } {
+    return { balance: this.balance, outstanding: this.outstanding };
+  }
+
+  /** Buckets that may be spent now, in drawdown order. An expired bucket is never spendable. */
+  spendable(): BucketState[] {
+    return [...this.buckets.values()]
+      .filter((b) => b.remaining > 0n && !this.isExpired(b))
+      .sort(compareDrawdown);
+  }
+
+  available(): bigint {
+    return this.spendable().reduce((sum, b) => sum + b.remaining, 0n);
+  }
+
+  bucket(id: string): BucketState | undefined {
+    return this.buckets.get(id);
+  }
+
+  isExpired(bucket: Pick<BucketState, 'expiresAt'>): boolean {
+    return bucket.expiresAt !== null && bucket.expiresAt.getTime() <= this.now.getTime();
+  }
+
+  /** Takes `amount` in drawdown order (optionally from `first` before the rest), or fails writing nothing. */
+  draw(amount: bigint, first?: string): MovementState[] {
+    const { movements, taken } = this.drawUpTo(amount, first);
+    if (taken < amount) {
+      throw new CreditkeeperError('INSUFFICIENT_CREDITS', `This needs ${amount} credits; ${taken} are available`, {
+        required: amount.toString(),
+        available: taken.toString(),
+      });
+    }
+    return movements;
+  }
+
+  /** Takes as much of `amount` as the spendable buckets hold. */
+  drawUpTo(amount: bigint, first?: string): { movements: MovementState[]; taken: bigint } {
+    const order = this.spendable();
+    const preferred = first ? order.findIndex((b) => b.id === first) : -1;
+    if (preferred > 0) order.unshift(...order.splice(preferred, 1));
+    const movements: MovementState[] = [];
+    let left = amount;
+    for (const bucket of order) {
+      if (left === 0n) break;
+      const take = bucket.remaining < left ? bucket.remaining : left;
+      bucket.remaining -= take;
+      bucket.changed = true;
+      left -= take;
+      movements.push({ bucketId: bucket.id, amount: -take });
+    }
+    return { movements, taken: amount - left };
+  }
+
+  /** Puts credits back into a bucket they came from. */
+  returnTo(bucketId: string, amount: bigint): MovementState {
+    const bucket = this.buckets.get(bucketId);
+    if (!bucket) throw new Error(`bucket ${bucketId} is not loaded`);
+    bucket.remaining += amount;
+    bucket.changed = true;
+    return { bucketId, amount };
+  }
+
+  /** Opens a new bucket holding `amount` and returns the movement that fills it. */
+  addBucket(kind: BucketKind, amount: bigint, expiresAt: Date | null, priority: number): MovementState {
+    const bucket: BucketState = {
+      id: randomUUID(),
+      kind,
+      granted: amount,
+      remaining: amount,
+      priority,
+      expiresAt,
+      createdAt: this.now,
+      isNew: true,
+      changed: true,
+    };
+    this.buckets.set(bucket.id, bucket);
+    return { bucketId: bucket.id, amount };
+  }
+
+  /** Loads a bucket that has nothing left (so credits can be returned to it). */
+  adopt(bucket: BucketState): void {
+    if (!this.buckets.has(bucket.id)) this.buckets.set(bucket.id, bucket);
+  }
+
+  post(draft: EntryDraft): StagedEntry {
+    const amount = draft.movements.reduce((sum, m) => sum + m.amount, 0n);
+    this.balance += amount;
+    this.outstanding += draft.outstandingDelta ?? 0n;
+    this.seq += 1n;
+    const entry: StagedEntry = {
+      id: randomUUID(),
+      seq: this.seq,
+      type: draft.type,
+      category: draft.category ?? null,
+      description: draft.description,
+      amount,
+      balanceAfter: this.balance,
+      outstandingAfter: this.outstanding,
+      originalAmount: draft.originalAmount ?? null,
+      discountPercent: draft.discountPercent ?? null,
+      source: draft.source ?? {},
+      actorKind: draft.actor.kind,
+      actorId: draft.actor.id ?? null,
+      note: draft.note ?? null,
+      idempotencyKey: draft.idempotencyKey ?? this.operationKey,
+      correctsId: draft.correctsId ?? null,
+      movements: draft.movements.filter((m) => m.amount !== 0n),
+    };
+    this.entries.push(entry);
+    return entry;
+  }
+
+  /**
+   * Expired credits leave the balance with an entry that says so. Runs before every write,
+   * so a balance is never built on credits that could no longer be spent.
+   */
+  sweepExpired(): void {
+    const expired = [...this.buckets.values()].filter((b) => b.remaining > 0n && this.isExpired(b)).sort(compareDrawdown);
+    for (const bucket of expired) {
+      const lost = bucket.remaining;
+      bucket.remaining = 0n;
+      bucket.changed = true;
+      this.post({
+        type: 'EXPIRY',
+        description: `${lost} unused ${bucketLabel(bucket.kind)} credits expired`,
+        movements: [{ bucketId: bucket.id, amount: -lost }],
+        actor: systemActor,
+        idempotencyKey: `expiry#${bucket.id}`,
+      });
+    }
+  }
+
+  /** Credits owed are paid first from whatever the account can spend (seed 002: outstanding balance). */
+  settleOutstanding(): void {
+    if (this.outstanding === 0n) return;
+    const { movements, taken } = this.drawUpTo(this.outstanding);
+    if (taken === 0n) return;
+    this.post({
+      type: 'OUTSTANDING_SETTLEMENT',
+      description: `${taken} credits paid toward the outstanding balance`,
+      movements,
+      outstandingDelta: -taken,
+      actor: systemActor,
+      idempotencyKey: `${this.operationKey}#settle`,
+    });
+  }
+
+  /** Everything the operation changed, in the shape the flush statement reads. */
+  toFlush(): FlushPayload {
+    const buckets = [...this.buckets.values()].filter((b) => b.changed);
+    let used = 0n;
+    let added = 0n;
+    let usageCount = 0;
+    for (const entry of this.entries) {
+      const kind = entryTypes[entry.type].class;
+      if (kind === 'usage' || kind === 'usageCorrection') used -= entry.amount;
+      if (kind === 'usage') usageCount += 1;
+      if (kind === 'addition') added += entry.amount;
+    }
+    return {
+      now: this.now.toISOString(),
+      account: {
+        id: this.accountId,
+        balance: this.balance.toString(),
+        outstanding: this.outstanding.toString(),
+        last_seq: this.seq.toString(),
+      },
+      new_buckets: buckets
+        .filter((b) => b.isNew)
+        .map((b) => ({
+          id: b.id,
+          kind: b.kind,
+          granted: b.granted.toString(),
+          remaining: b.remaining.toString(),
+          priority: b.priority,
+          expires_at: b.expiresAt?.toISOString() ?? null,
+        })),
+      bucket_updates: buckets.filter((b) => !b.isNew).map((b) => ({ id: b.id, remaining: b.remaining.toString() })),
+      entries: this.entries.map((e) => ({
+        id: e.id,
+        seq: e.seq.toString(),
+        type: e.type,
+        category: e.category,
+        description: e.description,
+        amount: e.amount.toString(),
+        balance_after: e.balanceAfter.toString(),
+        outstanding_after: e.outstandingAfter.toString(),
+        original_amount: e.originalAmount?.toString() ?? null,
+        discount_percent: e.discountPercent,
+        source_kind: e.source.kind ?? null,
+        source_id: e.source.id ?? null,
+        source_label: e.source.label ?? null,
+        source_url: e.source.url ?? null,
+        actor_kind: e.actorKind,
+        actor_id: e.actorId,
+        note: e.note,
+        idempotency_key: e.idempotencyKey,
+        request_hash: e.idempotencyKey === this.operationKey ? this.requestHash : '',
+        corrects_id: e.correctsId,
+      })),
+      movements: this.entries.flatMap((e) =>
+        e.movements.map((m) => ({ entry_id: e.id, bucket_id: m.bucketId, amount: m.amount.toString() })),
+      ),
+      new_deposits: this.newDeposits.map((d) => ({
+        id: d.id,
+        entry_id: d.entryId,
+        charged: d.charged.toString(),
+        held: d.held.toString(),
+        action: d.action,
+      })),
+      settled_deposits: this.settledDeposits.map((d) => ({
+        id: d.id,
+        status: d.status,
+        settled_entry_id: d.settledEntryId,
+        actual_amount: d.actualAmount?.toString() ?? null,
+      })),
+      rollup: { used: used.toString(), added: added.toString(), usage_count: usageCount },
+    };
+  }
+}
+
+export interface FlushPayload {
+  now: string;
+  account: { id: string; balance: string; outstanding: string; last_seq: string };
+  new_buckets: unknown[];
+  bucket_updates: unknown[];
+  entries: unknown[];
+  movements: unknown[];
+  new_deposits: unknown[];
+  settled_deposits: unknown[];
+  rollup: { used: string; added: string; usage_count: number };
+}
+
+export function bucketLabel(kind: BucketKind): string {
+  return { PLAN: 'plan', WEEKLY: 'weekly', PURCHASED: 'purchased', BONUS: 'bonus', REWARD: 'reward', PROMO: 'promo' }[kind];
+}

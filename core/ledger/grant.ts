@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import type { CoreContext } from '../context.js';
+import { CreditkeeperError } from '../errors.js';
+import { futureDate, ledgerWriteBase, note, parseInput, positiveCredits, source } from '../input.js';
+import { defaultPriority, entryTypes, grantTypes } from './entryTypes.js';
+import { ledgerWrite, type WriteResult } from './ledgerWrite.js';
+
+export const grantInput = z
+  .strictObject({
+    ...ledgerWriteBase,
+    type: z.enum(grantTypes),
+    bucket: z.enum(['PLAN', 'WEEKLY', 'BONUS', 'REWARD', 'PROMO']),
+    amount: positiveCredits,
+    expiresAt: futureDate.optional(),
+    priority: z.number().int().min(0).max(1000).optional(),
+    description: z.string().trim().min(1).max(200).optional(),
+    source: source.optional(),
+    reason: note.optional(),
+  })
+  .refine((g) => g.type !== 'MANUAL_CREDIT' && g.actor.kind !== 'STAFF' ? true : g.reason !== undefined, {
+    message: 'a reason is required',
+    path: ['reason'],
+  });
+
+/** Adds credits in a new bucket: plan and weekly grants, rewards, bonuses, manual credits. */
+export async function grant(ctx: CoreContext, input: z.input<typeof grantInput>): Promise<WriteResult> {
+  const request = parseInput(grantInput, input);
+  return ledgerWrite(ctx.db, {
+    accountId: request.accountId,
+    idempotencyKey: request.idempotencyKey,
+    operation: 'grant',
+    request,
+    write: (ledger) => {
+      const expiresAt = request.expiresAt ?? null;
+      if (expiresAt && ledger.isExpired({ expiresAt })) {
+        throw new CreditkeeperError('VALIDATION_FAILED', 'expiresAt must be in the future', { path: 'expiresAt' });
+      }
+      ledger.post({
+        type: request.type,
+        description: request.description ?? entryTypes[request.type].label,
+        movements: [ledger.addBucket(request.bucket, request.amount, expiresAt, request.priority ?? defaultPriority[request.bucket])],
+        source: request.source,
+        actor: request.actor,
+        note: request.reason,
+      });
+    },
+  });
+}

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import type { CoreContext } from '../context.js';
+import { ledgerWriteBase, parseInput, positiveCredits, source } from '../input.js';
+import { defaultPriority, entryTypes } from './entryTypes.js';
+import { ledgerWrite, type WriteResult } from './ledgerWrite.js';
+
+export const purchaseInput = z.strictObject({
+  ...ledgerWriteBase,
+  amount: positiveCredits,
+  /** AUTO_RELOAD: a top-up charged automatically because a spend needed it (seed 002). */
+  type: z.enum(['PURCHASE', 'AUTO_RELOAD']).default('PURCHASE'),
+  description: z.string().trim().min(1).max(200).optional(),
+  /** The order or payment this purchase came from. */
+  source: source.optional(),
+});
+
+/** Adds bought credits: they never expire and are drawn last (seed 000: purchased credits roll over). */
+export async function purchase(ctx: CoreContext, input: z.input<typeof purchaseInput>): Promise<WriteResult> {
+  const request = parseInput(purchaseInput, input);
+  return ledgerWrite(ctx.db, {
+    accountId: request.accountId,
+    idempotencyKey: request.idempotencyKey,
+    operation: 'purchase',
+    request,
+    write: (ledger) => {
+      ledger.post({
+        type: request.type,
+        description: request.description ?? entryTypes[request.type].label,
+        movements: [ledger.addBucket('PURCHASED', request.amount, null, defaultPriority.PURCHASED)],
+        source: request.source,
+        actor: request.actor,
+      });
+    },
+  });
+}

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import type { CoreContext } from '../context.js';
+import { CreditkeeperError } from '../errors.js';
+import { ledgerWriteBase, note, parseInput, uuid } from '../input.js';
+import { findEntry } from './findEntry.js';
+import { ledgerWrite, type WriteResult } from './ledgerWrite.js';
+
+export const reversePurchaseInput = z.strictObject({
+  ...ledgerWriteBase,
+  entryId: uuid,
+  reason: note.optional(),
+});
+
+/**
+ * Takes back the credits of a reversed purchase (seed 000: affiliate refund): from the
+ * purchase's own bucket first, then in drawdown order. What was already spent becomes an
+ * outstanding balance that later additions pay.
+ */
+export async function reversePurchase(ctx: CoreContext, input: z.input<typeof reversePurchaseInput>): Promise<WriteResult> {
+  const request = parseInput(reversePurchaseInput, input);
+  return ledgerWrite(ctx.db, {
+    accountId: request.accountId,
+    idempotencyKey: request.idempotencyKey,
+    operation: 'reversePurchase',
+    request,
+    write: async (ledger, tx) => {
+      const original = await findEntry(tx, ledger.accountId, request.entryId);
+      if (original.type !== 'PURCHASE' && original.type !== 'AUTO_RELOAD') {
+        throw new CreditkeeperError('NOT_REVERSIBLE', `A ${original.type} entry cannot be reversed`, {
+          entryId: original.id,
+          type: original.type,
+        });
+      }
+      const [state] = await tx.$queryRawUnsafe<{ reversed: boolean; bucket_id: string }[]>(
+        `SELECT EXISTS (SELECT 1 FROM entries WHERE corrects_id = $1::uuid AND type = 'PURCHASE_REVERSAL') AS reversed,
+           (SELECT bucket_id FROM movements WHERE entry_id = $1::uuid LIMIT 1) AS bucket_id`,
+        original.id,
+      );
+      if (state!.reversed) {
+        throw new CreditkeeperError('ALREADY_REVERSED', 'This purchase was already reversed', { entryId: original.id });
+      }
+      const { movements, taken } = ledger.drawUpTo(original.amount, state!.bucket_id);
+      ledger.post({
+        type: 'PURCHASE_REVERSAL',
+        description:
+          taken === original.amount
+            ? `Purchase reversed: ${original.amount} credits taken back`
+            : `Purchase reversed: ${taken} credits taken back, ${original.amount - taken} outstanding`,
+        movements,
+        outstandingDelta: original.amount - taken,
+        source: { kind: 'entry', id: original.id },
+        actor: request.actor,
+        note: request.reason,
+        correctsId: original.id,
+      });
+    },
+  });
+}

@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { CoreContext } from '../context.js';
+import { CreditkeeperError } from '../errors.js';
+import { ledgerWriteBase, note, parseInput, positiveCredits, source } from '../input.js';
+import { actionUse, type Price, priceAction } from '../pricing/priceList.js';
+import { ledgerWrite, type WriteResult } from './ledgerWrite.js';
+
+const explicitCharge = z.strictObject({
+  amount: positiveCredits,
+  category: z.string().trim().min(1).max(100),
+  description: z.string().trim().min(1).max(200),
+  /** Part of the amount to reconcile after delivery (a deposit, seed 002). */
+  held: positiveCredits.optional(),
+});
+
+export const spendInput = z
+  .strictObject({
+    ...ledgerWriteBase,
+    charge: z.union([actionUse, explicitCharge]),
+    /** Seed 003: the entry keeps the original amount and the discount that applied. */
+    discountPercent: z.number().int().min(1).max(100).optional(),
+    source: source.optional(),
+    note: note.optional(),
+  })
+  .refine((s) => !('held' in s.charge) || s.charge.held === undefined || s.charge.held <= s.charge.amount, {
+    message: 'held cannot exceed amount',
+    path: ['charge', 'held'],
+  });
+
+export interface SpendResult extends WriteResult {
+  /** Set when the charge included a deposit to reconcile after delivery. */
+  depositId: string | null;
+}
+
+/**
+ * Charges usage, by price-list action or explicit amount. A charge with a deposit part (a
+ * submission's showcase clips) is one entry and an in-flight deposit reconciled later.
+ * Denied with INSUFFICIENT_CREDITS, writing nothing, when the account cannot cover it.
+ */
+export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>): Promise<SpendResult> {
+  const request = parseInput(spendInput, input);
+  const price: Price =
+    'action' in request.charge
+      ? priceAction(ctx.priceList, request.charge)
+      : { ...request.charge, held: request.charge.held ?? 0n, action: '' };
+  if (request.discountPercent && price.held > 0n) {
+    throw new CreditkeeperError('VALIDATION_FAILED', 'A discount cannot apply to a charge with a deposit');
+  }
+  const charged = request.discountPercent
+    ? (price.amount * BigInt(100 - request.discountPercent)) / 100n
+    : price.amount;
+  let depositId: string | null = null;
+
+  const result = await ledgerWrite(ctx.db, {
+    accountId: request.accountId,
+    idempotencyKey: request.idempotencyKey,
+    operation: 'spend',
+    request,
+    write: (ledger) => {
+      const entry = ledger.post({
+        type: price.held > 0n ? 'DEPOSIT' : 'USAGE',
+        category: price.category,
+        description: price.description,
+        movements: charged === 0n ? [] : ledger.draw(charged),
+        originalAmount: request.discountPercent ? -price.amount : undefined,
+        discountPercent: request.discountPercent,
+        source: request.source,
+        actor: request.actor,
+        note: request.note,
+      });
+      if (price.held > 0n) {
+        depositId = randomUUID();
+        ledger.newDeposits.push({ id: depositId, entryId: entry.id, charged, held: price.held, action: price.action || null });
+      }
+    },
+  });
+  if (result.replayed && price.held > 0n) {
+    const deposit = await ctx.db.prisma.deposit.findUnique({ where: { entryId: result.entries[0]!.id } });
+    depositId = deposit?.id ?? null;
+  }
+  return { ...result, depositId };
+}

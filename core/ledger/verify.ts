@@ -1,0 +1,110 @@
+import type { Database } from '../db/database.js';
+
+/**
+ * Checks every invariant the ledger promises, straight from the tables, so it catches a bug
+ * in the code that wrote them as well as a hand-edited row.
+ */
+export interface InvariantCheck {
+  name: string;
+  description: string;
+  violations: Record<string, unknown>[];
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  accounts: number;
+  entries: number;
+  checks: InvariantCheck[];
+}
+
+const sampleLimit = 20;
+
+const checks: { name: string; description: string; sql: string }[] = [
+  {
+    name: 'balance-equals-entries',
+    description: 'each balance equals the sum of its entries',
+    sql: `SELECT a.id AS account_id, a.balance::text, coalesce(sum(e.amount), 0)::text AS entries_sum
+          FROM accounts a LEFT JOIN entries e ON e.account_id = a.id
+          GROUP BY a.id HAVING a.balance <> coalesce(sum(e.amount), 0)`,
+  },
+  {
+    name: 'balance-equals-buckets',
+    description: "each balance equals the credits left in its buckets",
+    sql: `SELECT a.id AS account_id, a.balance::text, coalesce(sum(b.remaining), 0)::text AS buckets_sum
+          FROM accounts a LEFT JOIN buckets b ON b.account_id = a.id
+          GROUP BY a.id HAVING a.balance <> coalesce(sum(b.remaining), 0)`,
+  },
+  {
+    name: 'balance-after-chain',
+    description: 'entries are numbered 1, 2, 3… and each balance after (and outstanding after) follows from the one before',
+    sql: `SELECT account_id, seq::text, amount::text, balance_after::text, prev_balance::text FROM (
+            SELECT account_id, seq, amount, balance_after, outstanding_after,
+              lag(seq) OVER w AS prev_seq, lag(balance_after) OVER w AS prev_balance
+            FROM entries WINDOW w AS (PARTITION BY account_id ORDER BY seq)) c
+          WHERE seq <> coalesce(prev_seq, 0) + 1 OR balance_after <> coalesce(prev_balance, 0) + amount
+             OR balance_after < 0 OR outstanding_after < 0`,
+  },
+  {
+    name: 'account-matches-last-entry',
+    description: "each account's balance, outstanding and sequence match its last entry",
+    sql: `SELECT a.id AS account_id, a.balance::text, a.outstanding::text, a.last_seq::text,
+            e.balance_after::text, e.outstanding_after::text
+          FROM accounts a LEFT JOIN entries e ON e.account_id = a.id AND e.seq = a.last_seq
+          WHERE (a.last_seq = 0 AND (a.balance <> 0 OR a.outstanding <> 0))
+             OR (a.last_seq > 0 AND (e.id IS NULL OR e.balance_after <> a.balance OR e.outstanding_after <> a.outstanding))`,
+  },
+  {
+    name: 'entry-equals-movements',
+    description: "each entry's amount equals what it moved in and out of buckets",
+    sql: `SELECT e.id AS entry_id, e.amount::text, coalesce(sum(m.amount), 0)::text AS movements_sum
+          FROM entries e LEFT JOIN movements m ON m.entry_id = e.id
+          GROUP BY e.id HAVING e.amount <> coalesce(sum(m.amount), 0)`,
+  },
+  {
+    name: 'bucket-equals-movements',
+    description: "each bucket's credits left equal the movements into and out of it",
+    sql: `SELECT b.id AS bucket_id, b.remaining::text, coalesce(sum(m.amount), 0)::text AS movements_sum
+          FROM buckets b LEFT JOIN movements m ON m.bucket_id = b.id
+          GROUP BY b.id HAVING b.remaining <> coalesce(sum(m.amount), 0)`,
+  },
+  {
+    name: 'no-expired-credit-spent',
+    description: 'no credit was drawn from a bucket after it expired (other than by its expiry entry)',
+    sql: `SELECT e.id AS entry_id, b.id AS bucket_id, b.expires_at, e.created_at
+          FROM movements m JOIN entries e ON e.id = m.entry_id JOIN buckets b ON b.id = m.bucket_id
+          WHERE m.amount < 0 AND e.type <> 'EXPIRY' AND b.expires_at IS NOT NULL AND e.created_at >= b.expires_at`,
+  },
+  {
+    name: 'deposits-settled-once',
+    description: 'in-flight deposits have no settlement; settled deposits have exactly their one settling entry',
+    sql: `SELECT d.id AS deposit_id, d.status FROM deposits d
+          WHERE (d.status = 'IN_FLIGHT') <> (d.settled_entry_id IS NULL)
+             OR (SELECT count(*) FROM entries e WHERE e.corrects_id = d.entry_id
+                   AND e.type IN ('DEPOSIT_RECONCILIATION', 'DEPOSIT_VOID')) <> (CASE WHEN d.status = 'IN_FLIGHT' THEN 0 ELSE 1 END)`,
+  },
+  {
+    name: 'outstanding-only-when-empty',
+    description: 'credits are owed only while nothing spendable is left (additions pay what is owed first)',
+    sql: `SELECT a.id AS account_id, a.outstanding::text, sum(b.remaining)::text AS spendable
+          FROM accounts a JOIN buckets b ON b.account_id = a.id
+          WHERE a.outstanding > 0 AND b.remaining > 0 AND (b.expires_at IS NULL OR b.expires_at > now())
+          GROUP BY a.id, a.outstanding`,
+  },
+];
+
+export async function verifyLedger(db: Database): Promise<VerifyReport> {
+  const results: InvariantCheck[] = [];
+  for (const check of checks) {
+    const violations = await db.sql.query(`${check.sql} LIMIT ${sampleLimit}`);
+    results.push({ name: check.name, description: check.description, violations });
+  }
+  const [counts] = await db.sql.query<{ accounts: number; entries: number }>(
+    'SELECT (SELECT count(*)::int FROM accounts) AS accounts, (SELECT count(*)::int FROM entries) AS entries',
+  );
+  return {
+    ok: results.every((r) => r.violations.length === 0),
+    accounts: counts!.accounts,
+    entries: counts!.entries,
+    checks: results,
+  };
+}

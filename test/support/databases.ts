@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { type Database, openDatabase } from '../../core/db/database.js';
+import type { CoreContext } from '../../core/context.js';
+import { seedPriceList } from '../../core/pricing/priceList.js';
+
+/** The two engines every ledger test runs on. */
+export const engines = ['pglite', 'postgres'] as const;
+export type Engine = (typeof engines)[number];
+
+function serverUrl(): string {
+  return process.env.TEST_DATABASE_URL ?? 'postgresql://root@127.0.0.1:5432/test';
+}
+
+/** A fresh, migrated database of its own: in-memory PGlite, or a new PostgreSQL database dropped on close. */
+export async function freshDatabase(engine: Engine, poolSize = 10): Promise<Database> {
+  if (engine === 'pglite') return openDatabase({ kind: 'memory' });
+  const name = `ck_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl() });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl());
+  url.pathname = `/${name}`;
+  const db = await openDatabase({ kind: 'postgres', url: url.toString(), poolSize });
+  return {
+    ...db,
+    close: async () => {
+      await db.close();
+      const cleanup = new pg.Client({ connectionString: serverUrl() });
+      await cleanup.connect();
+      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await cleanup.end();
+    },
+  };
+}
+
+export async function freshContext(engine: Engine, poolSize?: number): Promise<CoreContext> {
+  return { db: await freshDatabase(engine, poolSize), priceList: seedPriceList };
+}

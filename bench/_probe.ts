@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { openDatabase } from '../core/db/database.js';
+import { purchase } from '../core/ledger/purchase.js';
+import { spend } from '../core/ledger/spend.js';
+import { seedPriceList } from '../core/pricing/priceList.js';
+const base = 'postgresql://root@127.0.0.1:5432/test';
+const name = `ck_probe_${randomBytes(4).toString('hex')}`;
+const admin = new pg.Client({ connectionString: base }); await admin.connect(); await admin.query(`CREATE DATABASE ${name}`);
+const url = `postgresql://root@127.0.0.1:5432/${name}`;
+const db = await openDatabase({ kind: 'postgres', url, poolSize: 4 });
+const ctx = { db, priceList: seedPriceList };
+const [a] = await db.sql.query<{ id: string }>(`WITH u AS (INSERT INTO users (external_id) VALUES ('x') RETURNING id) INSERT INTO accounts (owner_kind, user_id) SELECT 'USER', id FROM u RETURNING id`);
+await purchase(ctx, { accountId: a!.id, amount: 1_000_000_000, idempotencyKey: 'seed', actor: { kind: 'SYSTEM' } });
+let k = 0;
+async function time(label: string, n: number, f: () => Promise<unknown>) {
+  for (let i = 0; i < 50; i++) await f();
+  const t = performance.now();
+  for (let i = 0; i < n; i++) await f();
+  console.log(label, ((performance.now() - t) / n).toFixed(3), 'ms');
+}
+await time('spend', 500, () => spend(ctx, { accountId: a!.id, idempotencyKey: `k${k++}`, actor: { kind: 'SERVICE' }, charge: { action: 'image', quantity: 1 } }));
+
+const { ledgerWrite, hashRequest } = await import('../core/ledger/ledgerWrite.js');
+const { spendInput } = await import('../core/ledger/spend.js');
+const { parseInput } = await import('../core/input.js');
+const inp = { accountId: a!.id, idempotencyKey: 'zz', actor: { kind: 'SERVICE' }, charge: { action: 'image', quantity: 1 } };
+await time('parse', 2000, async () => parseInput(spendInput, inp));
+await time('hash', 2000, async () => hashRequest('spend', parseInput(spendInput, inp)));
+await time('ledgerWrite noop', 500, () => ledgerWrite(db, { accountId: a!.id, idempotencyKey: `n${k++}`, operation: 'x', request: {}, write: () => {} }));
+await time('ledgerWrite noop + throw', 500, () => ledgerWrite(db, { accountId: a!.id, idempotencyKey: `n${k++}`, operation: 'x', request: {}, write: () => { throw new Error('x'); } }).catch(() => {}));
+await time('prisma empty tx', 500, () => db.prisma.$transaction(async (tx) => { await tx.$queryRawUnsafe('SELECT 1'); }));
+await time('prisma tx 3 selects', 500, () => db.prisma.$transaction(async (tx) => { await tx.$queryRawUnsafe('SELECT 1'); await tx.$queryRawUnsafe('SELECT 1'); await tx.$queryRawUnsafe('SELECT 1'); }));
+await time('prisma raw select 1 (no tx)', 500, () => db.prisma.$queryRawUnsafe('SELECT 1'));
+await time('pg raw select 1', 500, () => db.sql.query('SELECT 1'));
+await time('pg tx begin/select x3/commit', 500, () => db.sql.withSession(async (s) => { await s.exec('BEGIN'); await s.query('SELECT 1'); await s.query('SELECT 1'); await s.query('SELECT 1'); await s.exec('COMMIT'); }));
+await time('pg tx with update commit', 500, () => db.sql.withSession(async (s) => { await s.exec('BEGIN'); await s.query('UPDATE accounts SET created_at = created_at WHERE id = $1', [a!.id]); await s.exec('COMMIT'); }));
+await db.close();
+await new Promise((r) => setTimeout(r, 300));
+await admin.query(`DROP DATABASE ${name} WITH (FORCE)`); await admin.end();

@@ -72,6 +72,12 @@ export const reason = z.string().trim().max(500).pipe(z.string().min(1, 'a reaso
 
 export const note = z.string().trim().min(1).max(500);
 
+/** Staff must say why they moved credits, whatever the operation. */
+export function staffGivesReason(request: { actor: Actor; reason?: string | undefined }): boolean {
+  return request.actor.kind !== 'STAFF' || request.reason !== undefined;
+}
+export const reasonRequired = { message: 'a reason is required', path: ['reason'] };
+
 /** Parses `input` with `schema`, turning zod's complaint into a typed error with a stable code. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const result = schema.safeParse(input);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CoreContext } from '../context.js';
 import { CreditkeeperError } from '../errors.js';
-import { futureDate, ledgerWriteBase, note, parseInput, positiveCredits, source } from '../input.js';
+import { futureDate, ledgerWriteBase, note, parseInput, positiveCredits, reasonRequired, source, staffGivesReason } from '../input.js';
 import { defaultPriority, entryTypes, grantTypes } from './entryTypes.js';
 import { ledgerWrite, type WriteResult } from './ledgerWrite.js';
 
@@ -17,10 +17,8 @@ export const grantInput = z
     source: source.optional(),
     reason: note.optional(),
   })
-  .refine((g) => g.type !== 'MANUAL_CREDIT' && g.actor.kind !== 'STAFF' ? true : g.reason !== undefined, {
-    message: 'a reason is required',
-    path: ['reason'],
-  });
+  // A manual credit always needs a reason, whoever posts it.
+  .refine((g) => staffGivesReason(g) && (g.type !== 'MANUAL_CREDIT' || g.reason !== undefined), reasonRequired);
 
 /** Adds credits in a new bucket: plan and weekly grants, rewards, bonuses, manual credits. */
 export async function grant(ctx: CoreContext, input: z.input<typeof grantInput>): Promise<WriteResult> {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CoreContext } from '../context.js';
 import { CreditkeeperError } from '../errors.js';
-import { ledgerWriteBase, note, parseInput, positiveCredits, uuid } from '../input.js';
+import { ledgerWriteBase, note, parseInput, positiveCredits, reasonRequired, staffGivesReason, uuid } from '../input.js';
 import { findEntry } from './findEntry.js';
 import { ledgerWrite, type WriteResult } from './ledgerWrite.js';
 import { drawnAndNotReturned, returnCredits, sumDrawn } from './returnDrawn.js';
@@ -14,7 +14,7 @@ export const refundInput = z
     amount: positiveCredits.optional(),
     reason: note.optional(),
   })
-  .refine((r) => r.actor.kind !== 'STAFF' || r.reason !== undefined, { message: 'a reason is required', path: ['reason'] });
+  .refine(staffGivesReason, reasonRequired);
 
 /** Gives back the credits of a usage entry, to the buckets they came from. */
 export async function refund(ctx: CoreContext, input: z.input<typeof refundInput>): Promise<WriteResult> {

@@ -1,15 +1,17 @@
 import { z } from 'zod';
 import type { CoreContext } from '../context.js';
 import { CreditkeeperError } from '../errors.js';
-import { ledgerWriteBase, note, parseInput, uuid } from '../input.js';
+import { ledgerWriteBase, note, parseInput, reasonRequired, staffGivesReason, uuid } from '../input.js';
 import { findEntry } from './findEntry.js';
 import { ledgerWrite, type WriteResult } from './ledgerWrite.js';
 
-export const reversePurchaseInput = z.strictObject({
-  ...ledgerWriteBase,
-  entryId: uuid,
-  reason: note.optional(),
-});
+export const reversePurchaseInput = z
+  .strictObject({
+    ...ledgerWriteBase,
+    entryId: uuid,
+    reason: note.optional(),
+  })
+  .refine(staffGivesReason, reasonRequired);
 
 /**
  * Takes back the credits of a reversed purchase (seed 000: affiliate refund): from the

@@ -1,15 +1,17 @@
 import { z } from 'zod';
 import type { CoreContext } from '../context.js';
-import { ledgerWriteBase, note, parseInput, uuid } from '../input.js';
+import { ledgerWriteBase, note, parseInput, reasonRequired, staffGivesReason, uuid } from '../input.js';
 import { findInFlightDeposit } from './findDeposit.js';
 import { ledgerWrite, type WriteResult } from './ledgerWrite.js';
 import { drawnAndNotReturned, returnCredits } from './returnDrawn.js';
 
-export const voidDepositInput = z.strictObject({
-  ...ledgerWriteBase,
-  depositId: uuid,
-  reason: note.optional(),
-});
+export const voidDepositInput = z
+  .strictObject({
+    ...ledgerWriteBase,
+    depositId: uuid,
+    reason: note.optional(),
+  })
+  .refine(staffGivesReason, reasonRequired);
 
 /** Cancels an in-flight submission: everything it charged comes back (seed 002: submission refund). */
 export async function voidDeposit(ctx: CoreContext, input: z.input<typeof voidDepositInput>): Promise<WriteResult> {

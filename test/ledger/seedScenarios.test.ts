@@ -6,7 +6,7 @@ import { purchase } from '../../core/ledger/purchase.js';
 import { reconcileDeposit } from '../../core/ledger/reconcileDeposit.js';
 import { spend } from '../../core/ledger/spend.js';
 import { engines, freshContext } from '../support/databases.js';
-import { balanceOf, expectLedgerSound, key, newUserAccount, service } from '../support/scenario.js';
+import { balanceOf, expectError, expectLedgerSound, key, newUserAccount, service } from '../support/scenario.js';
 
 describe.each(engines)('seed scenarios on %s', (engine) => {
   let ctx: CoreContext;
@@ -94,6 +94,10 @@ describe.each(engines)('seed scenarios on %s', (engine) => {
     await new Promise((resolve) => setTimeout(resolve, 1600));
     // Expired plan credits can no longer be spent, even before anything sweeps them.
     expect((await getBalance(ctx, { accountId })).available).toBe(50n);
+    await expectError(
+      spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { amount: 51n, category: 'Chat', description: 'one over what is live' } }),
+      'INSUFFICIENT_CREDITS',
+    );
     const renewal = await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'PLAN_GRANT', bucket: 'PLAN', amount: 325n, expiresAt: new Date(Date.now() + 30 * 86_400_000) });
     expect(renewal.entries).toHaveLength(1);
     const entries = await ctx.db.prisma.entry.findMany({ where: { accountId }, orderBy: { seq: 'asc' } });

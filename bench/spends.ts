@@ -16,7 +16,7 @@
  * How to read it
  *   - ops/s is spends per second for ours and pgbench's "tps (without initial connection time)".
  *   - p50 / p99 are per-spend latencies of successful spends (pgbench reports only an average).
- *   - ours/pg is our spends/s divided by pgbench's tps for the matching row: many accounts vs `-N`,
+ *   - ours/pgbench is our spends/s divided by pgbench's tps for the matching row: many accounts vs `-N`,
  *     hot account vs the hot-row script, same client count. It is shown for the PostgreSQL rows only
  *     (a PGlite spend against a server transaction is not a like-for-like ratio). A spend is one
  *     transaction of several statements (lock, read state, one write statement that touches five
@@ -61,8 +61,8 @@ const run = promisify(execFile);
 const config = {
   seconds: positiveNumber('BENCH_SECONDS', 10),
   serverUrl: process.env.BENCH_DATABASE_URL ?? 'postgresql://root@127.0.0.1:5432/test',
-  postgresAccounts: positiveNumber('BENCH_ACCOUNTS', 10_000),
-  pgliteAccounts: Math.min(1_000, positiveNumber('BENCH_ACCOUNTS', 10_000)),
+  postgresAccounts: Math.ceil(positiveNumber('BENCH_ACCOUNTS', 10_000)),
+  pgliteAccounts: Math.min(1_000, Math.ceil(positiveNumber('BENCH_ACCOUNTS', 10_000))),
   postgresClients: [1, 8, 32],
   pgliteClients: [1, 8],
   pgbenchClients: [1, 8, 32],
@@ -101,7 +101,7 @@ type Workload = 'many accounts' | 'hot account';
 interface RunResult {
   workload: Workload;
   engine: 'postgres' | 'pglite' | 'pgbench';
-  /** What ran: our spend, or the pgbench script. */
+  /** What ran: our spend, or the pgbench workload (-N, or the hot-row script). */
   detail: string;
   accounts: number;
   clients: number;
@@ -143,11 +143,14 @@ interface ServerDatabase {
   drop(): Promise<void>;
 }
 
-async function adminQuery(sql: string): Promise<void> {
+async function adminQuery<Row extends pg.QueryResultRow = pg.QueryResultRow>(
+  sql: string,
+  params: unknown[] = [],
+): Promise<Row[]> {
   const client = new pg.Client({ connectionString: config.serverUrl });
   await client.connect();
   try {
-    await client.query(sql);
+    return (await client.query<Row>(sql, params)).rows;
   } finally {
     await client.end();
   }
@@ -159,22 +162,38 @@ async function createServerDatabase(prefix: string): Promise<ServerDatabase> {
   await adminQuery(`CREATE DATABASE ${name}`);
   const url = new URL(config.serverUrl);
   url.pathname = `/${name}`;
-  return { name, url: url.toString(), drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  const drop = async () => {
+    await sessionsGone(name);
+    await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  };
+  return { name, url: url.toString(), drop };
+}
+
+/**
+ * Waits (up to 5 s) for the server to see our closed connections go. `pool.end()` resolves before
+ * the server has ended those sessions, and a FORCE drop that terminates one of them makes the pool
+ * (which has no 'error' listener in core) throw an unhandled error.
+ */
+async function sessionsGone(database: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline) {
+    const [row] = await adminQuery<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+      [database],
+    );
+    if (row!.n === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** Flushes dirty pages before a measured run so a checkpoint is less likely to land inside it. */
 async function checkpoint(): Promise<void> {
-  await adminQuery('CHECKPOINT').catch(() => {}); // needs superuser (or pg_checkpoint); best effort
+  await adminQuery('CHECKPOINT').catch(() => []); // needs superuser (or pg_checkpoint); best effort
 }
 
 async function serverVersion(): Promise<string> {
-  const client = new pg.Client({ connectionString: config.serverUrl });
-  await client.connect();
-  try {
-    return (await client.query<{ v: string }>('SELECT version() AS v')).rows[0]!.v;
-  } finally {
-    await client.end();
-  }
+  const [row] = await adminQuery<{ v: string }>('SELECT version() AS v');
+  return row!.v;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -464,8 +483,8 @@ async function benchPgbench(pgbench: string): Promise<RunResult[]> {
   try {
     await timed('pgbench -i -s 1', () => run(pgbench, ['-i', '-s', '1', '-q', database.url]));
     const workloads: [Workload, string, string[], number][] = [
-      ['many accounts', 'pgbench -N (simple update)', ['-N'], 100_000],
-      ['hot account', 'pgbench hot-row script', ['-f', hotScript], 1],
+      ['many accounts', '-N', ['-N'], 100_000],
+      ['hot account', 'hot row', ['-f', hotScript], 1],
     ];
     const results: RunResult[] = [];
     for (const [workload, detail, args, accounts] of workloads) {
@@ -534,7 +553,7 @@ function printTable(rows: RunResult[], pgbenchAvailable: boolean): void {
   const body = rows.map((r) => {
     const cells = [
       `${r.workload} (${r.accounts.toLocaleString('en')})`,
-      r.engine,
+      r.engine === 'pgbench' ? `pgbench ${r.detail}` : r.engine,
       String(r.clients),
       fmt(r.opsPerSecond, 1),
       fmt(r.p50Ms, 2),

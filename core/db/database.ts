@@ -5,7 +5,7 @@ import pg from 'pg';
 import { acquireEmbeddedLock } from './embeddedLock.js';
 import { PrismaClient } from './generated/client.js';
 import { migrate } from './migrate.js';
-import type { SqlRunner } from './sqlRunner.js';
+import type { SqlRunner, SqlSession } from './sqlRunner.js';
 
 export type DatabaseTarget =
   | { kind: 'postgres'; url: string; poolSize?: number }
@@ -40,12 +40,15 @@ export async function openDatabase(target: DatabaseTarget, options: OpenOptions 
 
 function openPostgres(url: string, poolSize = 10): Database {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle connection closed by the server: the pool drops it and the next checkout gets a
+  // fresh one. Without a listener the process would crash on the 'error' event.
+  pool.on('error', () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
-  const runOn = (client: pg.Pool | pg.PoolClient): Omit<SqlRunner, 'withSession'> => ({
+  const runOn = (client: pg.Pool | pg.PoolClient): SqlSession => ({
     exec: async (sql) => {
       await client.query(sql);
     },
-    query: async (sql, params) => (await client.query(sql, params)).rows,
+    query: async (sql, params, name) => (await client.query(name ? { name, text: sql, values: params } : { text: sql, values: params })).rows,
   });
   return {
     kind: 'postgres',
@@ -58,6 +61,24 @@ function openPostgres(url: string, poolSize = 10): Database {
           return await work(runOn(client));
         } finally {
           client.release();
+        }
+      },
+      transaction: async (work) => {
+        const client = await pool.connect();
+        let reusable = true;
+        try {
+          await client.query('BEGIN');
+          const result = await work(runOn(client));
+          await client.query('COMMIT');
+          return result;
+        } catch (error) {
+          // If even ROLLBACK fails the connection is unusable: destroy it rather than pool it.
+          await client.query('ROLLBACK').catch(() => {
+            reusable = false;
+          });
+          throw error;
+        } finally {
+          client.release(!reusable);
         }
       },
     },
@@ -73,7 +94,7 @@ async function openPglite(target: { kind: 'embedded'; dataDir: string } | { kind
   try {
     const pglite = target.kind === 'embedded' ? await PGlite.create(target.dataDir) : await PGlite.create();
     const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
-    const session: Omit<SqlRunner, 'withSession'> = {
+    const session: SqlSession = {
       exec: async (sql) => {
         await pglite.exec(sql);
       },
@@ -82,8 +103,20 @@ async function openPglite(target: { kind: 'embedded'; dataDir: string } | { kind
     return {
       kind: 'pglite',
       prisma,
-      // PGlite is a single connection: every call is already one session.
-      sql: { ...session, withSession: (work) => work(session) },
+      sql: {
+        ...session,
+        // PGlite is a single connection: every call is already one session.
+        withSession: (work) => work(session),
+        transaction: (work) =>
+          pglite.transaction((tx) =>
+            work({
+              exec: async (sql) => {
+                await tx.exec(sql);
+              },
+              query: async (sql, params) => (await tx.query(sql, params)).rows as never,
+            }),
+          ),
+      },
       close: async () => {
         await prisma.$disconnect();
         await pglite.close();

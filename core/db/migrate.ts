@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreditkeeperError } from '../errors.js';
-import type { SqlRunner } from './sqlRunner.js';
+import type { SqlRunner, SqlSession } from './sqlRunner.js';
 
 /**
  * Applies prisma/migrations/<name>/migration.sql in order and records them in Prisma's own
@@ -83,7 +83,7 @@ export async function migrate(runner: SqlRunner, dir = migrationsDir): Promise<{
   });
 }
 
-async function applyOne(session: Omit<SqlRunner, 'withSession'>, migration: LocalMigration): Promise<void> {
+async function applyOne(session: SqlSession, migration: LocalMigration): Promise<void> {
   // DDL is transactional in PostgreSQL: a migration lands whole or not at all.
   await session.exec('BEGIN');
   try {

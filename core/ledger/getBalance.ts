@@ -20,24 +20,22 @@ export interface BalanceView {
 /** The balance and what it is made of, read without taking any lock. */
 export async function getBalance(ctx: CoreContext, input: z.input<typeof getBalanceInput>): Promise<BalanceView> {
   const { accountId } = parseInput(getBalanceInput, input);
-  const [row] = await ctx.db.prisma.$queryRawUnsafe<
-    {
-      balance: bigint;
-      outstanding: bigint;
-      now: Date;
-      buckets: { id: string; kind: BucketKind; remaining: string; expires_at: string | null }[];
-      deposits: number;
-      deposited: string;
-    }[]
-  >(
-    `SELECT a.balance, a.outstanding, now() AS now,
+  const [row] = await ctx.db.sql.query<{
+    balance: string;
+    outstanding: string;
+    now: Date;
+    buckets: { id: string; kind: BucketKind; remaining: string; expires_at: string | null }[];
+    deposits: number;
+    deposited: string;
+  }>(
+    `SELECT a.balance::text, a.outstanding::text, now() AS now,
        (SELECT coalesce(json_agg(b ORDER BY b.expires_at NULLS LAST, b.priority, b.created_at), '[]'::json)
           FROM (SELECT id, kind, remaining::text, expires_at, priority, created_at FROM buckets
                 WHERE account_id = a.id AND remaining > 0) b) AS buckets,
        (SELECT count(*)::int FROM deposits WHERE account_id = a.id AND status = 'IN_FLIGHT') AS deposits,
        (SELECT coalesce(sum(charged), 0)::text FROM deposits WHERE account_id = a.id AND status = 'IN_FLIGHT') AS deposited
      FROM accounts a WHERE a.id = $1::uuid`,
-    accountId,
+    [accountId],
   );
   if (!row) throw new CreditkeeperError('ACCOUNT_NOT_FOUND', `No account ${accountId}`);
   const buckets = row.buckets.map((b) => ({

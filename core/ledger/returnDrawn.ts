@@ -6,20 +6,19 @@ import { type Tx, toBucketState } from './ledgerWrite.js';
  * the credits a refund, deposit reconciliation or void may still return.
  */
 export async function drawnAndNotReturned(ledger: AccountLedger, tx: Tx, entryId: string): Promise<Map<string, bigint>> {
-  const rows = await tx.$queryRawUnsafe<{ bucket_id: string; net: string }[]>(
+  const rows = await tx.query<{ bucket_id: string; net: string }>(
     `SELECT m.bucket_id, (-sum(m.amount))::text AS net
      FROM movements m JOIN entries e ON e.id = m.entry_id
      WHERE e.account_id = $1::uuid AND (e.id = $2::uuid OR e.corrects_id = $2::uuid)
      GROUP BY m.bucket_id HAVING sum(m.amount) < 0`,
-    ledger.accountId,
-    entryId,
+    [ledger.accountId, entryId],
   );
   const missing = rows.map((r) => r.bucket_id).filter((id) => !ledger.bucket(id));
   if (missing.length > 0) {
-    const buckets = await tx.$queryRawUnsafe<Parameters<typeof toBucketState>[0][]>(
+    const buckets = await tx.query<Parameters<typeof toBucketState>[0]>(
       `SELECT id, kind, granted::text, remaining::text, priority, expires_at, created_at
        FROM buckets WHERE id = ANY($1::uuid[])`,
-      missing,
+      [missing],
     );
     for (const bucket of buckets) ledger.adopt(toBucketState(bucket));
   }

@@ -33,10 +33,10 @@ export async function reversePurchase(ctx: CoreContext, input: z.input<typeof re
           type: original.type,
         });
       }
-      const [state] = await tx.$queryRawUnsafe<{ reversed: boolean; bucket_id: string }[]>(
+      const [state] = await tx.query<{ reversed: boolean; bucket_id: string }>(
         `SELECT EXISTS (SELECT 1 FROM entries WHERE corrects_id = $1::uuid AND type = 'PURCHASE_REVERSAL') AS reversed,
            (SELECT bucket_id FROM movements WHERE entry_id = $1::uuid LIMIT 1) AS bucket_id`,
-        original.id,
+        [original.id],
       );
       if (state!.reversed) {
         throw new CreditkeeperError('ALREADY_REVERSED', 'This purchase was already reversed', { entryId: original.id });

@@ -95,7 +95,7 @@ const checks: { name: string; description: string; sql: string }[] = [
 export async function verifyLedger(db: Database): Promise<VerifyReport> {
   const results: InvariantCheck[] = [];
   for (const check of checks) {
-    const violations = await db.sql.query(`${check.sql} LIMIT ${sampleLimit}`);
+    const violations = await db.sql.query<Record<string, unknown>>(`${check.sql} LIMIT ${sampleLimit}`);
     results.push({ name: check.name, description: check.description, violations });
   }
   const [counts] = await db.sql.query<{ accounts: number; entries: number }>(

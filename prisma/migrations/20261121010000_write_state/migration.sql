@@ -1,0 +1,27 @@
+-- The state a ledger write starts from, in one round trip: the account, whether the
+-- idempotency key was already used (and for what request), and the buckets with credit left.
+-- With p_lock the account row is locked first and everything else is read after the lock is
+-- granted: each statement of a VOLATILE plpgsql function takes a fresh snapshot, so it sees
+-- every writer it waited for. Returns NULL when the account does not exist.
+CREATE FUNCTION "creditkeeper_write_state"(p_account UUID, p_key TEXT, p_lock BOOLEAN) RETURNS JSON
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF p_lock THEN
+        PERFORM 1 FROM "accounts" WHERE "id" = p_account FOR UPDATE;
+    END IF;
+    RETURN (
+        SELECT json_build_object(
+            'balance', a."balance"::text,
+            'outstanding', a."outstanding"::text,
+            'last_seq', a."last_seq"::text,
+            'now', date_trunc('milliseconds', now()),
+            'replay_hash', (SELECT e."request_hash" FROM "entries" e
+                            WHERE e."account_id" = a."id" AND e."idempotency_key" = p_key),
+            'buckets', (SELECT coalesce(json_agg(json_build_object(
+                                'id', b."id", 'kind', b."kind", 'granted', b."granted"::text,
+                                'remaining', b."remaining"::text, 'priority', b."priority",
+                                'expires_at', b."expires_at", 'created_at', b."created_at")), '[]'::json)
+                        FROM "buckets" b WHERE b."account_id" = a."id" AND b."remaining" > 0))
+        FROM "accounts" a WHERE a."id" = p_account);
+END;
+$$;

@@ -1,10 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CoreContext } from '../../core/context.js';
 import { isCreditkeeperError } from '../../core/errors.js';
+import { openDatabase } from '../../core/db/database.js';
 import { purchase } from '../../core/ledger/purchase.js';
+import { reconcileDeposit } from '../../core/ledger/reconcileDeposit.js';
+import { refund } from '../../core/ledger/refund.js';
 import { spend } from '../../core/ledger/spend.js';
 import { engines, freshContext } from '../support/databases.js';
 import { balanceOf, expectLedgerSound, key, newUserAccount, service } from '../support/scenario.js';
+
+const codeOf = (outcome: PromiseSettledResult<unknown>) =>
+  outcome.status === 'fulfilled' ? 'ok' : isCreditkeeperError(outcome.reason) ? outcome.reason.code : String(outcome.reason);
 
 describe.each(engines)('concurrent writers on %s', (engine) => {
   let ctx: CoreContext;
@@ -53,6 +59,57 @@ describe.each(engines)('concurrent writers on %s', (engine) => {
     for (const accountId of accounts) {
       const entries = await ctx.db.prisma.entry.findMany({ where: { accountId } });
       expect(await balanceOf(ctx, accountId)).toBe(entries.reduce((sum, e) => sum + e.amount, 0n));
+    }
+  });
+  it('racing refunds of one usage entry return its credits once', async () => {
+    const accountId = await newUserAccount(ctx);
+    await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 30n });
+    const used = await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'image', quantity: 5 } });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => refund(ctx, { accountId, idempotencyKey: `refund-${i}`, actor: service, entryId: used.entries[0]!.id })),
+    );
+    expect(outcomes.map(codeOf).sort()).toEqual(['REFUND_EXCEEDS_CHARGE', 'REFUND_EXCEEDS_CHARGE', 'REFUND_EXCEEDS_CHARGE', 'REFUND_EXCEEDS_CHARGE', 'REFUND_EXCEEDS_CHARGE', 'REFUND_EXCEEDS_CHARGE', 'REFUND_EXCEEDS_CHARGE', 'ok']);
+    expect(await balanceOf(ctx, accountId)).toBe(30n);
+  });
+
+  it('racing reconciliations of one deposit settle it once', async () => {
+    const accountId = await newUserAccount(ctx);
+    await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 200n });
+    const submitted = await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'submission', clipSeconds: [8, 8, 8, 8, 8, 8] } });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) =>
+        reconcileDeposit(ctx, { accountId, idempotencyKey: `delivery-${i}`, actor: service, depositId: submitted.depositId!, actual: { amount: 40n } }),
+      ),
+    );
+    expect(outcomes.filter((o) => codeOf(o) === 'ok')).toHaveLength(1);
+    expect(outcomes.filter((o) => codeOf(o) === 'DEPOSIT_ALREADY_SETTLED')).toHaveLength(5);
+    expect(await balanceOf(ctx, accountId)).toBe(200n - 88n + 8n);
+  });
+});
+
+describe('several processes sharing one PostgreSQL', () => {
+  it('two Creditkeeper processes spending on one account never overdraw', async () => {
+    const first = await freshContext('postgres', 12);
+    const url = await first.db.sql.query<{ name: string }>('SELECT current_database() AS name');
+    const address = new URL(process.env.TEST_DATABASE_URL!);
+    address.pathname = `/${url[0]!.name}`;
+    // A second, independent connection pool on the same database: another process as far as PostgreSQL can tell.
+    const second = { ...first, db: await openDatabase({ kind: 'postgres', url: address.toString(), poolSize: 12 }) };
+    try {
+      const accountId = await newUserAccount(first);
+      await purchase(first, { accountId, idempotencyKey: key(), actor: service, amount: 90n });
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 80 }, (_, i) =>
+          spend(i % 2 ? first : second, { accountId, idempotencyKey: `p${i % 2}-${i}`, actor: service, charge: { action: 'image', quantity: 1 } }),
+        ),
+      );
+      expect(outcomes.filter((o) => codeOf(o) === 'ok')).toHaveLength(30);
+      expect(outcomes.filter((o) => codeOf(o) === 'INSUFFICIENT_CREDITS')).toHaveLength(50);
+      expect(await balanceOf(first, accountId)).toBe(0n);
+      await expectLedgerSound(first);
+    } finally {
+      await second.db.close();
+      await first.db.close();
     }
   });
 });

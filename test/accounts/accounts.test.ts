@@ -1,21 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addMember } from '../../core/accounts/addMember.js';
 import { openAccount } from '../../core/accounts/openAccount.js';
-import type { CoreContext } from '../../core/context.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
-import { engines, freshContext } from '../support/databases.js';
-import { balanceOf, expectError, expectLedgerSound, key, service } from '../support/scenario.js';
+import { engines } from '../support/databases.js';
+import { balanceOf, expectError, key, service, useFreshLedger } from '../support/scenario.js';
 
 describe.each(engines)('accounts and owners on %s', (engine) => {
-  let ctx: CoreContext;
-  beforeAll(async () => {
-    ctx = await freshContext(engine);
-  });
-  afterAll(async () => {
-    await expectLedgerSound(ctx);
-    await ctx.db.close();
-  });
+  const ctx = useFreshLedger(engine);
 
   it('opening an account twice returns the same account; concurrent first opens make one', async () => {
     const opens = await Promise.all(

@@ -2,20 +2,13 @@ import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../core/db/database.js';
+import { describe, expect, it } from 'vitest';
 import { migrate, migrationsDir, pendingMigrations, readMigrations } from '../../core/db/migrate.js';
 import { isCreditkeeperError } from '../../core/errors.js';
-import { engines, freshDatabase } from '../support/databases.js';
+import { engines, useFreshDatabase } from '../support/databases.js';
 
 describe.each(engines)('the migration runner on %s', (engine) => {
-  let db: Database;
-  beforeAll(async () => {
-    db = await freshDatabase(engine);
-  });
-  afterAll(async () => {
-    await db.close();
-  });
+  const db = useFreshDatabase(engine);
 
   it("records each migration in Prisma's _prisma_migrations with its sha256 checksum", async () => {
     const rows = await db.sql.query<{ migration_name: string; checksum: string; applied_steps_count: number; finished_at: Date | null }>(

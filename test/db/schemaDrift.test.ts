@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../core/db/database.js';
-import { engines, freshDatabase } from '../support/databases.js';
+import { describe, expect, it } from 'vitest';
+import { engines, useFreshDatabase } from '../support/databases.js';
 
 /**
  * The migrations are hand-written SQL (Prisma's migrate engine cannot run here), so this test is
@@ -69,13 +68,7 @@ function column(model: DmmfModel, fieldName: string): string {
 }
 
 describe.each(engines)('the migrated %s database matches prisma/schema.prisma', (engine) => {
-  let db: Database;
-  beforeAll(async () => {
-    db = await freshDatabase(engine);
-  });
-  afterAll(async () => {
-    await db.close();
-  });
+  const db = useFreshDatabase(engine);
 
   it('has every model table with the same columns, types and nullability, and no others', async () => {
     const rows = await db.sql.query<{ table_name: string; column_name: string; data_type: string; udt_name: string; is_nullable: string }>(

@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CoreContext } from '../../core/context.js';
+import { describe, expect, it } from 'vitest';
 import { isCreditkeeperError } from '../../core/errors.js';
 import { openDatabase } from '../../core/db/database.js';
 import { purchase } from '../../core/ledger/purchase.js';
@@ -7,21 +6,13 @@ import { reconcileDeposit } from '../../core/ledger/reconcileDeposit.js';
 import { refund } from '../../core/ledger/refund.js';
 import { spend } from '../../core/ledger/spend.js';
 import { engines, freshContext } from '../support/databases.js';
-import { balanceOf, expectLedgerSound, key, newUserAccount, service } from '../support/scenario.js';
+import { balanceOf, expectLedgerSound, key, newUserAccount, service, useFreshLedger } from '../support/scenario.js';
 
 const codeOf = (outcome: PromiseSettledResult<unknown>) =>
   outcome.status === 'fulfilled' ? 'ok' : isCreditkeeperError(outcome.reason) ? outcome.reason.code : String(outcome.reason);
 
 describe.each(engines)('concurrent writers on %s', (engine) => {
-  let ctx: CoreContext;
-  beforeAll(async () => {
-    // More connections than a typical pool, so spends truly race on PostgreSQL.
-    ctx = await freshContext(engine, 24);
-  });
-  afterAll(async () => {
-    await expectLedgerSound(ctx);
-    await ctx.db.close();
-  });
+  const ctx = useFreshLedger(engine, 24);
 
   it('60 concurrent spends of 3 on a balance of 100: exactly 33 succeed, none overdraw, entries sum to the balance', async () => {
     const accountId = await newUserAccount(ctx);

@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CoreContext } from '../../core/context.js';
+import { describe, expect, it } from 'vitest';
 import { getBalance } from '../../core/ledger/getBalance.js';
 import { grant } from '../../core/ledger/grant.js';
 import { purchase } from '../../core/ledger/purchase.js';
@@ -8,20 +7,13 @@ import { refund } from '../../core/ledger/refund.js';
 import { reversePurchase } from '../../core/ledger/reversePurchase.js';
 import { spend } from '../../core/ledger/spend.js';
 import { voidDeposit } from '../../core/ledger/voidDeposit.js';
-import { engines, freshContext } from '../support/databases.js';
-import { balanceOf, entryCount, expectError, expectLedgerSound, key, newUserAccount, service, staff } from '../support/scenario.js';
+import { engines } from '../support/databases.js';
+import { balanceOf, entryCount, expectError, key, newUserAccount, service, staff, useFreshLedger } from '../support/scenario.js';
 
 const inDays = (days: number) => new Date(Date.now() + days * 86_400_000);
 
 describe.each(engines)('refunds, reversals and voids on %s', (engine) => {
-  let ctx: CoreContext;
-  beforeAll(async () => {
-    ctx = await freshContext(engine);
-  });
-  afterAll(async () => {
-    await expectLedgerSound(ctx);
-    await ctx.db.close();
-  });
+  const ctx = useFreshLedger(engine);
 
   it('a refund returns credits to the buckets the usage drew from, last-drawn first', async () => {
     const accountId = await newUserAccount(ctx);
@@ -100,14 +92,7 @@ describe.each(engines)('refunds, reversals and voids on %s', (engine) => {
 });
 
 describe.each(engines)('drawdown order on %s', (engine) => {
-  let ctx: CoreContext;
-  beforeAll(async () => {
-    ctx = await freshContext(engine);
-  });
-  afterAll(async () => {
-    await expectLedgerSound(ctx);
-    await ctx.db.close();
-  });
+  const ctx = useFreshLedger(engine);
 
   it('soonest expiry first, then priority, then oldest; never-expiring purchased credits last', async () => {
     const accountId = await newUserAccount(ctx);

@@ -1,19 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CoreContext } from '../../core/context.js';
+import { describe, expect, it } from 'vitest';
 import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
-import { engines, freshContext } from '../support/databases.js';
-import { balanceOf, entryCount, expectError, expectLedgerSound, key, newUserAccount, service } from '../support/scenario.js';
+import { engines } from '../support/databases.js';
+import { balanceOf, entryCount, expectError, key, newUserAccount, service, useFreshLedger } from '../support/scenario.js';
 
 describe.each(engines)('idempotency on %s', (engine) => {
-  let ctx: CoreContext;
-  beforeAll(async () => {
-    ctx = await freshContext(engine);
-  });
-  afterAll(async () => {
-    await expectLedgerSound(ctx);
-    await ctx.db.close();
-  });
+  const ctx = useFreshLedger(engine);
 
   it('a retry with the same key and input returns the first result and moves nothing', async () => {
     const accountId = await newUserAccount(ctx);

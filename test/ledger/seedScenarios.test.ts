@@ -1,22 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CoreContext } from '../../core/context.js';
+import { describe, expect, it } from 'vitest';
 import { getBalance } from '../../core/ledger/getBalance.js';
 import { grant } from '../../core/ledger/grant.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { reconcileDeposit } from '../../core/ledger/reconcileDeposit.js';
 import { spend } from '../../core/ledger/spend.js';
-import { engines, freshContext } from '../support/databases.js';
-import { balanceOf, expectError, expectLedgerSound, key, newUserAccount, service } from '../support/scenario.js';
+import { engines } from '../support/databases.js';
+import { balanceOf, expectError, key, newUserAccount, service, useFreshLedger } from '../support/scenario.js';
 
 describe.each(engines)('seed scenarios on %s', (engine) => {
-  let ctx: CoreContext;
-  beforeAll(async () => {
-    ctx = await freshContext(engine);
-  });
-  afterAll(async () => {
-    await expectLedgerSound(ctx);
-    await ctx.db.close();
-  });
+  const ctx = useFreshLedger(engine);
 
   it('seed 002: a creative with a 6 clip showcase at 8 seconds each is a single -88 entry', async () => {
     const accountId = await newUserAccount(ctx);

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { type Database, openDatabase } from '../../core/db/database.js';
@@ -37,4 +38,16 @@ export async function freshDatabase(engine: Engine, poolSize = 10): Promise<Data
 
 export async function freshContext(engine: Engine, poolSize?: number): Promise<CoreContext> {
   return { db: await freshDatabase(engine, poolSize), priceList: seedPriceList };
+}
+
+/** A fresh database for one describe block: opened before its tests, closed after. */
+export function useFreshDatabase(engine: Engine): Database {
+  const db = {} as Database;
+  beforeAll(async () => {
+    Object.assign(db, await freshDatabase(engine));
+  });
+  afterAll(async () => {
+    await db.close?.();
+  });
+  return db;
 }

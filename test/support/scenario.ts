@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { openAccount } from '../../core/accounts/openAccount.js';
 import type { CoreContext } from '../../core/context.js';
 import { CreditkeeperError, type ErrorCode } from '../../core/errors.js';
 import { getBalance } from '../../core/ledger/getBalance.js';
 import { verifyLedger } from '../../core/ledger/verify.js';
+import { type Engine, freshContext } from './databases.js';
 
 export const service = { kind: 'SERVICE' } as const;
 export const staff = { kind: 'STAFF', id: 'staff-ana' } as const;
@@ -40,4 +41,21 @@ export async function expectError(promise: Promise<unknown>, code: ErrorCode): P
 /** How many entries the account has: a denied or invalid write must not change it. */
 export async function entryCount(ctx: CoreContext, accountId: string): Promise<number> {
   return ctx.db.prisma.entry.count({ where: { accountId } });
+}
+
+/**
+ * A fresh ledger for one describe block: opened before its tests; after them, every invariant
+ * must still hold, then it is closed.
+ */
+export function useFreshLedger(engine: Engine, poolSize?: number): CoreContext {
+  const ctx = {} as CoreContext;
+  beforeAll(async () => {
+    Object.assign(ctx, await freshContext(engine, poolSize));
+  });
+  afterAll(async () => {
+    if (!ctx.db) return;
+    await expectLedgerSound(ctx);
+    await ctx.db.close();
+  });
+  return ctx;
 }

@@ -18,11 +18,11 @@
  *   - p50 / p99 are per-spend latencies of successful spends (pgbench reports only an average).
  *   - ours/pgbench is our spends/s divided by pgbench's tps for the matching row: many accounts vs `-N`,
  *     hot account vs the hot-row script, same client count. It is shown for the PostgreSQL rows only
- *     (a PGlite spend against a server transaction is not a like-for-like ratio). A spend is one
- *     transaction of several statements (lock, read state, one write statement that touches five
- *     tables) plus validation and Prisma's interactive-transaction machinery, against pgbench's five
- *     bare statements, so a ratio well below 1 is expected; what matters is how it moves with
- *     clients, and between versions of core.
+ *     (a PGlite spend against a server transaction is not a like-for-like ratio). An uncontended
+ *     spend is two round trips (read the account's state; one guarded statement that writes five
+ *     tables) plus validation in Node; a contended one is redone under the account's row lock.
+ *     pgbench runs five bare statements from C, so the ratio says how much the ledger's work costs
+ *     next to the server's floor; what matters is how it moves with clients and between versions.
  *   - Hot-account rows are serialised by the account's row lock by design: more clients cannot
  *     make them faster, only show what queueing costs.
  *   - After the runs the ledger is verified (core verifyLedger) and the entries and credits are

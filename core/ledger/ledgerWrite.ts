@@ -33,18 +33,43 @@ export interface LedgerWriteSpec {
  * The one way credits move. First optimistically: read the account's state, stage the
  * operation, and write everything in one statement that only applies if no other write landed
  * on the account in between (its sequence number is unchanged) — two round trips, no lock held
- * across them. If another write did land, the account is busy: queue on its row lock instead,
- * where the same statement cannot miss.
+ * across them. If another write did land, the account is busy: redo it holding the account's
+ * row lock, where the same statement cannot miss.
  */
 export async function ledgerWrite(db: Database, spec: LedgerWriteSpec): Promise<WriteResult> {
   const requestHash = hashRequest(spec.operation, spec.request);
-  const optimistic = await attempt(db.sql, spec, requestHash, false);
-  if (optimistic !== 'conflict') return optimistic;
-  return db.sql.transaction(async (tx) => {
-    const locked = await attempt(tx, spec, requestHash, true);
-    if (locked === 'conflict') throw new Error('ledger write lost its account lock'); // cannot happen under the lock
-    return locked;
+  return oneAtATime(db, spec.accountId, async () => {
+    const optimistic = await attempt(db.sql, spec, requestHash, false);
+    if (optimistic !== 'conflict') return optimistic;
+    return db.sql.transaction(async (tx) => {
+      const locked = await attempt(tx, spec, requestHash, true);
+      if (locked === 'conflict') throw new Error('ledger write lost its account lock'); // cannot happen under the lock
+      return locked;
+    });
   });
+}
+
+/**
+ * Writes on one account from this process queue here, one after another, so they never
+ * collide with each other and each takes the two-round-trip path; only writes from other
+ * processes can still collide, and those fall back to the row lock. Correctness never depends
+ * on this queue (the guard and the lock provide it): it only saves wasted attempts.
+ */
+const queues = new WeakMap<Database, Map<string, Promise<unknown>>>();
+
+function oneAtATime<T>(db: Database, accountId: string, work: () => Promise<T>): Promise<T> {
+  let accounts = queues.get(db);
+  if (!accounts) queues.set(db, (accounts = new Map()));
+  const result = (accounts.get(accountId) ?? Promise.resolve()).then(work);
+  const tail = result.then(
+    () => {},
+    () => {},
+  );
+  accounts.set(accountId, tail);
+  void tail.then(() => {
+    if (accounts.get(accountId) === tail) accounts.delete(accountId);
+  });
+  return result;
 }
 
 async function attempt(

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isCreditkeeperError } from '../../core/errors.js';
 import { openDatabase } from '../../core/db/database.js';
+import { ledgerWrite } from '../../core/ledger/ledgerWrite.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { reconcileDeposit } from '../../core/ledger/reconcileDeposit.js';
 import { refund } from '../../core/ledger/refund.js';
@@ -100,6 +101,43 @@ describe('several processes sharing one PostgreSQL', () => {
       await expectLedgerSound(first);
     } finally {
       await second.db.close();
+      await first.db.close();
+    }
+  });
+
+  it('a write that loses the race to another process is redone under the row lock: not lost, not doubled', async () => {
+    const first = await freshContext('postgres');
+    const [row] = await first.db.sql.query<{ name: string }>('SELECT current_database() AS name');
+    const address = new URL(process.env.TEST_DATABASE_URL!);
+    address.pathname = `/${row!.name}`;
+    const other = { ...first, db: await openDatabase({ kind: 'postgres', url: address.toString() }) };
+    try {
+      const accountId = await newUserAccount(first);
+      await purchase(first, { accountId, idempotencyKey: key(), actor: service, amount: 10n });
+      let stagings = 0;
+      const result = await ledgerWrite(first.db, {
+        accountId,
+        idempotencyKey: 'contested',
+        operation: 'test',
+        request: {},
+        write: async (ledger) => {
+          stagings += 1;
+          // The first time, another process lands a purchase between our read and our write.
+          if (stagings === 1) await purchase(other, { accountId, idempotencyKey: 'interloper', actor: service, amount: 5n });
+          ledger.post({ type: 'USAGE', category: 'Chat', description: 'Chat turn', movements: ledger.draw(8n), actor: service });
+        },
+      });
+      expect(stagings).toBe(2);
+      expect(result.entries[0]).toMatchObject({ seq: 3n, amount: -8n, balanceAfter: 7n });
+      const entries = await first.db.prisma.entry.findMany({ where: { accountId }, orderBy: { seq: 'asc' } });
+      expect(entries.map((e) => [e.idempotencyKey, e.amount, e.balanceAfter])).toEqual([
+        [expect.any(String), 10n, 10n],
+        ['interloper', 5n, 15n],
+        ['contested', -8n, 7n],
+      ]);
+      await expectLedgerSound(first);
+    } finally {
+      await other.db.close();
       await first.db.close();
     }
   });

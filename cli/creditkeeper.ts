@@ -45,7 +45,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const target = core.databaseTarget(config);
   const db = await core.openDatabase(target, { migrate: command !== 'migrate' });
-  const ctx: core.CoreContext = { db, priceList: core.loadPriceList(config.PRICE_LIST_FILE) };
+  const ctx: core.CoreContext = {
+    db,
+    priceList: core.loadPriceList(config.PRICE_LIST_FILE),
+    usageGroupWindowMs: config.USAGE_GROUP_WINDOW_MINUTES * 60_000,
+  };
   try {
     switch (command) {
       case 'migrate': {

@@ -9,6 +9,8 @@ const configSchema = z.object({
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
   DATA_DIR: z.string().min(1).default('./data'),
   PRICE_LIST_FILE: z.string().min(1).optional(),
+  /** Seed 003: usage of one activity and source within this many minutes shows as one row. */
+  USAGE_GROUP_WINDOW_MINUTES: z.coerce.number().min(0).max(1440).default(5),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

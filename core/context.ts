@@ -5,4 +5,6 @@ import type { PriceList } from './pricing/priceList.js';
 export interface CoreContext {
   db: Database;
   priceList: PriceList;
+  /** Usage entries this close together (same activity and source) show as one row; default 5 minutes. */
+  usageGroupWindowMs?: number;
 }

@@ -61,6 +61,7 @@ export interface StagedEntry {
   note: string | null;
   idempotencyKey: string;
   correctsId: string | null;
+  groupSeq: bigint;
   movements: MovementState[];
 }
 
@@ -85,6 +86,16 @@ export interface AccountRow {
   outstanding: bigint;
   lastSeq: bigint;
   now: Date;
+}
+
+/** The account's newest entry, as far as usage grouping needs it. */
+export interface LastEntry {
+  type: EntryType;
+  category: string | null;
+  sourceKind: string | null;
+  sourceId: string | null;
+  groupSeq: bigint;
+  groupStartedAt: Date;
 }
 
 const systemActor: Actor = { kind: 'SYSTEM' };
@@ -113,6 +124,8 @@ export class AccountLedger {
   constructor(
     account: AccountRow,
     buckets: BucketState[],
+    private lastEntry: LastEntry | null,
+    private readonly usageGroupWindowMs: number,
     private readonly operationKey: string,
     private readonly requestHash: string,
   ) {
@@ -213,6 +226,7 @@ export class AccountLedger {
     this.balance += amount;
     this.outstanding += draft.outstandingDelta ?? 0n;
     this.seq += 1n;
+    const groupSeq = this.usageGroupFor(draft) ?? this.seq;
     const entry: StagedEntry = {
       id: randomUUID(),
       seq: this.seq,
@@ -230,10 +244,36 @@ export class AccountLedger {
       note: draft.note ?? null,
       idempotencyKey: draft.idempotencyKey ?? this.operationKey,
       correctsId: draft.correctsId ?? null,
+      groupSeq,
       movements: draft.movements.filter((m) => m.amount !== 0n),
     };
     this.entries.push(entry);
+    this.lastEntry = {
+      type: entry.type,
+      category: entry.category,
+      sourceKind: entry.source.kind ?? null,
+      sourceId: entry.source.id ?? null,
+      groupSeq,
+      groupStartedAt: groupSeq === entry.seq ? this.now : this.lastEntry!.groupStartedAt,
+    };
     return entry;
+  }
+
+  /**
+   * Seed 003: usage of the same activity and source, close together in time, shows as one row.
+   * A usage entry joins the group of the entry just before it when that is usage of the same
+   * category and source and the group started less than the window ago; anything else between
+   * them (a grant, a refund, other usage) starts a new row, so each row's balance after holds.
+   */
+  private usageGroupFor(draft: EntryDraft): bigint | undefined {
+    const last = this.lastEntry;
+    if (draft.type !== 'USAGE' || last?.type !== 'USAGE') return undefined;
+    const sameActivity =
+      last.category === (draft.category ?? null) &&
+      last.sourceKind === (draft.source?.kind ?? null) &&
+      last.sourceId === (draft.source?.id ?? null);
+    const withinWindow = this.now.getTime() - last.groupStartedAt.getTime() < this.usageGroupWindowMs;
+    return sameActivity && withinWindow ? last.groupSeq : undefined;
   }
 
   /**
@@ -323,6 +363,7 @@ export class AccountLedger {
         idempotency_key: e.idempotencyKey,
         request_hash: e.idempotencyKey === this.operationKey ? this.requestHash : '',
         corrects_id: e.correctsId,
+        group_seq: e.groupSeq.toString(),
       })),
       movements: this.entries.flatMap((e) =>
         e.movements.map((m) => ({ entry_id: e.id, bucket_id: m.bucketId, amount: m.amount.toString() })),

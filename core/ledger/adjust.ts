@@ -18,7 +18,7 @@ export const adjustInput = z.strictObject({
 /** A staff correction with a reason (seed 002: admin adjustment, with notes). */
 export async function adjust(ctx: CoreContext, input: z.input<typeof adjustInput>): Promise<WriteResult> {
   const request = parseInput(adjustInput, input);
-  return ledgerWrite(ctx.db, {
+  return ledgerWrite(ctx, {
     accountId: request.accountId,
     idempotencyKey: request.idempotencyKey,
     operation: 'adjust',

@@ -22,6 +22,8 @@ export interface EntryView {
   note: string | null;
   idempotencyKey: string;
   correctsId: string | null;
+  /** The seq of the first entry of the usage group this entry belongs to (its own seq if none). */
+  groupSeq: bigint;
   createdAt: Date;
   movements: { bucketId: string; amount: bigint }[];
 }
@@ -29,7 +31,7 @@ export interface EntryView {
 /** Columns selected (as `e`) wherever entries are read back with raw SQL. */
 export const entryColumns = `e.id, e.account_id, e.seq, e.type, e.category, e.description, e.amount, e.balance_after,
   e.outstanding_after, e.original_amount, e.discount_percent, e.source_kind, e.source_id, e.source_label, e.source_url,
-  e.actor_kind, e.actor_id, e.note, e.idempotency_key, e.corrects_id, e.created_at,
+  e.actor_kind, e.actor_id, e.note, e.idempotency_key, e.corrects_id, e.group_seq, e.created_at,
   (SELECT coalesce(json_agg(json_build_object('bucketId', m.bucket_id, 'amount', m.amount::text)), '[]'::json)
      FROM movements m WHERE m.entry_id = e.id) AS movements`;
 
@@ -54,6 +56,7 @@ export interface EntryRow {
   note: string | null;
   idempotency_key: string;
   corrects_id: string | null;
+  group_seq: bigint | string;
   created_at: Date;
   movements: { bucketId: string; amount: string }[];
 }
@@ -76,6 +79,7 @@ interface StagedShape {
   note: string | null;
   idempotencyKey: string;
   correctsId: string | null;
+  groupSeq: bigint;
   createdAt: Date;
   movements: { bucketId: string; amount: bigint }[];
 }
@@ -105,6 +109,7 @@ export function toEntryView(entry: EntryRow | StagedShape): EntryView {
       note: entry.note,
       idempotencyKey: entry.idempotency_key,
       correctsId: entry.corrects_id,
+      groupSeq: BigInt(entry.group_seq),
       createdAt: new Date(entry.created_at),
       movements: entry.movements.map((m) => ({ bucketId: m.bucketId, amount: BigInt(m.amount) })),
     };

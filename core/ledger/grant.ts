@@ -23,7 +23,7 @@ export const grantInput = z
 /** Adds credits in a new bucket: plan and weekly grants, rewards, bonuses, manual credits. */
 export async function grant(ctx: CoreContext, input: z.input<typeof grantInput>): Promise<WriteResult> {
   const request = parseInput(grantInput, input);
-  return ledgerWrite(ctx.db, {
+  return ledgerWrite(ctx, {
     accountId: request.accountId,
     idempotencyKey: request.idempotencyKey,
     operation: 'grant',

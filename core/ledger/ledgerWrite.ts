@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import type { CoreContext } from '../context.js';
 import type { Database } from '../db/database.js';
-import type { BucketKind } from '../db/generated/enums.js';
+import type { BucketKind, EntryType } from '../db/generated/enums.js';
 import type { SqlSession } from '../db/sqlRunner.js';
 import { CreditkeeperError } from '../errors.js';
 import { AccountLedger, type BucketState } from './accountLedger.js';
@@ -36,13 +37,15 @@ export interface LedgerWriteSpec {
  * across them. If another write did land, the account is busy: redo it holding the account's
  * row lock, where the same statement cannot miss.
  */
-export async function ledgerWrite(db: Database, spec: LedgerWriteSpec): Promise<WriteResult> {
+export async function ledgerWrite(ctx: CoreContext, spec: LedgerWriteSpec): Promise<WriteResult> {
+  const { db } = ctx;
   const requestHash = hashRequest(spec.operation, spec.request);
+  const groupWindowMs = ctx.usageGroupWindowMs ?? defaultUsageGroupWindowMs;
   return oneAtATime(db, spec.accountId, async () => {
-    const optimistic = await attempt(db.sql, spec, requestHash, false);
+    const optimistic = await attempt(db.sql, spec, requestHash, groupWindowMs, false);
     if (optimistic !== 'conflict') return optimistic;
     return db.sql.transaction(async (tx) => {
-      const locked = await attempt(tx, spec, requestHash, true);
+      const locked = await attempt(tx, spec, requestHash, groupWindowMs, true);
       if (locked === 'conflict') throw new Error('ledger write lost its account lock'); // cannot happen under the lock
       return locked;
     });
@@ -72,10 +75,13 @@ function oneAtATime<T>(db: Database, accountId: string, work: () => Promise<T>):
   return result;
 }
 
+export const defaultUsageGroupWindowMs = 5 * 60_000;
+
 async function attempt(
   session: SqlSession,
   spec: LedgerWriteSpec,
   requestHash: string,
+  groupWindowMs: number,
   lock: boolean,
 ): Promise<WriteResult | 'conflict'> {
   const [row] = await session.query<{ state: AccountState | null }>(
@@ -101,6 +107,15 @@ async function attempt(
   const ledger = new AccountLedger(
     { id: spec.accountId, balance: BigInt(state.balance), outstanding: BigInt(state.outstanding), lastSeq, now },
     state.buckets.map(toBucketState),
+    state.last_entry && {
+      type: state.last_entry.type,
+      category: state.last_entry.category,
+      sourceKind: state.last_entry.source_kind,
+      sourceId: state.last_entry.source_id,
+      groupSeq: BigInt(state.last_entry.group_seq),
+      groupStartedAt: new Date(state.last_entry.group_started_at),
+    },
+    groupWindowMs,
     spec.idempotencyKey,
     requestHash,
   );
@@ -129,6 +144,14 @@ interface AccountState {
   now: string;
   replay_hash: string | null;
   buckets: RawBucket[];
+  last_entry: {
+    type: EntryType;
+    category: string | null;
+    source_kind: string | null;
+    source_id: string | null;
+    group_seq: string;
+    group_started_at: string;
+  } | null;
 }
 
 async function replay(session: SqlSession, accountId: string, key: string): Promise<WriteResult> {
@@ -206,15 +229,15 @@ bucket_updates AS (
 new_entries AS (
   INSERT INTO entries (id, account_id, seq, type, category, description, amount, balance_after, outstanding_after,
     original_amount, discount_percent, source_kind, source_id, source_label, source_url, actor_kind, actor_id, note,
-    idempotency_key, request_hash, corrects_id, created_at)
+    idempotency_key, request_hash, corrects_id, group_seq, created_at)
   SELECT e.id, account.id, e.seq, e.type::"EntryType", e.category, e.description, e.amount,
     e.balance_after, e.outstanding_after, e.original_amount, e.discount_percent, e.source_kind, e.source_id,
     e.source_label, e.source_url, e.actor_kind::"ActorKind", e.actor_id, e.note, e.idempotency_key, e.request_hash,
-    e.corrects_id, (doc->>'now')::timestamptz
+    e.corrects_id, e.group_seq, (doc->>'now')::timestamptz
   FROM account, input, jsonb_to_recordset(doc->'entries') AS e(id uuid, seq bigint, type text, category text,
     description text, amount bigint, balance_after bigint, outstanding_after bigint, original_amount bigint,
     discount_percent int, source_kind text, source_id text, source_label text, source_url text, actor_kind text,
-    actor_id text, note text, idempotency_key text, request_hash text, corrects_id uuid)
+    actor_id text, note text, idempotency_key text, request_hash text, corrects_id uuid, group_seq bigint)
 ),
 new_movements AS (
   INSERT INTO movements (entry_id, bucket_id, amount)
@@ -235,11 +258,12 @@ settled_deposits AS (
   WHERE deposits.account_id = account.id AND deposits.id = s.id
 ),
 rollup AS (
-  INSERT INTO usage_rollups (account_id, hour, used, added, usage_count)
-  SELECT account.id, date_trunc('hour', (doc->>'now')::timestamptz, 'UTC'), (doc->'rollup'->>'used')::bigint,
+  INSERT INTO usage_rollups (account_id, period_start, used, added, usage_count)
+  SELECT account.id, date_bin('15 minutes', (doc->>'now')::timestamptz, '2000-01-01T00:00:00Z'),
+    (doc->'rollup'->>'used')::bigint,
     (doc->'rollup'->>'added')::bigint, (doc->'rollup'->>'usage_count')::int
   FROM account, input WHERE jsonb_array_length(doc->'entries') > 0
-  ON CONFLICT (account_id, hour) DO UPDATE SET used = usage_rollups.used + EXCLUDED.used,
+  ON CONFLICT (account_id, period_start) DO UPDATE SET used = usage_rollups.used + EXCLUDED.used,
     added = usage_rollups.added + EXCLUDED.added, usage_count = usage_rollups.usage_count + EXCLUDED.usage_count
 )
 SELECT count(*)::int AS written FROM account`;

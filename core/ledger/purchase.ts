@@ -17,7 +17,7 @@ export const purchaseInput = z.strictObject({
 /** Adds bought credits: they never expire and are drawn last (seed 000: purchased credits roll over). */
 export async function purchase(ctx: CoreContext, input: z.input<typeof purchaseInput>): Promise<WriteResult> {
   const request = parseInput(purchaseInput, input);
-  return ledgerWrite(ctx.db, {
+  return ledgerWrite(ctx, {
     accountId: request.accountId,
     idempotencyKey: request.idempotencyKey,
     operation: 'purchase',

@@ -24,7 +24,7 @@ export const reconcileDepositInput = z.strictObject({
  */
 export async function reconcileDeposit(ctx: CoreContext, input: z.input<typeof reconcileDepositInput>): Promise<WriteResult> {
   const request = parseInput(reconcileDepositInput, input);
-  return ledgerWrite(ctx.db, {
+  return ledgerWrite(ctx, {
     accountId: request.accountId,
     idempotencyKey: request.idempotencyKey,
     operation: 'reconcileDeposit',

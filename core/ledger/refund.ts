@@ -19,7 +19,7 @@ export const refundInput = z
 /** Gives back the credits of a usage entry, to the buckets they came from. */
 export async function refund(ctx: CoreContext, input: z.input<typeof refundInput>): Promise<WriteResult> {
   const request = parseInput(refundInput, input);
-  return ledgerWrite(ctx.db, {
+  return ledgerWrite(ctx, {
     accountId: request.accountId,
     idempotencyKey: request.idempotencyKey,
     operation: 'refund',

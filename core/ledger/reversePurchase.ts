@@ -20,7 +20,7 @@ export const reversePurchaseInput = z
  */
 export async function reversePurchase(ctx: CoreContext, input: z.input<typeof reversePurchaseInput>): Promise<WriteResult> {
   const request = parseInput(reversePurchaseInput, input);
-  return ledgerWrite(ctx.db, {
+  return ledgerWrite(ctx, {
     accountId: request.accountId,
     idempotencyKey: request.idempotencyKey,
     operation: 'reversePurchase',

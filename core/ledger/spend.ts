@@ -52,7 +52,7 @@ export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>)
     : price.amount;
   let depositId: string | null = null;
 
-  const result = await ledgerWrite(ctx.db, {
+  const result = await ledgerWrite(ctx, {
     accountId: request.accountId,
     idempotencyKey: request.idempotencyKey,
     operation: 'spend',

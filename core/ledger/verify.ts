@@ -83,6 +83,16 @@ const checks: { name: string; description: string; sql: string }[] = [
                    AND e.type IN ('DEPOSIT_RECONCILIATION', 'DEPOSIT_VOID')) <> (CASE WHEN d.status = 'IN_FLIGHT' THEN 0 ELSE 1 END)`,
   },
   {
+    name: 'usage-groups-well-formed',
+    description: 'a usage group is a run of consecutive usage entries of one category and source',
+    sql: `SELECT e.account_id, e.seq::text, e.group_seq::text FROM entries e
+          LEFT JOIN entries p ON p.account_id = e.account_id AND p.seq = e.seq - 1
+          WHERE e.group_seq > e.seq
+             OR (e.group_seq < e.seq AND (p.id IS NULL OR p.group_seq <> e.group_seq OR e.type <> 'USAGE'
+                 OR p.type <> 'USAGE' OR p.category IS DISTINCT FROM e.category
+                 OR p.source_kind IS DISTINCT FROM e.source_kind OR p.source_id IS DISTINCT FROM e.source_id))`,
+  },
+  {
     name: 'outstanding-only-when-empty',
     description: 'credits are owed only while nothing spendable is left (additions pay what is owed first)',
     sql: `SELECT a.id AS account_id, a.outstanding::text, sum(b.remaining)::text AS spendable

@@ -16,7 +16,7 @@ export const voidDepositInput = z
 /** Cancels an in-flight submission: everything it charged comes back (seed 002: submission refund). */
 export async function voidDeposit(ctx: CoreContext, input: z.input<typeof voidDepositInput>): Promise<WriteResult> {
   const request = parseInput(voidDepositInput, input);
-  return ledgerWrite(ctx.db, {
+  return ledgerWrite(ctx, {
     accountId: request.accountId,
     idempotencyKey: request.idempotencyKey,
     operation: 'voidDeposit',

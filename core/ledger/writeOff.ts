@@ -12,7 +12,7 @@ export const writeOffInput = z.strictObject({
 /** Removes credits for accounting or support reasons (seed 003: credit writeoff). */
 export async function writeOff(ctx: CoreContext, input: z.input<typeof writeOffInput>): Promise<WriteResult> {
   const request = parseInput(writeOffInput, input);
-  return ledgerWrite(ctx.db, {
+  return ledgerWrite(ctx, {
     accountId: request.accountId,
     idempotencyKey: request.idempotencyKey,
     operation: 'writeOff',

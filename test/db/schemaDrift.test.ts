@@ -135,12 +135,12 @@ describe.each(engines)('the migrated %s database matches prisma/schema.prisma', 
         accountId: account.id, seq: 1n, type: 'PLAN_GRANT', description: 'Monthly grant', amount: 5n, balanceAfter: 5n,
         outstandingAfter: 0n, originalAmount: 6n, discountPercent: 10, sourceKind: 'plan', sourceId: 'growth',
         sourceLabel: 'Growth', sourceUrl: 'https://example.com', actorKind: 'SYSTEM', actorId: 'cron', note: 'n',
-        idempotencyKey: 'k', requestHash: 'h', category: 'Plan',
+        idempotencyKey: 'k', requestHash: 'h', category: 'Plan', groupSeq: 1n,
       },
     });
     await prisma.movement.create({ data: { entryId: entry.id, bucketId: bucket.id, amount: 5n } });
     await prisma.deposit.create({ data: { accountId: account.id, entryId: entry.id, charged: 5n, held: 1n, action: 'submission' } });
-    await prisma.usageRollup.create({ data: { accountId: account.id, hour: new Date('2030-01-01T00:00:00Z'), used: 1n, added: 5n, usageCount: 1 } });
+    await prisma.usageRollup.create({ data: { accountId: account.id, periodStart: new Date('2030-01-01T00:00:00Z'), used: 1n, added: 5n, usageCount: 1 } });
 
     const loaded = await prisma.account.findUniqueOrThrow({
       where: { id: account.id },

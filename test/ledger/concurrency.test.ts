@@ -115,7 +115,7 @@ describe('several processes sharing one PostgreSQL', () => {
       const accountId = await newUserAccount(first);
       await purchase(first, { accountId, idempotencyKey: key(), actor: service, amount: 10n });
       let stagings = 0;
-      const result = await ledgerWrite(first.db, {
+      const result = await ledgerWrite(first, {
         accountId,
         idempotencyKey: 'contested',
         operation: 'test',

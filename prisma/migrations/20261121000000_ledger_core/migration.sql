@@ -110,6 +110,7 @@ CREATE TABLE "entries" (
     "idempotency_key" TEXT NOT NULL,
     "request_hash" TEXT NOT NULL,
     "corrects_id" UUID,
+    "group_seq" BIGINT NOT NULL,
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
     CONSTRAINT "entries_pkey" PRIMARY KEY ("id")
@@ -144,12 +145,12 @@ CREATE TABLE "deposits" (
 -- CreateTable
 CREATE TABLE "usage_rollups" (
     "account_id" UUID NOT NULL,
-    "hour" TIMESTAMPTZ(3) NOT NULL,
+    "period_start" TIMESTAMPTZ(3) NOT NULL,
     "used" BIGINT NOT NULL DEFAULT 0,
     "added" BIGINT NOT NULL DEFAULT 0,
     "usage_count" INTEGER NOT NULL DEFAULT 0,
 
-    CONSTRAINT "usage_rollups_pkey" PRIMARY KEY ("account_id","hour")
+    CONSTRAINT "usage_rollups_pkey" PRIMARY KEY ("account_id","period_start")
 );
 
 -- CreateIndex
@@ -175,6 +176,9 @@ CREATE UNIQUE INDEX "accounts_client_id_key" ON "accounts"("client_id");
 
 -- CreateIndex
 CREATE INDEX "buckets_account_id_remaining_idx" ON "buckets"("account_id", "remaining");
+
+-- CreateIndex
+CREATE INDEX "entries_account_id_group_seq_idx" ON "entries"("account_id", "group_seq");
 
 -- CreateIndex
 CREATE INDEX "entries_corrects_id_idx" ON "entries"("corrects_id");
@@ -247,6 +251,9 @@ ALTER TABLE "deposits" ADD CONSTRAINT "deposits_held_within_charged" CHECK ("hel
 
 -- Spendable buckets of an account, in drawdown order, without touching spent-out lots.
 CREATE INDEX "buckets_live_drawdown_idx" ON "buckets"("account_id", "expires_at", "priority", "created_at") WHERE "remaining" > 0;
+
+-- Activity rows, newest first, by type: one row per usage group (its first entry) or single entry.
+CREATE INDEX "entries_activity_rows_idx" ON "entries"("account_id", "type", "seq") WHERE "seq" = "group_seq";
 
 -- Entries and their bucket movements are append-only.
 CREATE FUNCTION "creditkeeper_forbid_change"() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -1,5 +1,6 @@
 -- The state a ledger write starts from, in one round trip: the account, whether the
--- idempotency key was already used (and for what request), and the buckets with credit left.
+-- idempotency key was already used (and for what request), the buckets with credit left, and
+-- the last entry (which usage group a new usage entry may join).
 -- With p_lock the account row is locked first and everything else is read after the lock is
 -- granted: each statement of a VOLATILE plpgsql function takes a fresh snapshot, so it sees
 -- every writer it waited for. Returns NULL when the account does not exist.
@@ -21,7 +22,13 @@ BEGIN
                                 'id', b."id", 'kind', b."kind", 'granted', b."granted"::text,
                                 'remaining', b."remaining"::text, 'priority', b."priority",
                                 'expires_at', b."expires_at", 'created_at', b."created_at")), '[]'::json)
-                        FROM "buckets" b WHERE b."account_id" = a."id" AND b."remaining" > 0))
+                        FROM "buckets" b WHERE b."account_id" = a."id" AND b."remaining" > 0),
+            'last_entry', (SELECT json_build_object(
+                                'type', e."type", 'category', e."category", 'source_kind', e."source_kind",
+                                'source_id', e."source_id", 'group_seq', e."group_seq"::text,
+                                'group_started_at', g."created_at")
+                           FROM "entries" e JOIN "entries" g ON g."account_id" = e."account_id" AND g."seq" = e."group_seq"
+                           WHERE e."account_id" = a."id" AND e."seq" = a."last_seq"))
         FROM "accounts" a WHERE a."id" = p_account);
 END;
 $$;

@@ -31,6 +31,9 @@ export interface EntryDraft {
   type: EntryType;
   description: string;
   category?: string | undefined;
+  /** The price-list action and units that priced a usage entry. */
+  action?: string | undefined;
+  quantity?: number | undefined;
   movements: MovementState[];
   /** Change to what the account owes; credits owed are not part of the balance. */
   outstandingDelta?: bigint;
@@ -49,6 +52,8 @@ export interface StagedEntry {
   seq: bigint;
   type: EntryType;
   category: string | null;
+  action: string | null;
+  quantity: number | null;
   description: string;
   amount: bigint;
   balanceAfter: bigint;
@@ -232,6 +237,8 @@ export class AccountLedger {
       seq: this.seq,
       type: draft.type,
       category: draft.category ?? null,
+      action: draft.action ?? null,
+      quantity: draft.quantity ?? null,
       description: draft.description,
       amount,
       balanceAfter: this.balance,
@@ -347,6 +354,8 @@ export class AccountLedger {
         seq: e.seq.toString(),
         type: e.type,
         category: e.category,
+        action: e.action,
+        quantity: e.quantity,
         description: e.description,
         amount: e.amount.toString(),
         balance_after: e.balanceAfter.toString(),

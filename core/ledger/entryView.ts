@@ -11,6 +11,9 @@ export interface EntryView {
   /** The seed wording for the type, e.g. "Image generation" rows carry category; "Monthly grant" is a label. */
   label: string;
   category: string | null;
+  /** The price-list action and units behind a usage entry. */
+  action: string | null;
+  quantity: number | null;
   description: string;
   amount: bigint;
   balanceAfter: bigint;
@@ -29,7 +32,7 @@ export interface EntryView {
 }
 
 /** Columns selected (as `e`) wherever entries are read back with raw SQL. */
-export const entryColumns = `e.id, e.account_id, e.seq, e.type, e.category, e.description, e.amount, e.balance_after,
+export const entryColumns = `e.id, e.account_id, e.seq, e.type, e.category, e.action, e.quantity, e.description, e.amount, e.balance_after,
   e.outstanding_after, e.original_amount, e.discount_percent, e.source_kind, e.source_id, e.source_label, e.source_url,
   e.actor_kind, e.actor_id, e.note, e.idempotency_key, e.corrects_id, e.group_seq, e.created_at,
   (SELECT coalesce(json_agg(json_build_object('bucketId', m.bucket_id, 'amount', m.amount::text)), '[]'::json)
@@ -41,6 +44,8 @@ export interface EntryRow {
   seq: bigint;
   type: EntryType;
   category: string | null;
+  action: string | null;
+  quantity: number | null;
   description: string;
   amount: bigint;
   balance_after: bigint;
@@ -67,6 +72,8 @@ interface StagedShape {
   seq: bigint;
   type: EntryType;
   category: string | null;
+  action: string | null;
+  quantity: number | null;
   description: string;
   amount: bigint;
   balanceAfter: bigint;
@@ -98,6 +105,8 @@ export function toEntryView(entry: EntryRow | StagedShape): EntryView {
       type: entry.type,
       label: entryTypes[entry.type].label,
       category: entry.category,
+      action: entry.action,
+      quantity: entry.quantity,
       description: entry.description,
       amount: BigInt(entry.amount),
       balanceAfter: BigInt(entry.balance_after),

@@ -227,15 +227,15 @@ bucket_updates AS (
   WHERE buckets.account_id = account.id AND buckets.id = u.id
 ),
 new_entries AS (
-  INSERT INTO entries (id, account_id, seq, type, category, description, amount, balance_after, outstanding_after,
+  INSERT INTO entries (id, account_id, seq, type, category, action, quantity, description, amount, balance_after, outstanding_after,
     original_amount, discount_percent, source_kind, source_id, source_label, source_url, actor_kind, actor_id, note,
     idempotency_key, request_hash, corrects_id, group_seq, created_at)
-  SELECT e.id, account.id, e.seq, e.type::"EntryType", e.category, e.description, e.amount,
+  SELECT e.id, account.id, e.seq, e.type::"EntryType", e.category, e.action, e.quantity, e.description, e.amount,
     e.balance_after, e.outstanding_after, e.original_amount, e.discount_percent, e.source_kind, e.source_id,
     e.source_label, e.source_url, e.actor_kind::"ActorKind", e.actor_id, e.note, e.idempotency_key, e.request_hash,
     e.corrects_id, e.group_seq, (doc->>'now')::timestamptz
   FROM account, input, jsonb_to_recordset(doc->'entries') AS e(id uuid, seq bigint, type text, category text,
-    description text, amount bigint, balance_after bigint, outstanding_after bigint, original_amount bigint,
+    action text, quantity int, description text, amount bigint, balance_after bigint, outstanding_after bigint, original_amount bigint,
     discount_percent int, source_kind text, source_id text, source_label text, source_url text, actor_kind text,
     actor_id text, note text, idempotency_key text, request_hash text, corrects_id uuid, group_seq bigint)
 ),

@@ -43,7 +43,7 @@ export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>)
   const price: Price =
     'action' in request.charge
       ? priceAction(ctx.priceList, request.charge)
-      : { ...request.charge, held: request.charge.held ?? 0n, action: '' };
+      : { ...request.charge, held: request.charge.held ?? 0n, action: '', quantity: 1 };
   if (request.discountPercent && price.held > 0n) {
     throw new CreditkeeperError('VALIDATION_FAILED', 'A discount cannot apply to a charge with a deposit');
   }
@@ -61,6 +61,8 @@ export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>)
       const entry = ledger.post({
         type: price.held > 0n ? 'DEPOSIT' : 'USAGE',
         category: price.category,
+        action: price.action || undefined,
+        quantity: price.action ? price.quantity : undefined,
         description: price.description,
         movements: charged === 0n ? [] : ledger.draw(charged),
         originalAmount: request.discountPercent ? -price.amount : undefined,

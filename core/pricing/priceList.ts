@@ -96,6 +96,8 @@ export type ActionUse = z.infer<typeof actionUse>;
 export interface Price {
   category: string;
   description: string;
+  /** Units charged (images, turns, photos…; clips for a submission). */
+  quantity: number;
   /** Everything charged now. */
   amount: bigint;
   /** The part of `amount` that is a deposit, reconciled after delivery (0 for plain usage). */
@@ -116,7 +118,8 @@ export function priceAction(priceList: PriceList, use: ActionUse): Price {
     return {
       action: use.action,
       category: definition.category,
-      description: use.quantity === 1 ? definition.description : `${definition.description} ×${use.quantity}`,
+      description: definition.description,
+      quantity: use.quantity,
       amount: BigInt(definition.unitPrice) * BigInt(use.quantity),
       held: 0n,
     };
@@ -132,6 +135,7 @@ export function priceAction(priceList: PriceList, use: ActionUse): Price {
     action: use.action,
     category: definition.category,
     description: `${definition.description} (${use.clipSeconds.length} clip showcase, ${depositSeconds} s deposit)`,
+    quantity: use.clipSeconds.length,
     amount: BigInt(definition.base) + held,
     held,
   };

@@ -135,7 +135,7 @@ describe.each(engines)('the migrated %s database matches prisma/schema.prisma', 
         accountId: account.id, seq: 1n, type: 'PLAN_GRANT', description: 'Monthly grant', amount: 5n, balanceAfter: 5n,
         outstandingAfter: 0n, originalAmount: 6n, discountPercent: 10, sourceKind: 'plan', sourceId: 'growth',
         sourceLabel: 'Growth', sourceUrl: 'https://example.com', actorKind: 'SYSTEM', actorId: 'cron', note: 'n',
-        idempotencyKey: 'k', requestHash: 'h', category: 'Plan', groupSeq: 1n,
+        idempotencyKey: 'k', requestHash: 'h', category: 'Plan', groupSeq: 1n, action: 'plan', quantity: 1,
       },
     });
     await prisma.movement.create({ data: { entryId: entry.id, bucketId: bucket.id, amount: 5n } });

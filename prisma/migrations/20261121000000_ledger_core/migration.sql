@@ -94,6 +94,8 @@ CREATE TABLE "entries" (
     "seq" BIGINT NOT NULL,
     "type" "EntryType" NOT NULL,
     "category" TEXT,
+    "action" TEXT,
+    "quantity" INTEGER,
     "description" TEXT NOT NULL,
     "amount" BIGINT NOT NULL,
     "balance_after" BIGINT NOT NULL,

@@ -101,3 +101,15 @@ export const ledgerWriteBase = {
 
 /** A moment that must still be ahead when the write happens (checked again against the database clock). */
 export const futureDate = z.coerce.date({ message: 'must be a date' });
+
+/** An IANA time zone name the runtime knows (users see times in their own zone). */
+export const timeZone = z
+  .string()
+  .refine((zone) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: zone });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'is not a known time zone');

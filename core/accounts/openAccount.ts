@@ -3,21 +3,10 @@ import type { CoreContext } from '../context.js';
 import type { OwnerKind } from '../db/generated/enums.js';
 import { Prisma } from '../db/generated/client.js';
 import { CreditkeeperError } from '../errors.js';
-import { parseInput } from '../input.js';
+import { parseInput, timeZone } from '../input.js';
 
 const externalId = z.string().trim().min(1).max(200);
 const name = z.string().trim().min(1).max(200);
-export const timeZone = z
-  .string()
-  .refine((zone) => {
-    try {
-      new Intl.DateTimeFormat('en', { timeZone: zone });
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'is not a known time zone');
-
 export const openAccountInput = z.strictObject({
   owner: z.discriminatedUnion('kind', [
     z.strictObject({ kind: z.literal('USER'), externalId, displayName: name.optional(), timeZone: timeZone.optional() }),

@@ -1,0 +1,237 @@
+import { z } from 'zod';
+import type { CoreContext } from '../context.js';
+import type { ActorKind, EntryType } from '../db/generated/enums.js';
+import { CreditkeeperError } from '../errors.js';
+import { parseInput, type Source, uuid } from '../input.js';
+import { type ActivityFilter, entryTypes } from '../ledger/entryTypes.js';
+import {
+  type ActivityFilterValue,
+  activityFilterChecks,
+  activityFilterMessage,
+  activityFilterShape,
+  filterConditions,
+  filterKey,
+  typesShown,
+} from './activityFilter.js';
+
+export const activityInput = z
+  .strictObject({
+    accountId: uuid,
+    ...activityFilterShape,
+    /** Seed 002: 25 entries a page. */
+    pageSize: z.number().int().min(1).max(100).default(25),
+    /** From a previous page's `next` or `previous`; a cursor from another filter starts at page 1. */
+    cursor: z.string().max(200).optional(),
+  })
+  .refine(activityFilterChecks, activityFilterMessage);
+
+/** One row of the log: a single entry, or a group of usage close together in time (seed 003). */
+export interface ActivityRow {
+  /** The row's first entry; with `seq`, what expands a group into its entries. */
+  entryId: string;
+  seq: bigint;
+  type: EntryType;
+  label: string;
+  filter: ActivityFilter;
+  category: string | null;
+  action: string | null;
+  description: string;
+  source: Source;
+  actor: { kind: ActorKind; id: string | null };
+  note: string | null;
+  /** When the row happened; a group spans startedAt…endedAt. */
+  startedAt: Date;
+  endedAt: Date;
+  /** Entries in the row (1 for a single entry). */
+  count: number;
+  /** Units charged over the row (images, turns…), where a price-list action priced it. */
+  quantity: number | null;
+  amount: bigint;
+  balanceAfter: bigint;
+  /** Seed 003: the original amount and the percent off, where a discount applied. */
+  originalAmount: bigint | null;
+  discountPercent: number | null;
+}
+
+export interface ActivityPage {
+  rows: ActivityRow[];
+  /** "Showing 26–50 of 212" (from and to are 0 on an empty page). */
+  showing: { from: number; to: number; total: number };
+  next: string | null;
+  previous: string | null;
+}
+
+interface Cursor {
+  key: string;
+  /** Rows older than this seq (next page) or newer (previous page). */
+  olderThan?: string;
+  newerThan?: string;
+}
+
+/**
+ * The credit activity log (seeds 000–004), newest first, a page at a time. Keyset pagination on
+ * the entry sequence, so a deep page costs what the first does and entries arriving while
+ * someone pages never shift, skip or repeat a row.
+ */
+export async function getActivity(ctx: CoreContext, input: z.input<typeof activityInput>): Promise<ActivityPage> {
+  const request = parseInput(activityInput, input);
+  const key = filterKey(request.accountId, request);
+  const cursor = request.cursor === undefined ? undefined : decodeCursor(request.cursor);
+  const position = cursor?.key === key ? cursor : undefined; // another filter's cursor: back to page 1
+  const types = typesShown(request);
+  await ensureAccount(ctx, request.accountId);
+  if (types.length === 0) return { rows: [], showing: { from: 0, to: 0, total: 0 }, next: null, previous: null };
+
+  const newer = position?.newerThan !== undefined;
+  const heads = await rowHeads(ctx, request.accountId, types, request, request.pageSize + 1, position);
+  const hasMore = heads.length > request.pageSize;
+  const page = heads.slice(0, request.pageSize);
+  if (newer) page.reverse();
+  const rows = await loadRows(ctx, request.accountId, page);
+
+  const conditions = filterConditions(request, 4);
+  const [counts] = await ctx.db.sql.query<{ total: number; before: number }>(
+    `SELECT count(*)::int AS total, count(*) FILTER (WHERE h.seq > $3::bigint)::int AS before
+     FROM entries h WHERE h.account_id = $1::uuid AND h.seq = h.group_seq AND h.type = ANY($2::text[]::"EntryType"[])${conditions.sql}`,
+    [request.accountId, types, (rows[0]?.seq ?? 0n).toString(), ...conditions.params],
+  );
+  const from = rows.length === 0 ? 0 : counts!.before + 1;
+  const olderExist = newer ? true : hasMore;
+  const newerExist = newer ? hasMore : from > 1;
+  return {
+    rows,
+    showing: { from, to: rows.length === 0 ? 0 : from + rows.length - 1, total: counts!.total },
+    next: olderExist && rows.length > 0 ? encodeCursor({ key, olderThan: rows.at(-1)!.seq.toString() }) : null,
+    previous: newerExist && rows.length > 0 ? encodeCursor({ key, newerThan: rows[0]!.seq.toString() }) : null,
+  };
+}
+
+/**
+ * The seqs of the rows on a page: one index range per entry type, merged, so a rare type
+ * (a grant among a million usage rows) is found without walking the others.
+ */
+const maxSeq = '9223372036854775807';
+
+async function rowHeads(
+  ctx: CoreContext,
+  accountId: string,
+  types: EntryType[],
+  filter: ActivityFilterValue,
+  limit: number,
+  position: Cursor | undefined,
+): Promise<bigint[]> {
+  const newer = position?.newerThan !== undefined;
+  const bound = newer ? position!.newerThan : position?.olderThan;
+  const conditions = filterConditions(filter, 4 + types.length);
+  const order = newer ? 'ASC' : 'DESC';
+  const branches = types.map(
+    (_, i) => `(SELECT h.seq FROM entries h
+       WHERE h.account_id = $1::uuid AND h.seq = h.group_seq AND h.type = $${4 + i}::"EntryType"
+         AND h.seq ${newer ? '>' : '<'} $3::bigint${conditions.sql}
+       ORDER BY h.seq ${order} LIMIT $2)`,
+  );
+  const rows = await ctx.db.sql.query<{ seq: string | bigint }>(
+    `SELECT seq FROM (${branches.join(' UNION ALL ')}) heads ORDER BY seq ${order} LIMIT $2`,
+    [accountId, limit, bound ?? maxSeq, ...types, ...conditions.params],
+  );
+  return rows.map((r) => BigInt(r.seq));
+}
+
+interface RowRecord {
+  id: string;
+  seq: string;
+  type: EntryType;
+  category: string | null;
+  action: string | null;
+  description: string;
+  source_kind: string | null;
+  source_id: string | null;
+  source_label: string | null;
+  source_url: string | null;
+  actor_kind: ActorKind;
+  actor_id: string | null;
+  note: string | null;
+  created_at: Date;
+  ended_at: Date;
+  count: number;
+  quantity: number | null;
+  amount: string;
+  balance_after: string;
+  original_amount: string | null;
+  min_discount: number | null;
+  max_discount: number | null;
+}
+
+async function loadRows(ctx: CoreContext, accountId: string, seqs: bigint[]): Promise<ActivityRow[]> {
+  if (seqs.length === 0) return [];
+  const records = await ctx.db.sql.query<RowRecord>(
+    `SELECT h.id, h.seq::text, h.type, h.category, h.action, h.description, h.source_kind, h.source_id,
+       h.source_label, h.source_url, h.actor_kind, h.actor_id, h.note, h.created_at, g.ended_at, g.count,
+       g.quantity, g.amount, g.balance_after, g.original_amount, g.min_discount, g.max_discount
+     FROM entries h CROSS JOIN LATERAL (
+       SELECT count(*)::int AS count, max(m.created_at) AS ended_at, sum(m.quantity)::int AS quantity,
+         sum(m.amount)::text AS amount, (array_agg(m.balance_after ORDER BY m.seq DESC))[1]::text AS balance_after,
+         CASE WHEN bool_or(m.original_amount IS NOT NULL) THEN sum(coalesce(m.original_amount, m.amount))::text END
+           AS original_amount,
+         min(m.discount_percent) AS min_discount, max(m.discount_percent) AS max_discount
+       FROM entries m WHERE m.account_id = h.account_id AND m.group_seq = h.seq) g
+     WHERE h.account_id = $1::uuid AND h.seq = ANY($2::bigint[])`,
+    [accountId, seqs.map(String)],
+  );
+  const bySeq = new Map(records.map((r) => [r.seq, r]));
+  return seqs.map((seq) => toRow(bySeq.get(seq.toString())!));
+}
+
+function toRow(r: RowRecord): ActivityRow {
+  const source: Source = {};
+  if (r.source_kind !== null) source.kind = r.source_kind;
+  if (r.source_id !== null) source.id = r.source_id;
+  if (r.source_label !== null) source.label = r.source_label;
+  if (r.source_url !== null) source.url = r.source_url;
+  return {
+    entryId: r.id,
+    seq: BigInt(r.seq),
+    type: r.type,
+    label: entryTypes[r.type].label,
+    filter: entryTypes[r.type].filter,
+    category: r.category,
+    action: r.action,
+    description: r.description,
+    source,
+    actor: { kind: r.actor_kind, id: r.actor_id },
+    note: r.note,
+    startedAt: new Date(r.created_at),
+    endedAt: new Date(r.ended_at),
+    count: r.count,
+    quantity: r.quantity,
+    amount: BigInt(r.amount),
+    balanceAfter: BigInt(r.balance_after),
+    originalAmount: r.original_amount === null ? null : BigInt(r.original_amount),
+    discountPercent: r.min_discount !== null && r.min_discount === r.max_discount ? r.min_discount : null,
+  };
+}
+
+export async function ensureAccount(ctx: CoreContext, accountId: string): Promise<void> {
+  const rows = await ctx.db.sql.query('SELECT 1 FROM accounts WHERE id = $1::uuid', [accountId]);
+  if (rows.length === 0) throw new CreditkeeperError('ACCOUNT_NOT_FOUND', `No account ${accountId}`);
+}
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+const cursorShape = z.strictObject({
+  key: z.string(),
+  olderThan: z.string().regex(/^\d{1,19}$/).optional(),
+  newerThan: z.string().regex(/^\d{1,19}$/).optional(),
+});
+
+function decodeCursor(text: string): Cursor {
+  try {
+    return cursorShape.parse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
+  } catch {
+    throw new CreditkeeperError('VALIDATION_FAILED', 'cursor: not a cursor from this log; start from the first page', {
+      issues: [{ path: 'cursor', message: 'not a cursor from this log' }],
+    });
+  }
+}

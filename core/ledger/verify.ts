@@ -36,13 +36,15 @@ const checks: { name: string; description: string; sql: string }[] = [
   },
   {
     name: 'balance-after-chain',
-    description: 'entries are numbered 1, 2, 3… and each balance after (and outstanding after) follows from the one before',
+    description:
+      'entries are numbered 1, 2, 3… in time order, and each balance after (and outstanding after) follows from the one before',
     sql: `SELECT account_id, seq::text, amount::text, balance_after::text, prev_balance::text FROM (
             SELECT account_id, seq, amount, balance_after, outstanding_after,
-              lag(seq) OVER w AS prev_seq, lag(balance_after) OVER w AS prev_balance
+              created_at, lag(seq) OVER w AS prev_seq, lag(balance_after) OVER w AS prev_balance,
+              lag(created_at) OVER w AS prev_created_at
             FROM entries WINDOW w AS (PARTITION BY account_id ORDER BY seq)) c
           WHERE seq <> coalesce(prev_seq, 0) + 1 OR balance_after <> coalesce(prev_balance, 0) + amount
-             OR balance_after < 0 OR outstanding_after < 0`,
+             OR balance_after < 0 OR outstanding_after < 0 OR created_at < prev_created_at`,
   },
   {
     name: 'account-matches-last-entry',

@@ -183,6 +183,9 @@ CREATE INDEX "buckets_account_id_remaining_idx" ON "buckets"("account_id", "rema
 CREATE INDEX "entries_account_id_group_seq_idx" ON "entries"("account_id", "group_seq");
 
 -- CreateIndex
+CREATE INDEX "entries_account_id_created_at_idx" ON "entries"("account_id", "created_at");
+
+-- CreateIndex
 CREATE INDEX "entries_corrects_id_idx" ON "entries"("corrects_id");
 
 -- CreateIndex

@@ -3,7 +3,9 @@
 -- the last entry (which usage group a new usage entry may join).
 -- With p_lock the account row is locked first and everything else is read after the lock is
 -- granted: each statement of a VOLATILE plpgsql function takes a fresh snapshot, so it sees
--- every writer it waited for. Returns NULL when the account does not exist.
+-- every writer it waited for. The write's time is read from the clock after any lock is held:
+-- a write that lands after another always carries a later (or equal) time, so entries' times
+-- follow their sequence. Returns NULL when the account does not exist.
 CREATE FUNCTION "creditkeeper_write_state"(p_account UUID, p_key TEXT, p_lock BOOLEAN) RETURNS JSON
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
@@ -15,7 +17,7 @@ BEGIN
             'balance', a."balance"::text,
             'outstanding', a."outstanding"::text,
             'last_seq', a."last_seq"::text,
-            'now', date_trunc('milliseconds', now()),
+            'now', date_trunc('milliseconds', clock_timestamp()),
             'replay_hash', (SELECT e."request_hash" FROM "entries" e
                             WHERE e."account_id" = a."id" AND e."idempotency_key" = p_key),
             'buckets', (SELECT coalesce(json_agg(json_build_object(

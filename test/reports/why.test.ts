@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addMember } from '../../core/accounts/addMember.js';
 import { openAccount } from '../../core/accounts/openAccount.js';
 import { adjust } from '../../core/ledger/adjust.js';
 import { grant } from '../../core/ledger/grant.js';

@@ -20,6 +20,12 @@ const operations = {
   'reconcile-deposit': core.reconcileDeposit,
   'void-deposit': core.voidDeposit,
   balance: core.getBalance,
+  credits: core.getBalanceBreakdown,
+  activity: core.getActivity,
+  'activity-group': core.getActivityGroup,
+  'daily-usage': core.getDailyUsage,
+  'monthly-summary': core.getMonthlySummary,
+  why: core.explainBalance,
 } as const satisfies Record<string, (ctx: core.CoreContext, input: never) => Promise<unknown>>;
 
 const usage = `Usage: creditkeeper <command>
@@ -27,6 +33,7 @@ const usage = `Usage: creditkeeper <command>
   migrate [--status]         apply pending migrations (or list them)
   verify                     check every ledger invariant; exits 1 with a report if one breaks
   run <operation> '<json>'   run one core operation; operations: ${Object.keys(operations).join(', ')}
+  export-csv '<json>'        the activity log as CSV on standard output (same filters as activity)
 Examples:
   creditkeeper run open-account '{"owner":{"kind":"USER","externalId":"u_42"}}'
   creditkeeper run spend '{"accountId":"…","idempotencyKey":"req-1","actor":{"kind":"SERVICE"},"charge":{"action":"image","quantity":2}}'`;
@@ -45,11 +52,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const target = core.databaseTarget(config);
   const db = await core.openDatabase(target, { migrate: command !== 'migrate' });
-  const ctx: core.CoreContext = {
-    db,
-    priceList: core.loadPriceList(config.PRICE_LIST_FILE),
-    usageGroupWindowMs: config.USAGE_GROUP_WINDOW_MINUTES * 60_000,
-  };
+  const ctx = core.createCoreContext(db, config);
   try {
     switch (command) {
       case 'migrate': {
@@ -79,6 +82,10 @@ async function main(argv: string[]): Promise<number> {
           return 2;
         }
         console.log(json(await operation(ctx, JSON.parse(input) as never)));
+        return 0;
+      }
+      case 'export-csv': {
+        for await (const chunk of core.exportActivityCsv(ctx, JSON.parse(rest[0] ?? '{}') as never)) process.stdout.write(chunk);
         return 0;
       }
       case 'start':

@@ -11,6 +11,15 @@ const configSchema = z.object({
   PRICE_LIST_FILE: z.string().min(1).optional(),
   /** Seed 003: usage of one activity and source within this many minutes shows as one row. */
   USAGE_GROUP_WINDOW_MINUTES: z.coerce.number().min(0).max(1440).default(5),
+  /** Seed 004: what one credit costs, e.g. "0.05 USD"; shown beside the balance when set. */
+  COST_PER_CREDIT: z
+    .string()
+    .regex(/^\d+(\.\d+)? [A-Z]{3}$/, 'must look like "0.05 USD"')
+    .transform((text) => {
+      const [amount, currency] = text.split(' ') as [string, string];
+      return { amount, currency };
+    })
+    .optional(),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

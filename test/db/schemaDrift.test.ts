@@ -57,7 +57,8 @@ function expectedColumns(model: DmmfModel): Record<string, { type: string; nulla
         : field.nativeType
           ? nativeTypes[field.nativeType[0]]!
           : scalarTypes[field.type]!;
-    columns[field.dbName ?? field.name] = { type, nullable: !field.isRequired };
+    // Prisma lists are PostgreSQL arrays, which are always nullable columns.
+    columns[field.dbName ?? field.name] = field.isList ? { type: `array:${type}`, nullable: true } : { type, nullable: !field.isRequired };
   }
   return columns;
 }
@@ -78,7 +79,12 @@ describe.each(engines)('the migrated %s database matches prisma/schema.prisma', 
     const actual: Record<string, Record<string, { type: string; nullable: boolean }>> = {};
     for (const r of rows) {
       (actual[r.table_name] ??= {})[r.column_name] = {
-        type: r.data_type === 'USER-DEFINED' ? `enum:${r.udt_name}` : r.data_type,
+        type:
+          r.data_type === 'USER-DEFINED'
+            ? `enum:${r.udt_name}`
+            : r.data_type === 'ARRAY'
+              ? `array:${r.udt_name === '_text' ? 'text' : `enum:${r.udt_name.slice(1)}`}`
+              : r.data_type,
         nullable: r.is_nullable === 'YES',
       };
     }
@@ -141,6 +147,15 @@ describe.each(engines)('the migrated %s database matches prisma/schema.prisma', 
     await prisma.movement.create({ data: { entryId: entry.id, bucketId: bucket.id, amount: 5n } });
     await prisma.deposit.create({ data: { accountId: account.id, entryId: entry.id, charged: 5n, held: 1n, action: 'submission' } });
     await prisma.usageRollup.create({ data: { accountId: account.id, periodStart: new Date('2030-01-01T00:00:00Z'), used: 1n, added: 5n, usageCount: 1 } });
+
+    const token = await prisma.apiToken.create({ data: { name: 'host', secretHash: 'h1', scopes: ['SERVICE', 'READ'], organisationId: organisation.id } });
+    await prisma.auditEntry.create({
+      data: { actorKind: 'STAFF', actorId: 'ana', action: 'adjust', outcome: 'done', accountId: account.id, entryId: entry.id, reason: 'r', origin: { transport: 'http' }, details: { amount: '5' } },
+    });
+    await prisma.storedResponse.create({ data: { scope: token.id, key: 'k', requestHash: 'h', status: 201, body: { ok: true } } });
+    expect(await prisma.apiToken.findUniqueOrThrow({ where: { secretHash: 'h1' } })).toMatchObject({ scopes: ['SERVICE', 'READ'] });
+    expect(await prisma.auditEntry.findFirstOrThrow({ where: { accountId: account.id } })).toMatchObject({ origin: { transport: 'http' } });
+    expect(await prisma.storedResponse.findUniqueOrThrow({ where: { scope_key: { scope: token.id, key: 'k' } } })).toMatchObject({ status: 201, body: { ok: true } });
 
     const loaded = await prisma.account.findUniqueOrThrow({
       where: { id: account.id },

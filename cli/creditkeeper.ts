@@ -1,6 +1,6 @@
 #!/usr/bin/env -S npx tsx
-import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
+import { startServer } from '../admin/server.js';
 import * as core from '../core/index.js';
 
 /**
@@ -29,7 +29,10 @@ const operations = {
 } as const satisfies Record<string, (ctx: core.CoreContext, input: never) => Promise<unknown>>;
 
 const usage = `Usage: creditkeeper <command>
-  start                      open the database (embedded ./data unless DATABASE_URL), migrate, serve /healthz on PORT
+  start                      open the database (embedded ./data unless DATABASE_URL), migrate, serve the API on PORT
+  token create --name N --scopes SERVICE,READ,ADMIN [--organisation EXT]
+                             create an API token (the secret is printed once)
+  token revoke <id>          revoke a token
   migrate [--status]         apply pending migrations (or list them)
   verify                     check every ledger invariant; exits 1 with a report if one breaks
   run <operation> '<json>'   run one core operation; operations: ${Object.keys(operations).join(', ')}
@@ -42,7 +45,16 @@ const json = (value: unknown) =>
   JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2);
 
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { status: { type: 'boolean' } } });
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      status: { type: 'boolean' },
+      name: { type: 'string' },
+      scopes: { type: 'string' },
+      organisation: { type: 'string' },
+    },
+  });
   const [command, ...rest] = positionals;
   const config = core.loadConfig();
   const logger = core.createLogger(config.LOG_LEVEL);
@@ -88,6 +100,27 @@ async function main(argv: string[]): Promise<number> {
         for await (const chunk of core.exportActivityCsv(ctx, JSON.parse(rest[0] ?? '{}') as never)) process.stdout.write(chunk);
         return 0;
       }
+      case 'token': {
+        const actor = { kind: 'STAFF' as const, id: process.env.USER ?? 'cli' };
+        if (rest[0] === 'create') {
+          const token = await core.createApiToken(ctx, {
+            name: values.name ?? '',
+            scopes: (values.scopes ?? '').split(',').filter(Boolean) as never,
+            ...(values.organisation && { organisationExternalId: values.organisation }),
+            actor,
+            origin: { transport: 'cli' },
+          });
+          console.log(json({ ...token, note: 'Keep the secret: it is not shown again.' }));
+          return 0;
+        }
+        if (rest[0] === 'revoke' && rest[1]) {
+          await core.revokeApiToken(ctx, { tokenId: rest[1], actor, origin: { transport: 'cli' } });
+          console.log(`Revoked ${rest[1]}`);
+          return 0;
+        }
+        console.error(usage);
+        return 2;
+      }
       case 'start':
         await serve(ctx, config.PORT, target.kind, logger);
         return 0;
@@ -100,25 +133,18 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Holds the database and answers health checks until SIGINT/SIGTERM. */
+/** Serves the API until SIGINT/SIGTERM, then finishes in-flight requests before the database closes. */
 async function serve(ctx: core.CoreContext, port: number, kind: string, logger: core.Logger): Promise<void> {
-  const server = createServer((req, res) => {
-    if (req.url === '/healthz') {
-      ctx.db.sql.query('SELECT 1').then(
-        () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'),
-        () => res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"database unreachable"}'),
-      );
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"NOT_FOUND"}}');
-  });
-  await new Promise<void>((resolve) => server.listen(port, resolve));
-  logger.info({ port, database: kind }, `Creditkeeper is running: http://localhost:${port}/healthz`);
+  const server = await startServer(ctx, logger, port);
+  logger.info(
+    { port: server.port, database: kind },
+    `Creditkeeper is running: http://localhost:${server.port}/v1/openapi.json (create a token: npm run creditkeeper -- token create --name host --scopes SERVICE,READ)`,
+  );
   await new Promise<void>((resolve) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
   });
-  logger.info('shutting down');
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  logger.info('shutting down: finishing in-flight requests');
+  await server.close();
 }
 
 main(process.argv.slice(2)).then(

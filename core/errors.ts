@@ -21,7 +21,14 @@ export const errorCodes = [
   'DATABASE_LOCKED',
   'MIGRATION_FAILED',
   'MIGRATION_CHECKSUM_MISMATCH',
-  'TRANSIENT_CONFLICT',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'TOKEN_NOT_FOUND',
+  'IDEMPOTENCY_KEY_REQUIRED',
+  'NOT_FOUND',
+  'PAYLOAD_TOO_LARGE',
+  'RATE_LIMITED',
+  'INTERNAL',
 ] as const;
 
 export type ErrorCode = (typeof errorCodes)[number];

@@ -1,4 +1,10 @@
 /** Core's public surface: transports import from here. */
+export { authenticateToken, ensureAccountInReach, type TokenPrincipal } from './access/authenticateToken.js';
+export { createApiToken } from './access/createApiToken.js';
+export { revokeApiToken } from './access/revokeApiToken.js';
+export { searchAccounts } from './accounts/searchAccounts.js';
+export { listAudit } from './audit/listAudit.js';
+export { recordAudit } from './audit/recordAudit.js';
 export { addMember } from './accounts/addMember.js';
 export { openAccount } from './accounts/openAccount.js';
 export { databaseTarget, loadConfig, type Config } from './config.js';

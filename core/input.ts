@@ -92,11 +92,21 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.in
   throw new CreditkeeperError(code, summary, { issues });
 }
 
+/** Where a request came from, for the audit log; never part of what makes two requests the same. */
+export const origin = z.strictObject({
+  transport: z.enum(['http', 'admin-page', 'discord', 'slack', 'console', 'cli', 'cron']),
+  requestId: z.string().max(200).optional(),
+  ip: z.string().max(100).optional(),
+  userAgent: z.string().max(500).optional(),
+});
+export type Origin = z.infer<typeof origin>;
+
 /** Fields every ledger write takes. */
 export const ledgerWriteBase = {
   accountId: uuid,
   idempotencyKey,
   actor,
+  origin: origin.optional(),
 };
 
 /** A moment that must still be ahead when the write happens (checked again against the database clock). */

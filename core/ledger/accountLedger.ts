@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ActorKind, BucketKind, EntryType } from '../db/generated/enums.js';
 import { CreditkeeperError } from '../errors.js';
-import type { Actor, Source } from '../input.js';
+import type { Actor, Origin, Source } from '../input.js';
 import { entryTypes } from './entryTypes.js';
 
 /**
@@ -121,6 +121,7 @@ export class AccountLedger {
   readonly entries: StagedEntry[] = [];
   readonly newDeposits: DepositDraft[] = [];
   readonly settledDeposits: DepositSettlement[] = [];
+  private readonly auditRows: object[] = [];
   private balance: bigint;
   private outstanding: bigint;
   private seq: bigint;
@@ -318,6 +319,23 @@ export class AccountLedger {
     });
   }
 
+  /** Records a staff action in the audit log, in the same statement as the entries it wrote. */
+  audit(action: string, actor: Actor, origin: Origin | undefined, firstOwnEntry: number): void {
+    const own = this.entries.slice(firstOwnEntry);
+    this.auditRows.push({
+      actor_kind: actor.kind,
+      actor_id: actor.id ?? null,
+      action,
+      entry_id: own[0]?.id ?? null,
+      reason: own[0]?.note ?? null,
+      origin: origin ?? null,
+      details: {
+        entries: own.map((e) => ({ id: e.id, seq: e.seq.toString(), type: e.type, amount: e.amount.toString() })),
+        balanceAfter: this.balance.toString(),
+      },
+    });
+  }
+
   /** Everything the operation changed, in the shape the flush statement reads. */
   toFlush(): FlushPayload {
     const buckets = [...this.buckets.values()].filter((b) => b.changed);
@@ -391,6 +409,7 @@ export class AccountLedger {
         actual_amount: d.actualAmount?.toString() ?? null,
       })),
       rollup: { used: used.toString(), added: added.toString(), usage_count: usageCount },
+      audit: this.auditRows,
     };
   }
 }
@@ -405,6 +424,7 @@ export interface FlushPayload {
   new_deposits: unknown[];
   settled_deposits: unknown[];
   rollup: { used: string; added: string; usage_count: number };
+  audit: object[];
 }
 
 export function bucketLabel(kind: BucketKind): string {

@@ -4,6 +4,7 @@ import type { Database } from '../db/database.js';
 import type { BucketKind, EntryType } from '../db/generated/enums.js';
 import type { SqlSession } from '../db/sqlRunner.js';
 import { CreditkeeperError } from '../errors.js';
+import type { Actor, Origin } from '../input.js';
 import { AccountLedger, type BucketState } from './accountLedger.js';
 import { type EntryRow, type EntryView, entryColumns, toEntryView } from './entryView.js';
 
@@ -23,9 +24,12 @@ export interface WriteResult {
 export interface LedgerWriteSpec {
   accountId: string;
   idempotencyKey: string;
-  /** The operation's name and validated input: what "the same request" means for a retry. */
+  /**
+   * The operation's name and validated input: what "the same request" means for a retry
+   * (its origin aside). A staff actor's write is also recorded in the audit log, atomically.
+   */
   operation: string;
-  request: unknown;
+  request: { actor: Actor; origin?: Origin | undefined };
   /** Stages the operation's entries on the ledger; throwing writes nothing. */
   write: (ledger: AccountLedger, tx: Tx) => Promise<void> | void;
 }
@@ -39,7 +43,8 @@ export interface LedgerWriteSpec {
  */
 export async function ledgerWrite(ctx: CoreContext, spec: LedgerWriteSpec): Promise<WriteResult> {
   const { db } = ctx;
-  const requestHash = hashRequest(spec.operation, spec.request);
+  const { origin: _origin, ...sameness } = spec.request;
+  const requestHash = hashRequest(spec.operation, sameness);
   const groupWindowMs = ctx.usageGroupWindowMs ?? defaultUsageGroupWindowMs;
   return oneAtATime(db, spec.accountId, async () => {
     const optimistic = await attempt(db.sql, spec, requestHash, groupWindowMs, false);
@@ -123,6 +128,7 @@ async function attempt(
   const firstOwn = ledger.entries.length;
   await spec.write(ledger, session);
   ledger.settleOutstanding();
+  if (spec.request.actor.kind === 'STAFF') ledger.audit(spec.operation, spec.request.actor, spec.request.origin, firstOwn);
   const [flushed] = await session.query<{ written: number }>(
     flushStatement,
     [JSON.stringify({ ...ledger.toFlush(), expected_seq: lastSeq.toString() })],
@@ -256,6 +262,13 @@ settled_deposits AS (
   FROM account, input, jsonb_to_recordset(doc->'settled_deposits')
     AS s(id uuid, status text, settled_entry_id uuid, actual_amount bigint)
   WHERE deposits.account_id = account.id AND deposits.id = s.id
+),
+audit AS (
+  INSERT INTO audit_log (id, actor_kind, actor_id, action, outcome, account_id, entry_id, reason, origin, details, created_at)
+  SELECT gen_random_uuid(), a.actor_kind::"ActorKind", a.actor_id, a.action, 'done', account.id, a.entry_id, a.reason,
+    a.origin, a.details, (doc->>'now')::timestamptz
+  FROM account, input, jsonb_to_recordset(doc->'audit')
+    AS a(actor_kind text, actor_id text, action text, entry_id uuid, reason text, origin jsonb, details jsonb)
 ),
 rollup AS (
   INSERT INTO usage_rollups (account_id, period_start, used, added, usage_count)

@@ -119,7 +119,7 @@ describe('several processes sharing one PostgreSQL', () => {
         accountId,
         idempotencyKey: 'contested',
         operation: 'test',
-        request: {},
+        request: { actor: service },
         write: async (ledger) => {
           stagings += 1;
           // The first time, another process lands a purchase between our read and our write.

@@ -1,0 +1,149 @@
+import { createHash, randomUUID } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { pinoHttp } from 'pino-http';
+import { authenticateToken, ensureAccountInReach, type TokenPrincipal } from '../core/access/authenticateToken.js';
+import type { CoreContext } from '../core/context.js';
+import { pendingMigrations } from '../core/db/migrate.js';
+import { CreditkeeperError, isCreditkeeperError } from '../core/errors.js';
+import { respondOnce, jsonSafe } from '../core/idempotency/respondOnce.js';
+import { idempotencyKey as idempotencyKeySchema, type Origin, parseInput } from '../core/input.js';
+import type { Logger } from '../core/logger.js';
+import { httpStatus } from './httpErrors.js';
+import { openApiDocument } from './openapi.js';
+import type { Route } from './route.js';
+import { accountRoutes } from './routes/accounts.js';
+import { ledgerRoutes } from './routes/ledger.js';
+import { reportRoutes } from './routes/reports.js';
+import { staffRoutes } from './routes/staff.js';
+
+export const apiRoutes: Route[] = [...accountRoutes, ...ledgerRoutes, ...reportRoutes, ...staffRoutes];
+
+const bodyLimit = '64kb';
+
+/**
+ * The HTTP surface: the service API for the host product, the admin API for staff, health and
+ * the OpenAPI document. Each route parses its input with zod, calls one core use-case, and
+ * renders JSON; errors map to statuses in one table (httpErrors.ts).
+ */
+export function createApp(ctx: CoreContext, logger: Logger): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[A-Za-z0-9._-]{1,100}$/.test(given) ? given : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+    }),
+  );
+  app.use(express.json({ limit: bodyLimit, type: 'application/json' }));
+
+  app.get('/healthz', async (_req, res) => {
+    await ctx.db.sql.query('SELECT 1');
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const pending = await pendingMigrations(ctx.db.sql);
+    res.status(pending.length ? 503 : 200).json({ status: pending.length ? 'migrations pending' : 'ready', pending });
+  });
+  const document = openApiDocument(apiRoutes);
+  app.get('/v1/openapi.json', (_req, res) => {
+    res.json(document);
+  });
+
+  for (const r of apiRoutes) app[r.method](r.path, (req, res) => serve(ctx, r, req, res));
+
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    next(new CreditkeeperError('NOT_FOUND', `No route ${req.method} ${req.path}`));
+  });
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const known = toCreditkeeperError(error);
+    const requestId = String(req.id);
+    if (!known) {
+      req.log.error({ err: error }, 'unexpected error');
+      res.status(500).json({ error: { code: 'INTERNAL', message: `Something went wrong (ref ${requestId})`, requestId } });
+      return;
+    }
+    const status = httpStatus[known.code];
+    if (status >= 500) req.log.error({ err: error }, known.message);
+    res.status(status).json(JSON.parse(JSON.stringify({ error: { code: known.code, message: known.message, requestId, details: known.details } }, jsonSafe)));
+  });
+  return app;
+}
+
+async function serve(ctx: CoreContext, r: Route, req: Request, res: Response): Promise<void> {
+  const principal = await authenticate(ctx, req);
+  if (!r.scopes.some((scope) => principal.scopes.includes(scope))) {
+    throw new CreditkeeperError('FORBIDDEN', `This needs a token with scope ${r.scopes.join(' or ')}`);
+  }
+  const params = r.params ? parseInput(r.params, req.params) : {};
+  const query = r.query ? parseInput(r.query, req.query) : {};
+  const body = r.body ? parseInput(r.body, req.body ?? {}) : {};
+  if (r.accountParam) await ensureAccountInReach(ctx, principal, (params as Record<string, string>)[r.accountParam]!);
+
+  const origin: Origin = {
+    transport: 'http',
+    requestId: String(req.id),
+    ...(req.ip && { ip: req.ip }),
+    ...(req.headers['user-agent'] && { userAgent: req.headers['user-agent'].slice(0, 500) }),
+  };
+  const input = {
+    params,
+    query,
+    body,
+    principal,
+    actor: principal.scopes.includes('ADMIN') && r.scopes.includes('ADMIN')
+      ? ({ kind: 'STAFF', id: principal.name } as const)
+      : ({ kind: 'SERVICE', id: principal.name } as const),
+    origin,
+    idempotencyKey: '',
+  };
+
+  if (!r.write) {
+    const result = await r.handle(ctx, input);
+    if (result && typeof result === 'object' && 'csv' in result) return streamCsv(res, (result as { csv: AsyncIterable<string> }).csv);
+    res.status(r.status ?? 200).type('application/json').send(JSON.stringify(result, jsonSafe));
+    return;
+  }
+  const key = req.get('Idempotency-Key');
+  if (!key) throw new CreditkeeperError('IDEMPOTENCY_KEY_REQUIRED', 'Writes need an Idempotency-Key header');
+  input.idempotencyKey = parseInput(idempotencyKeySchema, key);
+  const requestHash = createHash('sha256').update(JSON.stringify([r.method, req.path, JSON.stringify(body, jsonSafe)])).digest('hex');
+  const reply = await respondOnce(ctx, { scope: principal.tokenId, key: input.idempotencyKey, requestHash }, async () => ({
+    status: r.status ?? 200,
+    body: await r.handle(ctx, input),
+  }));
+  if (reply.replayed) res.setHeader('Idempotent-Replayed', 'true');
+  res.status(reply.status).type('application/json').send(JSON.stringify(reply.body, jsonSafe));
+}
+
+async function authenticate(ctx: CoreContext, req: Request): Promise<TokenPrincipal> {
+  const header = req.get('authorization') ?? '';
+  const match = /^Bearer ([A-Za-z0-9_\-]{10,200})$/.exec(header);
+  if (!match) throw new CreditkeeperError('UNAUTHENTICATED', 'Send a token: Authorization: Bearer <token>');
+  return authenticateToken(ctx, match[1]!);
+}
+
+async function streamCsv(res: Response, chunks: AsyncIterable<string>): Promise<void> {
+  res.status(200).type('text/csv; charset=utf-8').setHeader('content-disposition', 'attachment; filename="activity.csv"');
+  for await (const chunk of chunks) {
+    if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
+  }
+  res.end();
+}
+
+/** Express's own failures (bad JSON, a body too large) become typed errors too. */
+function toCreditkeeperError(error: unknown): CreditkeeperError | undefined {
+  if (isCreditkeeperError(error)) return error;
+  const type = (error as { type?: string }).type;
+  if (type === 'entity.parse.failed') return new CreditkeeperError('VALIDATION_FAILED', 'The body is not valid JSON');
+  if (type === 'entity.too.large') return new CreditkeeperError('PAYLOAD_TOO_LARGE', `Bodies are limited to ${bodyLimit}`);
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    return new CreditkeeperError('VALIDATION_FAILED', 'Send the body as UTF-8 JSON');
+  }
+  return undefined;
+}

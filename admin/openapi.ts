@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import type { Route } from './route.js';
+
+/**
+ * The OpenAPI 3.1 description of the API, generated from the same zod schemas that validate
+ * requests, so the document cannot drift from what the server accepts.
+ */
+export function openApiDocument(routes: Route[]): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of routes) {
+    const path = r.path.replace(/:(\w+)/g, '{$1}');
+    const parameters = [
+      ...parametersOf(r.params, 'path'),
+      ...parametersOf(r.query, 'query'),
+      ...(r.write
+        ? [{ name: 'Idempotency-Key', in: 'header', required: true, description: 'Unique per request; a retry with the same key gets the first reply', schema: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9._:\\-/]+$' } }]
+        : []),
+    ];
+    (paths[path] ??= {})[r.method] = {
+      summary: r.summary,
+      tags: [r.tag],
+      operationId: `${r.method}${path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
+      security: [{ bearer: r.scopes }],
+      'x-scopes': r.scopes,
+      ...(parameters.length > 0 && { parameters }),
+      ...(r.body && { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } } }),
+      responses: {
+        [String(r.status ?? 200)]: {
+          description: r.write ? 'Done (a replay carries the header Idempotent-Replayed: true)' : 'OK',
+          content: r.path.endsWith('.csv') ? { 'text/csv': {} } : { 'application/json': {} },
+        },
+        default: { description: 'An error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+      },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Creditkeeper',
+      version: '1',
+      description:
+        'A credit ledger. Credits are whole numbers, sent as JSON numbers or decimal strings and returned as decimal strings. ' +
+        'Every write needs an Idempotency-Key header. Errors are { error: { code, message, requestId } } with stable codes.',
+    },
+    servers: [{ url: '/' }],
+    paths,
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token with scopes SERVICE, ADMIN or READ' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: {
+            error: {
+              type: 'object',
+              required: ['code', 'message', 'requestId'],
+              properties: { code: { type: 'string' }, message: { type: 'string' }, requestId: { type: 'string' }, details: {} },
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+function jsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
+    io: 'input',
+    unrepresentable: 'any',
+    // Credits are bigint in code: on the wire, integers.
+    override: (context) => {
+      if ((context.zodSchema as { _zod: { def: { type: string } } })._zod.def.type === 'bigint') context.jsonSchema.type = 'integer';
+    },
+  });
+  return rest;
+}
+
+function parametersOf(schema: z.ZodType | undefined, where: 'path' | 'query'): Record<string, unknown>[] {
+  if (!schema) return [];
+  const json = jsonSchema(schema) as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(json.properties ?? {}).map(([name, property]) => ({
+    name,
+    in: where,
+    required: where === 'path' || (json.required ?? []).includes(name),
+    schema: property,
+  }));
+}

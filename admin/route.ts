@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import type { TokenPrincipal } from '../core/access/authenticateToken.js';
+import type { CoreContext } from '../core/context.js';
+import type { Actor, Origin } from '../core/input.js';
+
+/**
+ * One HTTP route: its zod schemas (which both validate requests and describe the route in
+ * /v1/openapi.json), the token scopes that may call it, and the one core use-case it calls.
+ */
+export type Scope = 'SERVICE' | 'ADMIN' | 'READ';
+
+export interface RouteInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  principal: TokenPrincipal;
+  /** SERVICE for the host product's tokens; STAFF (named by the token) for admin tokens. */
+  actor: Actor;
+  origin: Origin;
+  /** The Idempotency-Key header (required on writes). */
+  idempotencyKey: string;
+}
+
+export interface Route<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.ZodType, B extends z.ZodType = z.ZodType> {
+  method: 'get' | 'post';
+  path: string;
+  summary: string;
+  tag: string;
+  scopes: Scope[];
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** A write: needs an Idempotency-Key, and a retry gets the first reply. */
+  write: boolean;
+  /** Status of a successful reply (200 by default, 201 for creations). */
+  status?: number;
+  /** Which path parameter names an account the token must be able to reach. */
+  accountParam?: string;
+  handle(ctx: CoreContext, input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>): Promise<unknown>;
+}
+
+export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(definition: Route<P, Q, B>): Route {
+  return definition as unknown as Route;
+}
+
+/** Who may call what: reads are open to every scope; writes to the host product or to staff. */
+export const reads: Scope[] = ['READ', 'SERVICE', 'ADMIN'];
+export const serviceWrites: Scope[] = ['SERVICE'];
+export const staffOnly: Scope[] = ['ADMIN'];
+
+/**
+ * A core use-case's input without the fields the HTTP layer supplies itself (from the path, the
+ * Idempotency-Key header and the token): what a client may put in a body or query. Unknown
+ * fields, including those, are refused.
+ */
+export function fieldsOf<Shape extends z.ZodRawShape, Supplied extends keyof Shape & string>(
+  schema: z.ZodObject<Shape>,
+  supplied: readonly Supplied[],
+): z.ZodObject<Omit<Shape, Supplied>, z.core.$strict> {
+  const shape = Object.fromEntries(Object.entries(schema.shape).filter(([name]) => !supplied.includes(name as Supplied)));
+  return z.strictObject(shape) as unknown as z.ZodObject<Omit<Shape, Supplied>, z.core.$strict>;
+}
+
+export const accountPath = z.strictObject({ accountId: z.uuid({ message: 'must be an id' }) });
+export const ledgerSupplied = ['accountId', 'idempotencyKey', 'actor', 'origin'] as const;

@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { grant, grantInput } from '../../core/ledger/grant.js';
+import { purchase, purchaseInput } from '../../core/ledger/purchase.js';
+import { reconcileDeposit, reconcileDepositInput } from '../../core/ledger/reconcileDeposit.js';
+import { refund, refundInput } from '../../core/ledger/refund.js';
+import { reversePurchase, reversePurchaseInput } from '../../core/ledger/reversePurchase.js';
+import { spend, spendInput } from '../../core/ledger/spend.js';
+import { voidDeposit, voidDepositInput } from '../../core/ledger/voidDeposit.js';
+import { accountPath, fieldsOf, ledgerSupplied, route, serviceWrites } from '../route.js';
+
+/** The host product's writes: each one ledger operation on one account. */
+const id = z.uuid({ message: 'must be an id' });
+const entryPath = accountPath.extend({ entryId: id });
+const depositPath = accountPath.extend({ depositId: id });
+
+export const ledgerRoutes = [
+  route({
+    method: 'post',
+    path: '/v1/accounts/:accountId/usage',
+    tag: 'Ledger',
+    summary: 'Charge usage, by price-list action (image, submission…) or explicit amount; a submission opens a deposit',
+    scopes: serviceWrites,
+    params: accountPath,
+    body: fieldsOf(spendInput, ledgerSupplied),
+    write: true,
+    status: 201,
+    accountParam: 'accountId',
+    handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
+      spend(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin }),
+  }),
+  route({
+    method: 'post',
+    path: '/v1/accounts/:accountId/purchases',
+    tag: 'Ledger',
+    summary: 'Add purchased credits (a top-up or an auto-reload); they never expire',
+    scopes: serviceWrites,
+    params: accountPath,
+    body: fieldsOf(purchaseInput, ledgerSupplied),
+    write: true,
+    status: 201,
+    accountParam: 'accountId',
+    handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
+      purchase(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin }),
+  }),
+  route({
+    method: 'post',
+    path: '/v1/accounts/:accountId/purchases/:entryId/reversal',
+    tag: 'Ledger',
+    summary: 'Reverse a purchase (affiliate refund): its credits are taken back, what was spent becomes outstanding',
+    scopes: serviceWrites,
+    params: entryPath,
+    body: fieldsOf(reversePurchaseInput, [...ledgerSupplied, 'entryId']),
+    write: true,
+    status: 201,
+    accountParam: 'accountId',
+    handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
+      reversePurchase(ctx, { ...body, ...params, idempotencyKey, actor, origin }),
+  }),
+  route({
+    method: 'post',
+    path: '/v1/accounts/:accountId/grants',
+    tag: 'Ledger',
+    summary: 'Grant credits into a new bucket: plan and weekly grants, rewards, signup bonuses',
+    scopes: serviceWrites,
+    params: accountPath,
+    body: fieldsOf(grantInput, ledgerSupplied),
+    write: true,
+    status: 201,
+    accountParam: 'accountId',
+    handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
+      grant(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin }),
+  }),
+  route({
+    method: 'post',
+    path: '/v1/accounts/:accountId/refunds',
+    tag: 'Ledger',
+    summary: 'Refund all or part of a usage entry, back to the buckets it drew from',
+    scopes: serviceWrites,
+    params: accountPath,
+    body: fieldsOf(refundInput, ledgerSupplied),
+    write: true,
+    status: 201,
+    accountParam: 'accountId',
+    handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
+      refund(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin }),
+  }),
+  route({
+    method: 'post',
+    path: '/v1/accounts/:accountId/deposits/:depositId/reconciliation',
+    tag: 'Ledger',
+    summary: 'Reconcile a deposit after delivery: refund the unused part, charge the extra, or record it outstanding',
+    scopes: serviceWrites,
+    params: depositPath,
+    body: fieldsOf(reconcileDepositInput, [...ledgerSupplied, 'depositId']),
+    write: true,
+    status: 201,
+    accountParam: 'accountId',
+    handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
+      reconcileDeposit(ctx, { ...body, ...params, idempotencyKey, actor, origin }),
+  }),
+  route({
+    method: 'post',
+    path: '/v1/accounts/:accountId/deposits/:depositId/void',
+    tag: 'Ledger',
+    summary: 'Cancel an in-flight deposit: everything it charged comes back',
+    scopes: serviceWrites,
+    params: depositPath,
+    body: fieldsOf(voidDepositInput, [...ledgerSupplied, 'depositId']),
+    write: true,
+    status: 201,
+    accountParam: 'accountId',
+    handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
+      voidDeposit(ctx, { ...body, ...params, idempotencyKey, actor, origin }),
+  }),
+];

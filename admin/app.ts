@@ -9,6 +9,8 @@ import { respondOnce, jsonSafe } from '../core/idempotency/respondOnce.js';
 import { idempotencyKey as idempotencyKeySchema, type Origin, parseInput } from '../core/input.js';
 import type { Logger } from '../core/logger.js';
 import { httpStatus } from './httpErrors.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { RateLimiter } from './rateLimit.js';
 import { openApiDocument } from './openapi.js';
 import type { Route } from './route.js';
 import { accountRoutes } from './routes/accounts.js';
@@ -25,7 +27,17 @@ const bodyLimit = '64kb';
  * the OpenAPI document. Each route parses its input with zod, calls one core use-case, and
  * renders JSON; errors map to statuses in one table (httpErrors.ts).
  */
-export function createApp(ctx: CoreContext, logger: Logger): express.Express {
+export interface AppOptions {
+  metrics?: Metrics;
+  /** Requests a second per token on average (bursts of twice that). */
+  perTokenPerSecond?: number;
+}
+
+export function createApp(coreContext: CoreContext, logger: Logger, options: AppOptions = {}): express.Express {
+  const metrics = options.metrics ?? createMetrics();
+  const ctx: CoreContext = { ...coreContext, observer: metrics.observer };
+  const perToken = options.perTokenPerSecond ?? 500;
+  const limits: Limits = { perToken: new RateLimiter(perToken, perToken * 2), failedSignIns: new RateLimiter(5, 20) };
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -40,6 +52,14 @@ export function createApp(ctx: CoreContext, logger: Logger): express.Express {
       },
     }),
   );
+  app.use((req, res, next) => {
+    const started = performance.now();
+    res.on('finish', () => {
+      const routePath = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      metrics.request(req.method, routePath, res.statusCode, (performance.now() - started) / 1000);
+    });
+    next();
+  });
   app.use(express.json({ limit: bodyLimit, type: 'application/json' }));
 
   app.get('/healthz', async (_req, res) => {
@@ -50,12 +70,15 @@ export function createApp(ctx: CoreContext, logger: Logger): express.Express {
     const pending = await pendingMigrations(ctx.db.sql);
     res.status(pending.length ? 503 : 200).json({ status: pending.length ? 'migrations pending' : 'ready', pending });
   });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
   const document = openApiDocument(apiRoutes);
   app.get('/v1/openapi.json', (_req, res) => {
     res.json(document);
   });
 
-  for (const r of apiRoutes) app[r.method](r.path, (req, res) => serve(ctx, r, req, res));
+  for (const r of apiRoutes) app[r.method](r.path, (req, res) => serve(ctx, limits, r, req, res));
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new CreditkeeperError('NOT_FOUND', `No route ${req.method} ${req.path}`));
@@ -70,13 +93,25 @@ export function createApp(ctx: CoreContext, logger: Logger): express.Express {
     }
     const status = httpStatus[known.code];
     if (status >= 500) req.log.error({ err: error }, known.message);
+    if (known.code === 'RATE_LIMITED') res.setHeader('Retry-After', String(known.details.retryAfterSeconds ?? 1));
     res.status(status).json(JSON.parse(JSON.stringify({ error: { code: known.code, message: known.message, requestId, details: known.details } }, jsonSafe)));
   });
   return app;
 }
 
-async function serve(ctx: CoreContext, r: Route, req: Request, res: Response): Promise<void> {
-  const principal = await authenticate(ctx, req);
+interface Limits {
+  perToken: RateLimiter;
+  /** Guessing tokens: a caller (by IP) that keeps failing to sign in is slowed down. */
+  failedSignIns: RateLimiter;
+}
+
+async function serve(ctx: CoreContext, limits: Limits, r: Route, req: Request, res: Response): Promise<void> {
+  const principal = await authenticate(ctx, req).catch((error: unknown) => {
+    const verdict = limits.failedSignIns.take(req.ip ?? 'unknown');
+    throw verdict.allowed ? error : rateLimited(verdict.retryAfterSeconds);
+  });
+  const verdict = limits.perToken.take(principal.tokenId);
+  if (!verdict.allowed) throw rateLimited(verdict.retryAfterSeconds);
   if (!r.scopes.some((scope) => principal.scopes.includes(scope))) {
     throw new CreditkeeperError('FORBIDDEN', `This needs a token with scope ${r.scopes.join(' or ')}`);
   }
@@ -119,6 +154,10 @@ async function serve(ctx: CoreContext, r: Route, req: Request, res: Response): P
   }));
   if (reply.replayed) res.setHeader('Idempotent-Replayed', 'true');
   res.status(reply.status).type('application/json').send(JSON.stringify(reply.body, jsonSafe));
+}
+
+function rateLimited(retryAfterSeconds: number): CreditkeeperError {
+  return new CreditkeeperError('RATE_LIMITED', `Too many requests: retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
 }
 
 async function authenticate(ctx: CoreContext, req: Request): Promise<TokenPrincipal> {

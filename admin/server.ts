@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { CoreContext } from '../core/context.js';
 import type { Logger } from '../core/logger.js';
-import { createApp } from './app.js';
+import { type AppOptions, createApp } from './app.js';
 
 export interface RunningServer {
   port: number;
@@ -9,8 +9,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(ctx: CoreContext, logger: Logger, port: number): Promise<RunningServer> {
-  const app = createApp(ctx, logger);
+export async function startServer(ctx: CoreContext, logger: Logger, port: number, options: AppOptions = {}): Promise<RunningServer> {
+  const app = createApp(ctx, logger, options);
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(port, () => resolve(listening));
   });

@@ -122,7 +122,7 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       case 'start':
-        await serve(ctx, config.PORT, target.kind, logger);
+        await serve(ctx, config, target.kind, logger);
         return 0;
       default:
         console.error(usage);
@@ -134,11 +134,20 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** Serves the API until SIGINT/SIGTERM, then finishes in-flight requests before the database closes. */
-async function serve(ctx: core.CoreContext, port: number, kind: string, logger: core.Logger): Promise<void> {
-  const server = await startServer(ctx, logger, port);
+async function serve(ctx: core.CoreContext, config: core.Config, kind: string, logger: core.Logger): Promise<void> {
+  if (kind === 'embedded') {
+    const bootstrap = await core.ensureBootstrapToken(ctx);
+    if (bootstrap) {
+      logger.warn(
+        { tokenId: bootstrap.id },
+        `First start: created an API token with every scope. Keep it, it is not shown again: ${bootstrap.secret}`,
+      );
+    }
+  }
+  const server = await startServer(ctx, logger, config.PORT, { perTokenPerSecond: config.RATE_LIMIT_PER_TOKEN });
   logger.info(
     { port: server.port, database: kind },
-    `Creditkeeper is running: http://localhost:${server.port}/v1/openapi.json (create a token: npm run creditkeeper -- token create --name host --scopes SERVICE,READ)`,
+    `Creditkeeper is running: http://localhost:${server.port}/v1/openapi.json`,
   );
   await new Promise<void>((resolve) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());

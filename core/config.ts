@@ -21,6 +21,8 @@ const configSchema = z.object({
     })
     .optional(),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  /** API requests a second per token, on average (bursts of twice that). */
+  RATE_LIMIT_PER_TOKEN: z.coerce.number().min(1).max(1_000_000).default(500),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -10,6 +10,13 @@ export interface CoreContext {
   usageGroupWindowMs?: number;
   /** Seed 004: what one credit costs, shown beside the balance; a decimal string, e.g. "0.05". */
   costPerCredit?: { amount: string; currency: string };
+  /** Told about every ledger write, for metrics; core itself keeps none. */
+  observer?: LedgerObserver;
+}
+
+export interface LedgerObserver {
+  /** outcome: 'written', 'replayed', or the error code that refused it (INSUFFICIENT_CREDITS…). */
+  ledgerWrite(operation: string, outcome: string, seconds: number): void;
 }
 
 /** The context a process runs its use-cases in, from its configuration. */

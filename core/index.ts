@@ -1,6 +1,7 @@
 /** Core's public surface: transports import from here. */
 export { authenticateToken, ensureAccountInReach, type TokenPrincipal } from './access/authenticateToken.js';
 export { createApiToken } from './access/createApiToken.js';
+export { ensureBootstrapToken } from './access/ensureBootstrapToken.js';
 export { revokeApiToken } from './access/revokeApiToken.js';
 export { searchAccounts } from './accounts/searchAccounts.js';
 export { listAudit } from './audit/listAudit.js';

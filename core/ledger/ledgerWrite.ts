@@ -42,6 +42,20 @@ export interface LedgerWriteSpec {
  * row lock, where the same statement cannot miss.
  */
 export async function ledgerWrite(ctx: CoreContext, spec: LedgerWriteSpec): Promise<WriteResult> {
+  if (!ctx.observer) return write(ctx, spec);
+  const started = performance.now();
+  try {
+    const result = await write(ctx, spec);
+    ctx.observer.ledgerWrite(spec.operation, result.replayed ? 'replayed' : 'written', (performance.now() - started) / 1000);
+    return result;
+  } catch (error) {
+    const outcome = error instanceof CreditkeeperError ? error.code : 'INTERNAL';
+    ctx.observer.ledgerWrite(spec.operation, outcome, (performance.now() - started) / 1000);
+    throw error;
+  }
+}
+
+async function write(ctx: CoreContext, spec: LedgerWriteSpec): Promise<WriteResult> {
   const { db } = ctx;
   const { origin: _origin, ...sameness } = spec.request;
   const requestHash = hashRequest(spec.operation, sameness);

@@ -12,6 +12,7 @@ import { httpStatus } from './httpErrors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RateLimiter } from './rateLimit.js';
 import { openApiDocument } from './openapi.js';
+import { adminPage } from './page/router.js';
 import type { Route } from './route.js';
 import { accountRoutes } from './routes/accounts.js';
 import { ledgerRoutes } from './routes/ledger.js';
@@ -79,6 +80,7 @@ export function createApp(coreContext: CoreContext, logger: Logger, options: App
   });
 
   for (const r of apiRoutes) app[r.method](r.path, (req, res) => serve(ctx, limits, r, req, res));
+  app.use('/admin', adminPage(ctx));
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new CreditkeeperError('NOT_FOUND', `No route ${req.method} ${req.path}`));

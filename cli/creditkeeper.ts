@@ -33,6 +33,7 @@ const usage = `Usage: creditkeeper <command>
   token create --name N --scopes SERVICE,READ,ADMIN [--organisation EXT]
                              create an API token (the secret is printed once)
   token revoke <id>          revoke a token
+  login-link --staff NAME    a one-time sign-in link for the admin page (15 minutes)
   migrate [--status]         apply pending migrations (or list them)
   verify                     check every ledger invariant; exits 1 with a report if one breaks
   run <operation> '<json>'   run one core operation; operations: ${Object.keys(operations).join(', ')}
@@ -53,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
       name: { type: 'string' },
       scopes: { type: 'string' },
       organisation: { type: 'string' },
+      staff: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -120,6 +122,11 @@ async function main(argv: string[]): Promise<number> {
         }
         console.error(usage);
         return 2;
+      }
+      case 'login-link': {
+        const link = await core.createLoginLink(ctx, { staffId: values.staff ?? '' });
+        console.log(`http://localhost:${config.PORT}/admin/login/${link.secret} (valid until ${link.expiresAt.toISOString()}, once)`);
+        return 0;
       }
       case 'start':
         await serve(ctx, config, target.kind, logger);

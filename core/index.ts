@@ -2,6 +2,7 @@
 export { authenticateToken, ensureAccountInReach, type TokenPrincipal } from './access/authenticateToken.js';
 export { createApiToken } from './access/createApiToken.js';
 export { ensureBootstrapToken } from './access/ensureBootstrapToken.js';
+export { createLoginLink } from './access/createLoginLink.js';
 export { revokeApiToken } from './access/revokeApiToken.js';
 export { searchAccounts } from './accounts/searchAccounts.js';
 export { listAudit } from './audit/listAudit.js';

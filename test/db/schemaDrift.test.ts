@@ -157,6 +157,11 @@ describe.each(engines)('the migrated %s database matches prisma/schema.prisma', 
     expect(await prisma.auditEntry.findFirstOrThrow({ where: { accountId: account.id } })).toMatchObject({ origin: { transport: 'http' } });
     expect(await prisma.storedResponse.findUniqueOrThrow({ where: { scope_key: { scope: token.id, key: 'k' } } })).toMatchObject({ status: 201, body: { ok: true } });
 
+    await prisma.adminSession.create({ data: { idHash: 's', staffId: 'ana', csrfToken: 'c', expiresAt: new Date('2030-01-01T00:00:00Z') } });
+    await prisma.loginLink.create({ data: { secretHash: 'l', staffId: 'ana', expiresAt: new Date('2030-01-01T00:00:00Z') } });
+    expect(await prisma.loginLink.findUniqueOrThrow({ where: { secretHash: 'l' } })).toMatchObject({ usedAt: null, staffId: 'ana' });
+    expect(await prisma.adminSession.count()).toBe(1);
+
     const loaded = await prisma.account.findUniqueOrThrow({
       where: { id: account.id },
       include: { client: { include: { organisation: { include: { members: true } } } }, buckets: true, entries: { include: { movements: true } }, deposits: true, rollups: true },

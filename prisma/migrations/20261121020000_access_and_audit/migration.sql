@@ -43,6 +43,28 @@ CREATE TABLE "stored_responses" (
     CONSTRAINT "stored_responses_pkey" PRIMARY KEY ("scope","key")
 );
 
+-- CreateTable
+CREATE TABLE "admin_sessions" (
+    "id_hash" TEXT NOT NULL,
+    "staff_id" TEXT NOT NULL,
+    "csrf_token" TEXT NOT NULL,
+    "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "expires_at" TIMESTAMPTZ(3) NOT NULL,
+
+    CONSTRAINT "admin_sessions_pkey" PRIMARY KEY ("id_hash")
+);
+
+-- CreateTable
+CREATE TABLE "login_links" (
+    "secret_hash" TEXT NOT NULL,
+    "staff_id" TEXT NOT NULL,
+    "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "expires_at" TIMESTAMPTZ(3) NOT NULL,
+    "used_at" TIMESTAMPTZ(3),
+
+    CONSTRAINT "login_links_pkey" PRIMARY KEY ("secret_hash")
+);
+
 -- CreateIndex
 CREATE UNIQUE INDEX "api_tokens_secret_hash_key" ON "api_tokens"("secret_hash");
 

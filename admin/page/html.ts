@@ -1,0 +1,62 @@
+/** Server-rendered HTML for the admin page: escaping, the layout, and the formats staff read. */
+
+export type Html = { readonly html: string };
+
+/** A tagged template that escapes every value unless it is already Html. */
+export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
+  let out = strings[0]!;
+  values.forEach((value, i) => {
+    out += render(value) + strings[i + 1]!;
+  });
+  return { html: out };
+}
+
+function render(value: unknown): string {
+  if (value === null || value === undefined || value === false) return '';
+  if (Array.isArray(value)) return value.map(render).join('');
+  if (typeof value === 'object' && 'html' in (value as object)) return (value as Html).html;
+  return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function layout(title: string, body: Html, staffId?: string, csrfToken?: string): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · Creditkeeper admin</title>
+<style>
+  body { font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #1d2330; background: #f6f7f9; }
+  header { background: #1d2330; color: #fff; padding: 10px 24px; display: flex; gap: 24px; align-items: center; }
+  header a { color: #cfd6e6; text-decoration: none; } header form { margin-left: auto; }
+  main { padding: 20px 24px; max-width: 1100px; }
+  table { border-collapse: collapse; width: 100%; background: #fff; }
+  th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid #e3e6ec; vertical-align: top; }
+  td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+  .plus { color: #137333; } .minus { color: #b3261e; } .muted { color: #6b7385; font-size: 12px; }
+  .card { background: #fff; border: 1px solid #e3e6ec; border-radius: 6px; padding: 14px 18px; margin-bottom: 16px; }
+  .big { font-size: 28px; font-weight: 600; } .notice { background: #e7f4ea; border-color: #9fd3ab; }
+  .error { background: #fbeaea; border-color: #e5a5a5; } .segments a { margin-right: 12px; } .segments a.on { font-weight: 700; }
+  s { color: #6b7385; } .badge { background: #fde7c8; border-radius: 4px; padding: 0 4px; font-size: 12px; }
+  input, select, button { font: inherit; padding: 4px 8px; } label { display: block; margin: 6px 0; }
+</style>
+</head>
+<body>
+<header><strong>Creditkeeper</strong>
+${staffId ? html`<a href="/admin">Accounts</a><a href="/admin/audit">Audit log</a>
+<form method="post" action="/admin/logout"><input type="hidden" name="_csrf" value="${csrfToken}"><span class="muted">${staffId}</span> <button>Sign out</button></form>` : ''}
+</header>
+<main>
+${body}
+</main>
+</body>
+</html>`.html;
+}
+
+export function credits(amount: bigint): Html {
+  return html`<span class="${amount > 0n ? 'plus' : amount < 0n ? 'minus' : ''}">${amount > 0n ? '+' : ''}${amount.toLocaleString('en')}</span>`;
+}
+
+export function when(at: Date): string {
+  return at.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+}

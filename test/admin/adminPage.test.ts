@@ -1,0 +1,135 @@
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../admin/app.js';
+import { createApiToken } from '../../core/access/createApiToken.js';
+import { createLoginLink } from '../../core/access/createLoginLink.js';
+import { openAccount } from '../../core/accounts/openAccount.js';
+import { purchase } from '../../core/ledger/purchase.js';
+import { spend } from '../../core/ledger/spend.js';
+import { entryCount, service, useFreshLedger } from '../support/scenario.js';
+
+/** The admin page in a real headless Chromium (Debian's chromium, driven by playwright-core). */
+describe('the admin page in a browser', () => {
+  const ctx = useFreshLedger('pglite');
+  let browser: Browser;
+  let base = '';
+  let close = () => {};
+  let adminToken = '';
+  let accountId = '';
+  const externalId = `maria-${randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    const server = createApp(ctx, pino({ level: 'silent' })).listen(0);
+    await new Promise((resolve) => server.once('listening', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    close = () => server.close();
+    adminToken = (await createApiToken(ctx, { name: 'ana@support', scopes: ['ADMIN'], actor: { kind: 'STAFF', id: 'setup' } })).secret;
+    accountId = (await openAccount(ctx, { owner: { kind: 'USER', externalId, displayName: 'Maria Lopez' } })).accountId;
+    await purchase(ctx, { accountId, idempotencyKey: 'order-1', actor: service, amount: 100n });
+    await spend(ctx, { accountId, idempotencyKey: 'img-1', actor: service, charge: { action: 'image', quantity: 2 } });
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    close();
+  });
+
+  it('signs in with an admin token, finds the account, posts an adjustment with a reason, and sees it in the log and the audit', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/admin`);
+    expect(new URL(page.url()).pathname).toBe('/admin/login');
+    await page.fill('input[name=token]', adminToken);
+    await page.click('button:has-text("Sign in")');
+    await page.fill('input[name=search]', externalId.slice(0, 10));
+    await page.click('button:has-text("Search")');
+    await page.click('a:has-text("Maria Lopez")');
+    await expect.poll(() => page.textContent('.big')).toContain('94 credits available');
+    expect(await page.locator('svg rect').count()).toBe(30);
+    expect(await page.textContent('main')).toContain('Showing 1–2 of 2');
+
+    await page.fill('input[name=amount]', '25');
+    await page.fill('input[name=reason]', 'Compensation for a delivery miss');
+    await page.click('button:has-text("Post adjustment")');
+    const notice = await page.textContent('[role=status]');
+    expect(notice).toContain('Admin adjustment +25 — balance after 119');
+    expect(notice).toContain('Compensation for a delivery miss');
+    const firstRow = await page.textContent('tbody >> nth=1 >> tr >> nth=0');
+    expect(firstRow).toContain('+25');
+    expect(firstRow).toContain('119');
+    // Reloading the confirmation does not post it again.
+    await page.reload();
+    expect(await entryCount(ctx, accountId)).toBe(3);
+
+    await page.click('.segments a:has-text("Used")');
+    expect(await page.textContent('main')).toContain('Showing 1–1 of 1');
+
+    await page.click('header a:has-text("Audit log")');
+    const audit = await page.textContent('table');
+    expect(audit).toContain('ana@support');
+    expect(audit).toContain('adjust');
+    expect(audit).toContain('Compensation for a delivery miss');
+    await page.close();
+  });
+
+  it('refuses an adjustment with no reason, or one over the balance, and says why', async () => {
+    const page = await signedIn();
+    await page.goto(`${base}/admin/accounts/${accountId}`);
+    const before = await entryCount(ctx, accountId);
+    await page.fill('input[name=amount]', '-100000');
+    await page.fill('input[name=reason]', 'Too much');
+    await page.click('button:has-text("Post adjustment")');
+    expect(await page.textContent('[role=alert]')).toContain('INSUFFICIENT_CREDITS');
+    // Past the browser's own check, to the server's.
+    await page.evaluate("document.querySelector('input[name=reason]').removeAttribute('required')");
+    await page.fill('input[name=amount]', '5');
+    await page.fill('input[name=reason]', '   ');
+    await page.click('button:has-text("Post adjustment")');
+    expect(await page.textContent('[role=alert]')).toContain('REASON_REQUIRED');
+    expect(await entryCount(ctx, accountId)).toBe(before);
+    await page.close();
+  });
+
+  it('a forged CSRF token is refused and writes nothing', async () => {
+    const page = await signedIn();
+    const cookie = (await page.context().cookies()).find((c) => c.name === 'ck_admin')!;
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/admin' });
+    const before = await entryCount(ctx, accountId);
+    const forged = await fetch(`${base}/admin/accounts/${accountId}/adjustments`, {
+      method: 'POST',
+      headers: { cookie: `ck_admin=${cookie.value}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: 'forged', key: randomUUID(), amount: '500', reason: 'free money' }).toString(),
+      redirect: 'manual',
+    });
+    expect(forged.status).toBe(403);
+    expect(await entryCount(ctx, accountId)).toBe(before);
+    await page.close();
+  });
+
+  it('a one-time login link signs in once', async () => {
+    const link = await createLoginLink(ctx, { staffId: 'lee@support' });
+    const page = await browser.newPage();
+    await page.goto(`${base}/admin/login/${link.secret}`);
+    await page.click('button:has-text("Sign in to Creditkeeper")');
+    expect(await page.textContent('header')).toContain('lee@support');
+    const again = await browser.newPage();
+    await again.goto(`${base}/admin/login/${link.secret}`);
+    await again.click('button:has-text("Sign in to Creditkeeper")');
+    expect(await again.textContent('main')).toContain('used already or has expired');
+    await page.close();
+    await again.close();
+  });
+
+  async function signedIn() {
+    const page = await browser.newPage();
+    await page.goto(`${base}/admin/login`);
+    await page.fill('input[name=token]', adminToken);
+    await page.click('button:has-text("Sign in")');
+    return page;
+  }
+});

@@ -149,6 +149,12 @@ async function serve(ctx: CoreContext, limits: Limits, r: Route, req: Request, r
   const key = req.get('Idempotency-Key');
   if (!key) throw new CreditkeeperError('IDEMPOTENCY_KEY_REQUIRED', 'Writes need an Idempotency-Key header');
   input.idempotencyKey = parseInput(idempotencyKeySchema, key);
+  if (r.write === 'ledger') {
+    const { replayed, ...result } = (await r.handle(ctx, input)) as { replayed: boolean };
+    if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+    res.status(r.status ?? 200).type('application/json').send(JSON.stringify(result, jsonSafe));
+    return;
+  }
   const requestHash = createHash('sha256').update(JSON.stringify([r.method, req.path, JSON.stringify(body, jsonSafe)])).digest('hex');
   const reply = await respondOnce(ctx, { scope: principal.tokenId, key: input.idempotencyKey, requestHash }, async () => ({
     status: r.status ?? 200,

@@ -30,8 +30,12 @@ export interface Route<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.
   params?: P;
   query?: Q;
   body?: B;
-  /** A write: needs an Idempotency-Key, and a retry gets the first reply. */
-  write: boolean;
+  /**
+   * A write: needs an Idempotency-Key, and a retry gets the first reply. 'ledger' writes are made
+   * idempotent by the ledger itself (the key is the entry's, per account: a retry is answered from
+   * the entries it wrote); 'stored' writes keep their first reply per token.
+   */
+  write: false | 'ledger' | 'stored';
   /** Status of a successful reply (200 by default, 201 for creations). */
   status?: number;
   /** Which path parameter names an account the token must be able to reach. */

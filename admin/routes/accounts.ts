@@ -23,7 +23,7 @@ export const accountRoutes = [
     summary: 'Open (or find) the account of a user, an organisation, or a client of an organisation',
     scopes: serviceWrites,
     body: openAccountInput,
-    write: true,
+    write: 'stored',
     status: 201,
     handle: async (ctx, { body, principal }) => {
       const owner = body.owner;
@@ -42,7 +42,7 @@ export const accountRoutes = [
     scopes: serviceWrites,
     params: z.strictObject({ organisationExternalId: z.string().min(1).max(200) }),
     body: fieldsOf(addMemberInput, ['organisationExternalId']),
-    write: true,
+    write: 'stored',
     handle: async (ctx, { params, body, principal }) => {
       await ensureOrganisationInReach(ctx, principal, params.organisationExternalId);
       return addMember(ctx, { ...body, organisationExternalId: params.organisationExternalId });

@@ -22,7 +22,7 @@ export const ledgerRoutes = [
     scopes: serviceWrites,
     params: accountPath,
     body: fieldsOf(spendInput, ledgerSupplied),
-    write: true,
+    write: 'ledger',
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
@@ -36,7 +36,7 @@ export const ledgerRoutes = [
     scopes: serviceWrites,
     params: accountPath,
     body: fieldsOf(purchaseInput, ledgerSupplied),
-    write: true,
+    write: 'ledger',
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
@@ -50,7 +50,7 @@ export const ledgerRoutes = [
     scopes: serviceWrites,
     params: entryPath,
     body: fieldsOf(reversePurchaseInput, [...ledgerSupplied, 'entryId']),
-    write: true,
+    write: 'ledger',
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
@@ -64,7 +64,7 @@ export const ledgerRoutes = [
     scopes: serviceWrites,
     params: accountPath,
     body: fieldsOf(grantInput, ledgerSupplied),
-    write: true,
+    write: 'ledger',
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
@@ -78,7 +78,7 @@ export const ledgerRoutes = [
     scopes: serviceWrites,
     params: accountPath,
     body: fieldsOf(refundInput, ledgerSupplied),
-    write: true,
+    write: 'ledger',
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
@@ -92,7 +92,7 @@ export const ledgerRoutes = [
     scopes: serviceWrites,
     params: depositPath,
     body: fieldsOf(reconcileDepositInput, [...ledgerSupplied, 'depositId']),
-    write: true,
+    write: 'ledger',
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
@@ -106,7 +106,7 @@ export const ledgerRoutes = [
     scopes: serviceWrites,
     params: depositPath,
     body: fieldsOf(voidDepositInput, [...ledgerSupplied, 'depositId']),
-    write: true,
+    write: 'ledger',
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>

@@ -27,7 +27,7 @@ export const staffRoutes = [
     scopes: staffOnly,
     params: accountPath,
     body: fieldsOf(adjustInput, ledgerSupplied),
-    write: true,
+    write: 'ledger',
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
@@ -41,7 +41,7 @@ export const staffRoutes = [
     scopes: staffOnly,
     params: accountPath,
     body: fieldsOf(writeOffInput, ledgerSupplied),
-    write: true,
+    write: 'ledger',
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
@@ -55,7 +55,7 @@ export const staffRoutes = [
     scopes: staffOnly,
     params: accountPath,
     body: fieldsOf(refundInput, ledgerSupplied),
-    write: true,
+    write: 'ledger',
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
@@ -69,7 +69,7 @@ export const staffRoutes = [
     scopes: staffOnly,
     params: accountPath,
     body: fieldsOf(grantInput, ledgerSupplied),
-    write: true,
+    write: 'ledger',
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>

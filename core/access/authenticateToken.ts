@@ -13,9 +13,13 @@ export interface TokenPrincipal {
 
 /** The token a bearer secret belongs to, if it exists and is not revoked. */
 export async function authenticateToken(ctx: CoreContext, secret: string): Promise<TokenPrincipal> {
-  const token = await ctx.db.prisma.apiToken.findUnique({ where: { secretHash: hashSecret(secret) } });
-  if (!token || token.revokedAt) throw new CreditkeeperError('UNAUTHENTICATED', 'The token is unknown or revoked');
-  return { tokenId: token.id, name: token.name, scopes: token.scopes, organisationId: token.organisationId };
+  // On every request: one indexed lookup on the raw driver.
+  const [token] = await ctx.db.sql.query<{ id: string; name: string; scopes: TokenScope[]; organisation_id: string | null }>(
+    `SELECT id, name, scopes::text[] AS scopes, organisation_id FROM api_tokens WHERE secret_hash = $1 AND revoked_at IS NULL`,
+    [hashSecret(secret)],
+  );
+  if (!token) throw new CreditkeeperError('UNAUTHENTICATED', 'The token is unknown or revoked');
+  return { tokenId: token.id, name: token.name, scopes: token.scopes, organisationId: token.organisation_id };
 }
 
 /**

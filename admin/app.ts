@@ -133,9 +133,10 @@ async function serve(ctx: CoreContext, limits: Limits, r: Route, req: Request, r
     query,
     body,
     principal,
-    actor: principal.scopes.includes('ADMIN') && r.scopes.includes('ADMIN')
-      ? ({ kind: 'STAFF', id: principal.name } as const)
-      : ({ kind: 'SERVICE', id: principal.name } as const),
+    actor:
+      principal.scopes.includes('SERVICE') && r.scopes.includes('SERVICE')
+        ? ({ kind: 'SERVICE', id: principal.name } as const)
+        : ({ kind: 'STAFF', id: principal.name } as const),
     origin,
     idempotencyKey: '',
   };

@@ -14,7 +14,7 @@ export interface RouteInput<P, Q, B> {
   query: Q;
   body: B;
   principal: TokenPrincipal;
-  /** SERVICE for the host product's tokens; STAFF (named by the token) for admin tokens. */
+  /** SERVICE when a SERVICE token calls; STAFF (named by the token) when an ADMIN token does. */
   actor: Actor;
   origin: Origin;
   /** The Idempotency-Key header (required on writes). */
@@ -51,6 +51,8 @@ export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodT
 export const reads: Scope[] = ['READ', 'SERVICE', 'ADMIN'];
 export const serviceWrites: Scope[] = ['SERVICE'];
 export const staffOnly: Scope[] = ['ADMIN'];
+/** Writes both the host product and staff make (refunds, grants): staff are audited and give a reason. */
+export const serviceOrStaffWrites: Scope[] = ['SERVICE', 'ADMIN'];
 
 /**
  * A core use-case's input without the fields the HTTP layer supplies itself (from the path, the

@@ -13,23 +13,22 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import pg from 'pg';
 import { createApiToken } from '../core/access/createApiToken.js';
 import { openAccount } from '../core/accounts/openAccount.js';
 import { openDatabase } from '../core/db/database.js';
 import { purchase } from '../core/ledger/purchase.js';
 import { verifyLedger } from '../core/ledger/verify.js';
 import { seedPriceList } from '../core/pricing/priceList.js';
+import { benchServerUrl, onServer } from './support.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://root@127.0.0.1:5432/test';
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const accounts = 1000;
 
 async function main(): Promise<void> {
   const name = `ck_bench_http_${randomBytes(5).toString('hex')}`;
   await onServer(`CREATE DATABASE ${name}`);
-  const url = new URL(serverUrl);
+  const url = new URL(benchServerUrl);
   url.pathname = `/${name}`;
   const db = await openDatabase({ kind: 'postgres', url: url.toString() });
   const ctx = { db, priceList: seedPriceList };
@@ -139,14 +138,5 @@ async function untilHealthy(base: string): Promise<void> {
   throw new Error('the server did not become healthy in 30 s');
 }
 
-async function onServer(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 await main();

@@ -17,7 +17,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { openAccount } from '../core/accounts/openAccount.js';
 import type { CoreContext } from '../core/context.js';
 import { openDatabase } from '../core/db/database.js';
@@ -27,8 +26,8 @@ import { getActivity } from '../core/reports/activity.js';
 import { getBalanceBreakdown } from '../core/reports/balanceBreakdown.js';
 import { getDailyUsage } from '../core/reports/dailyUsage.js';
 import { explainBalance } from '../core/reports/why.js';
+import { benchServerUrl, onServer, percentile, timed } from './support.js';
 
-const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://root@127.0.0.1:5432/test';
 const entries = Number(process.env.BENCH_REPORT_ENTRIES ?? 1_000_000);
 const repeats = Number(process.env.BENCH_REPORT_REPEATS ?? 30);
 const historyDays = 60;
@@ -37,7 +36,7 @@ const topUpEvery = 50_000;
 async function main(): Promise<void> {
   const name = `ck_bench_reports_${randomBytes(5).toString('hex')}`;
   await onServer(`CREATE DATABASE ${name}`);
-  const url = new URL(serverUrl);
+  const url = new URL(benchServerUrl);
   url.pathname = `/${name}`;
   const db = await openDatabase({ kind: 'postgres', url: url.toString() });
   const ctx: CoreContext = { db, priceList: seedPriceList };
@@ -148,24 +147,5 @@ async function seedHistory(ctx: CoreContext, accountId: string): Promise<void> {
   await ctx.db.sql.exec('VACUUM ANALYZE');
 }
 
-async function onServer(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const started = performance.now();
-  const value = await work();
-  return { value, ms: performance.now() - started };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
-}
 
 await main();

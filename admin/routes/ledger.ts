@@ -6,7 +6,7 @@ import { refund, refundInput } from '../../core/ledger/refund.js';
 import { reversePurchase, reversePurchaseInput } from '../../core/ledger/reversePurchase.js';
 import { spend, spendInput } from '../../core/ledger/spend.js';
 import { voidDeposit, voidDepositInput } from '../../core/ledger/voidDeposit.js';
-import { accountPath, fieldsOf, ledgerSupplied, route, serviceWrites } from '../route.js';
+import { accountPath, fieldsOf, ledgerSupplied, route, serviceOrStaffWrites, serviceWrites } from '../route.js';
 
 /** The host product's writes: each one ledger operation on one account. */
 const id = z.uuid({ message: 'must be an id' });
@@ -60,8 +60,8 @@ export const ledgerRoutes = [
     method: 'post',
     path: '/v1/accounts/:accountId/grants',
     tag: 'Ledger',
-    summary: 'Grant credits into a new bucket: plan and weekly grants, rewards, signup bonuses',
-    scopes: serviceWrites,
+    summary: 'Grant credits into a new bucket: plan and weekly grants, rewards, bonuses; staff give a reason (manual credits always)',
+    scopes: serviceOrStaffWrites,
     params: accountPath,
     body: fieldsOf(grantInput, ledgerSupplied),
     write: 'ledger',
@@ -74,8 +74,8 @@ export const ledgerRoutes = [
     method: 'post',
     path: '/v1/accounts/:accountId/refunds',
     tag: 'Ledger',
-    summary: 'Refund all or part of a usage entry, back to the buckets it drew from',
-    scopes: serviceWrites,
+    summary: 'Refund all or part of a usage entry, back to the buckets it drew from; staff give a reason',
+    scopes: serviceOrStaffWrites,
     params: accountPath,
     body: fieldsOf(refundInput, ledgerSupplied),
     write: 'ledger',

@@ -2,8 +2,6 @@ import { z } from 'zod';
 import { searchAccounts } from '../../core/accounts/searchAccounts.js';
 import { listAudit } from '../../core/audit/listAudit.js';
 import { adjust, adjustInput } from '../../core/ledger/adjust.js';
-import { grant, grantInput } from '../../core/ledger/grant.js';
-import { refund, refundInput } from '../../core/ledger/refund.js';
 import { writeOff, writeOffInput } from '../../core/ledger/writeOff.js';
 import { accountPath, fieldsOf, ledgerSupplied, route, staffOnly } from '../route.js';
 
@@ -46,34 +44,6 @@ export const staffRoutes = [
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
       writeOff(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin }),
-  }),
-  route({
-    method: 'post',
-    path: '/v1/admin/accounts/:accountId/refunds',
-    tag: 'Admin',
-    summary: 'Refund a usage entry, with a reason',
-    scopes: staffOnly,
-    params: accountPath,
-    body: fieldsOf(refundInput, ledgerSupplied),
-    write: 'ledger',
-    status: 201,
-    accountParam: 'accountId',
-    handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
-      refund(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin }),
-  }),
-  route({
-    method: 'post',
-    path: '/v1/admin/accounts/:accountId/grants',
-    tag: 'Admin',
-    summary: 'Grant credits by hand (manual credit, bonus, promo), with a reason',
-    scopes: staffOnly,
-    params: accountPath,
-    body: fieldsOf(grantInput, ledgerSupplied),
-    write: 'ledger',
-    status: 201,
-    accountParam: 'accountId',
-    handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
-      grant(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin }),
   }),
   route({
     method: 'get',

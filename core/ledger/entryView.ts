@@ -91,13 +91,18 @@ interface StagedShape {
   movements: { bucketId: string; amount: bigint }[];
 }
 
+/** An entry's source from its four nullable columns, leaving out what is not set. */
+export function sourceOf(row: Pick<EntryRow, 'source_kind' | 'source_id' | 'source_label' | 'source_url'>): Source {
+  const source: Source = {};
+  if (row.source_kind !== null) source.kind = row.source_kind;
+  if (row.source_id !== null) source.id = row.source_id;
+  if (row.source_label !== null) source.label = row.source_label;
+  if (row.source_url !== null) source.url = row.source_url;
+  return source;
+}
+
 export function toEntryView(entry: EntryRow | StagedShape): EntryView {
   if ('account_id' in entry) {
-    const source: Source = {};
-    if (entry.source_kind !== null) source.kind = entry.source_kind;
-    if (entry.source_id !== null) source.id = entry.source_id;
-    if (entry.source_label !== null) source.label = entry.source_label;
-    if (entry.source_url !== null) source.url = entry.source_url;
     return {
       id: entry.id,
       accountId: entry.account_id,
@@ -113,7 +118,7 @@ export function toEntryView(entry: EntryRow | StagedShape): EntryView {
       outstandingAfter: BigInt(entry.outstanding_after),
       originalAmount: entry.original_amount === null ? null : BigInt(entry.original_amount),
       discountPercent: entry.discount_percent,
-      source,
+      source: sourceOf(entry),
       actor: { kind: entry.actor_kind, id: entry.actor_id },
       note: entry.note,
       idempotencyKey: entry.idempotency_key,

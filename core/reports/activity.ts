@@ -4,6 +4,7 @@ import type { ActorKind, EntryType } from '../db/generated/enums.js';
 import { CreditkeeperError } from '../errors.js';
 import { parseInput, type Source, uuid } from '../input.js';
 import { type ActivityFilter, entryTypes } from '../ledger/entryTypes.js';
+import { sourceOf } from '../ledger/entryView.js';
 import {
   type ActivityFilterValue,
   activityFilterChecks,
@@ -183,11 +184,6 @@ async function loadRows(ctx: CoreContext, accountId: string, seqs: bigint[]): Pr
 }
 
 function toRow(r: RowRecord): ActivityRow {
-  const source: Source = {};
-  if (r.source_kind !== null) source.kind = r.source_kind;
-  if (r.source_id !== null) source.id = r.source_id;
-  if (r.source_label !== null) source.label = r.source_label;
-  if (r.source_url !== null) source.url = r.source_url;
   return {
     entryId: r.id,
     seq: BigInt(r.seq),
@@ -197,7 +193,7 @@ function toRow(r: RowRecord): ActivityRow {
     category: r.category,
     action: r.action,
     description: r.description,
-    source,
+    source: sourceOf(r),
     actor: { kind: r.actor_kind, id: r.actor_id },
     note: r.note,
     startedAt: new Date(r.created_at),

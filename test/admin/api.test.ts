@@ -176,13 +176,19 @@ describe.each(engines)('the HTTP API on %s', (engine) => {
     expect(adjusted.body.entries[0]).toMatchObject({ type: 'ADJUSTMENT', amount: '25', note: 'Compensation for a delivery miss', actor: { kind: 'STAFF', id: 'ana@support' } });
     const off = await staffCall('POST', `/v1/admin/accounts/${accountId}/write-offs`, { key: randomUUID(), body: { amount: 5, reason: 'Duplicate' } });
     expect(off.body.entries[0]).toMatchObject({ type: 'WRITE_OFF', amount: '-5' });
+    const used = await as(api.service)('POST', `/v1/accounts/${accountId}/usage`, { key: randomUUID(), body: { charge: { action: 'image', quantity: 2 } } });
+    const unexplained = await staffCall('POST', `/v1/accounts/${accountId}/refunds`, { key: randomUUID(), body: { entryId: used.body.entries[0].id } });
+    expect([unexplained.status, unexplained.body.error.code]).toEqual([400, 'REASON_REQUIRED']);
+    const refunded = await staffCall('POST', `/v1/accounts/${accountId}/refunds`, { key: randomUUID(), body: { entryId: used.body.entries[0].id, reason: 'Blurry images' } });
+    expect(refunded.body.entries[0]).toMatchObject({ type: 'REFUND', amount: '6', actor: { kind: 'STAFF', id: 'ana@support' } });
     const audit = await staffCall('GET', `/v1/admin/audit?accountId=${accountId}`);
     expect(audit.body.rows.map((r: { action: string; reason: string; actor: { id: string } }) => [r.action, r.reason, r.actor.id])).toEqual([
+      ['refund', 'Blurry images', 'ana@support'],
       ['writeOff', 'Duplicate', 'ana@support'],
       ['adjust', 'Compensation for a delivery miss', 'ana@support'],
     ]);
-    expect(audit.body.rows[1].origin).toMatchObject({ transport: 'http', userAgent: 'support-console/1.0', requestId: adjusted.headers.get('x-request-id') });
-    expect(audit.body.rows[1].details.entries[0]).toMatchObject({ type: 'ADJUSTMENT', amount: '25' });
+    expect(audit.body.rows[2].origin).toMatchObject({ transport: 'http', userAgent: 'support-console/1.0', requestId: adjusted.headers.get('x-request-id') });
+    expect(audit.body.rows[2].details.entries[0]).toMatchObject({ type: 'ADJUSTMENT', amount: '25' });
     const found = await staffCall('GET', `/v1/admin/accounts?search=${accountId}`);
     expect(found.body).toEqual([expect.objectContaining({ accountId, balance: '20' })]);
   });

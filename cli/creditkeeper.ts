@@ -156,6 +156,13 @@ async function serve(ctx: core.CoreContext, config: core.Config, kind: string, l
     { port: server.port, database: kind },
     `Creditkeeper is running: http://localhost:${server.port}/v1/openapi.json`,
   );
+  if (!process.env.DISCORD_TOKEN && !process.env.SLACK_BOT_TOKEN) {
+    logger.info(
+      kind === 'embedded'
+        ? 'No chat bot: set DISCORD_TOKEN or SLACK_BOT_TOKEN to run one. To try the chat commands in a terminal, stop this server (it owns ./data) and run: npm run chat -- --as <user>'
+        : 'No chat bot: set DISCORD_TOKEN or SLACK_BOT_TOKEN to run one. Try the chat commands in a terminal: npm run chat -- --as <user>',
+    );
+  }
   await new Promise<void>((resolve) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
   });

@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { findAccount } from '../../core/accounts/findAccount.js';
+import { getBalanceBreakdown } from '../../core/reports/balanceBreakdown.js';
+import { command } from '../command.js';
+import { accountOption } from './options.js';
+
+export const credits = command({
+  name: 'credits',
+  description: 'What you have, what it is made of, and when it expires',
+  staff: false,
+  options: z.strictObject({ account: accountOption }),
+  run: async (ctx, caller, options) => {
+    const account = await findAccount(ctx, { userExternalId: caller.userExternalId, ...options });
+    const breakdown = await getBalanceBreakdown(ctx, { accountId: account.accountId, timeZone: caller.timeZone ?? account.timeZone });
+    return { kind: 'credits', account: account.label, breakdown };
+  },
+});

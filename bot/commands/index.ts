@@ -1,0 +1,13 @@
+import type { Command } from '../command.js';
+import { activity } from './activity.js';
+import { adjust } from './adjust.js';
+import { credits } from './credits.js';
+import { grant } from './grant.js';
+import { lookup } from './lookup.js';
+import { refund } from './refund.js';
+import { usage } from './usage.js';
+import { why } from './why.js';
+import { writeoff } from './writeoff.js';
+
+/** Every chat command, in the order help lists them. */
+export const commands: Command[] = [credits, activity, why, usage, lookup, adjust, refund, writeoff, grant];

@@ -1,0 +1,11 @@
+import { z } from 'zod';
+import { searchAccounts } from '../../core/accounts/searchAccounts.js';
+import { command } from '../command.js';
+
+export const lookup = command({
+  name: 'lookup',
+  description: 'Staff: find someone’s account (by account id, external id or name)',
+  staff: true,
+  options: z.strictObject({ search: z.string().trim().min(1).max(200).describe('who to find') }),
+  run: async (ctx, _caller, options) => ({ kind: 'lookup', search: options.search, accounts: await searchAccounts(ctx, { search: options.search, limit: 10 }) }),
+});

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { writeOff } from '../../core/ledger/writeOff.js';
+import { command } from '../command.js';
+import { accountIdOption, creditsOption, reasonOption } from './options.js';
+
+export const writeoff = command({
+  name: 'writeoff',
+  description: 'Staff: write credits off, with a reason',
+  staff: true,
+  options: z.strictObject({ account: accountIdOption, amount: creditsOption, reason: reasonOption }),
+  run: async (ctx, caller, options) => ({
+    kind: 'posted',
+    what: 'Write-off',
+    result: await writeOff(ctx, {
+      accountId: options.account,
+      idempotencyKey: caller.interactionId,
+      actor: { kind: 'STAFF', id: caller.userExternalId },
+      origin: { transport: caller.transport, requestId: caller.interactionId },
+      amount: options.amount,
+      reason: options.reason,
+    }),
+  }),
+});

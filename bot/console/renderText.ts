@@ -1,0 +1,120 @@
+import type { WhyFinding } from '../../core/reports/why.js';
+import type { View } from '../views.js';
+
+/**
+ * Plain text for a view: what the console prints, and what Discord and Slack fall back to where
+ * rich layouts are off. Times are in the zone the view was made for.
+ */
+export function renderText(view: View, timeZone = 'UTC'): string {
+  const at = (date: Date) =>
+    new Intl.DateTimeFormat('en-GB', { timeZone, dateStyle: 'medium', timeStyle: 'short' }).format(date);
+  const n = (value: bigint) => value.toLocaleString('en');
+  const signed = (value: bigint) => (value > 0n ? `+${n(value)}` : n(value));
+  switch (view.kind) {
+    case 'credits': {
+      const b = view.breakdown;
+      return [
+        `${view.account}: ${n(b.available)} credits available`,
+        ...b.kinds.map((k) => `  ${k.kind.toLowerCase().padEnd(10)} ${n(k.remaining).padStart(8)}  ${k.nextExpiry ? `expires ${at(k.nextExpiry)}` : 'never expires'}`),
+        ...(b.outstanding > 0n ? [`  outstanding ${n(b.outstanding)} (paid first by your next top-up)`] : []),
+        ...(b.inFlightDeposits.count > 0 ? [`  in flight: ${b.inFlightDeposits.count} submission(s), ${n(b.inFlightDeposits.amount)} credits deducted at submit`] : []),
+        `  used in ${b.usedThisPeriod.period}: ${n(b.usedThisPeriod.used)} credits (${b.usedThisPeriod.transactions} transactions)`,
+        ...(b.costPerCredit ? [`  one credit costs ${b.costPerCredit.amount} ${b.costPerCredit.currency}`] : []),
+      ].join('\n');
+    }
+    case 'activity': {
+      const p = view.page;
+      if (p.rows.length === 0) return `${view.account}: no activity${view.filter === 'all' ? '' : ` (${view.filter})`} yet.`;
+      return [
+        `${view.account} — activity (${view.filter}), showing ${p.showing.from}–${p.showing.to} of ${p.showing.total}`,
+        ...p.rows.map((r) => {
+          const what = `${r.category ?? r.label}${r.count > 1 ? ` ×${r.count}` : ''}`;
+          const discount = r.originalAmount !== null ? ` (was ${n(r.originalAmount)}, ${r.discountPercent ?? ''}% off)` : '';
+          return `  ${at(r.startedAt).padEnd(20)} ${what.padEnd(28)} ${signed(r.amount).padStart(8)}${discount}  → ${n(r.balanceAfter)}${r.note ? `  “${r.note}”` : ''}`;
+        }),
+        ...(p.next ? [`  more: /activity filter:${view.filter} page:${p.next}`] : []),
+        ...(p.previous ? [`  back: /activity filter:${view.filter} page:${p.previous}`] : []),
+      ].join('\n');
+    }
+    case 'why': {
+      const e = view.explanation;
+      const from =
+        e.start.reason === 'LAST_GRANT'
+          ? `your last ${e.start.grant!.label.toLowerCase()} on ${at(e.start.at!)}`
+          : e.start.reason === 'SINCE'
+            ? at(e.start.at!)
+            : 'the start';
+      return [
+        `${view.account}: from ${from} your balance was ${n(e.start.balance)}.`,
+        ...e.groups.map((g) => `  ${g.label.padEnd(28)} ${String(g.count).padStart(4)}×  ${signed(g.amount).padStart(8)}`),
+        `  ${'total'.padEnd(28)}        ${signed(e.total).padStart(8)}`,
+        `Now: ${n(e.end.balance)} (${n(e.start.balance)} ${e.total >= 0n ? '+' : '−'} ${n(e.total < 0n ? -e.total : e.total)}${e.addsUp ? ', it adds up' : ' — DOES NOT ADD UP, tell support'}).`,
+        ...e.findings.map((f) => `• ${finding(f, n)}`),
+        ...(e.gap ? [gap(e.gap, n, at)] : []),
+        ...(e.attribution
+          ? [
+              'Where the usage went:',
+              ...e.attribution.bySource.map((s) => `  ${(s.label ?? s.id ?? 'no source').padEnd(28)} ${String(s.count).padStart(4)}×  ${signed(s.amount).padStart(8)}`),
+            ]
+          : []),
+      ].join('\n');
+    }
+    case 'usage': {
+      const spark = sparkline(view.daily.days.map((d) => d.used));
+      return [
+        `${view.account}: last ${view.daily.days.length} days ${spark}`,
+        `  total ${n(view.daily.total)} credits, ${view.daily.averagePerDay} a day on average (${view.daily.timeZone})`,
+        ...view.monthly.months.map((m) => `  ${m.month}${m.current ? ' (current)' : '          '} ${n(m.used).padStart(8)} credits  ${m.transactions} transactions`),
+      ].join('\n');
+    }
+    case 'posted': {
+      const entry = view.result.entries[0]!;
+      return `${view.what} posted${view.result.replayed ? ' (already, earlier)' : ''}: ${signed(entry.amount)} — balance after ${n(entry.balanceAfter)}${entry.note ? `, reason “${entry.note}”` : ''}. Entry ${entry.id}`;
+    }
+    case 'lookup':
+      return view.accounts.length === 0
+        ? `No account matches “${view.search}”.`
+        : view.accounts.map((a) => `${a.name ?? a.externalId} (${a.ownerKind.toLowerCase()}) ${n(a.balance)} credits — account ${a.accountId}`).join('\n');
+    case 'error':
+      return view.text;
+  }
+}
+
+function finding(f: WhyFinding, n: (v: bigint) => string): string {
+  switch (f.kind) {
+    case 'IN_FLIGHT_DEPOSITS':
+      return `${f.count} submission(s) still in flight: ${n(f.amount)} credits were deducted at submit and reconcile after delivery.`;
+    case 'PLAN_RESET':
+      return `Your renewal reset ${n(-f.amount)} unused plan credits (plan credits do not carry over).`;
+    case 'PURCHASED_UNTOUCHED':
+      return `Your ${n(f.remaining)} purchased credits were not touched by the reset: they roll over.`;
+    case 'AUTO_RELOAD':
+      return `Auto reload fired ${f.count} time(s), adding ${n(f.amount)} credits.`;
+    case 'ADMIN_ADJUSTMENT':
+      return `Our team adjusted your balance: ${f.notes.map((x) => `${x.amount > 0n ? '+' : ''}${n(x.amount)} “${x.note ?? ''}”`).join('; ')}.`;
+    case 'REROLL_BATCH':
+      return `${f.count} image re-rolls cost ${n(-f.amount)} credits.`;
+    case 'OUTSTANDING':
+      return `You owe ${n(f.amount)} credits; your next top-up pays them first.`;
+  }
+}
+
+function gap(g: NonNullable<import('../../core/reports/why.js').WhyExplanation['gap']>, n: (v: bigint) => string, at: (d: Date) => string): string {
+  switch (g.kind) {
+    case 'MATCHES':
+      return `Your balance is the ${n(g.expected)} you expected.`;
+    case 'WAS_EXPECTED_AFTER':
+      return `Your balance was ${n(g.expected)} on ${at(g.entry.at)}; since then: ${g.since.map((s) => `${s.label} ${n(s.amount)}`).join(', ')} (${n(g.change)} in all).`;
+    case 'ONE_ENTRY':
+      return `One entry explains the ${n(g.difference)}: ${g.entry.description} on ${at(g.entry.at)}.`;
+    case 'LARGEST_MOVEMENTS':
+      return `The biggest movements that way: ${g.entries.map((e) => `${e.description} ${n(e.amount)}`).join(', ')}.`;
+  }
+}
+
+/** A text bar chart for where images are off. */
+export function sparkline(values: bigint[]): string {
+  const bars = '▁▂▃▄▅▆▇█';
+  const max = values.reduce((m, v) => (v > m ? v : m), 0n);
+  return values.map((v) => (max === 0n || v <= 0n ? ' ' : bars[Number((v * 7n) / max)])).join('');
+}

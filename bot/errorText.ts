@@ -1,0 +1,31 @@
+import type { ErrorCode } from '../core/errors.js';
+
+/** The one table from error codes to what a chat user reads (both transports, and the console). */
+export const errorText: Record<ErrorCode, string> = {
+  VALIDATION_FAILED: 'That did not look right',
+  AMOUNT_OUT_OF_RANGE: 'Amounts are whole numbers of credits, at least 1 and not absurdly large.',
+  REASON_REQUIRED: 'Please give a reason: the user sees it on their activity log.',
+  ACCOUNT_NOT_FOUND: 'I could not find that account (or you are not a member of it). Have you linked your account?',
+  ENTRY_NOT_FOUND: 'I could not find that entry on this account.',
+  DEPOSIT_NOT_FOUND: 'I could not find that submission on this account.',
+  OWNER_NOT_FOUND: 'I could not find that user or organisation.',
+  UNKNOWN_ACTION: 'That action has no price.',
+  INSUFFICIENT_CREDITS: 'There are not enough credits for that.',
+  IDEMPOTENCY_CONFLICT: 'That request was already made with different details.',
+  NOT_REFUNDABLE: 'Only usage can be refunded.',
+  REFUND_EXCEEDS_CHARGE: 'That is more than is left to refund on this entry.',
+  NOT_REVERSIBLE: 'Only purchases can be reversed.',
+  ALREADY_REVERSED: 'That purchase was already reversed.',
+  DEPOSIT_ALREADY_SETTLED: 'That submission was already settled.',
+  DATABASE_LOCKED: 'Creditkeeper is busy elsewhere; try again in a moment.',
+  MIGRATION_FAILED: 'Creditkeeper is being updated; try again in a moment.',
+  MIGRATION_CHECKSUM_MISMATCH: 'Creditkeeper is being updated; try again in a moment.',
+  UNAUTHENTICATED: 'Please link your account first.',
+  FORBIDDEN: 'Only staff can do that.',
+  TOKEN_NOT_FOUND: 'That token does not exist.',
+  IDEMPOTENCY_KEY_REQUIRED: 'That request needs an id.',
+  NOT_FOUND: 'There is no such command.',
+  PAYLOAD_TOO_LARGE: 'That is too long.',
+  RATE_LIMITED: 'Slow down a little and try again.',
+  INTERNAL: 'Something went wrong.',
+};

@@ -1,0 +1,18 @@
+import type { AccountSummary } from '../core/accounts/searchAccounts.js';
+import type { ErrorCode } from '../core/errors.js';
+import type { WriteResult } from '../core/ledger/ledgerWrite.js';
+import type { ActivityPage } from '../core/reports/activity.js';
+import type { BalanceBreakdown } from '../core/reports/balanceBreakdown.js';
+import type { DailyUsage } from '../core/reports/dailyUsage.js';
+import type { MonthlySummary } from '../core/reports/monthlySummary.js';
+import type { WhyExplanation } from '../core/reports/why.js';
+
+/** What a command answers, before any transport renders it. Personal data: shown only to the asker. */
+export type View =
+  | { kind: 'credits'; account: string; breakdown: BalanceBreakdown }
+  | { kind: 'activity'; account: string; filter: string; page: ActivityPage }
+  | { kind: 'why'; account: string; explanation: WhyExplanation }
+  | { kind: 'usage'; account: string; daily: DailyUsage; monthly: MonthlySummary }
+  | { kind: 'posted'; what: string; result: WriteResult }
+  | { kind: 'lookup'; search: string; accounts: AccountSummary[] }
+  | { kind: 'error'; code: ErrorCode; text: string };

@@ -1,0 +1,86 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { openAccount } from '../../core/accounts/openAccount.js';
+import { grant } from '../../core/ledger/grant.js';
+import { purchase } from '../../core/ledger/purchase.js';
+import { spend } from '../../core/ledger/spend.js';
+import type { Caller } from '../../bot/command.js';
+import { dispatch } from '../../bot/dispatch.js';
+import { parseLine } from '../../bot/console/parseLine.js';
+import { renderText } from '../../bot/console/renderText.js';
+import { entryCount, key, service, useFreshLedger } from '../support/scenario.js';
+
+const logger = pino({ level: 'silent' });
+
+/** The chat commands through the console transport: what a person at the terminal reads. */
+describe('chat commands on the console', () => {
+  const ctx = useFreshLedger('pglite');
+  let interaction = 0;
+  const say = async (as: string, line: string, staff = false) => {
+    const parsed = parseLine(line)!;
+    const caller: Caller = { transport: 'console', userExternalId: as, isStaff: staff, interactionId: `i-${++interaction}` };
+    return renderText(await dispatch(ctx, logger, caller, parsed.name, parsed.options));
+  };
+
+  it('seed 000 and 002: after a monthly grant of 325 and some spends, /why shows the grant, the spends by category, and a sum that matches /credits', async () => {
+    const { accountId } = await openAccount(ctx, { owner: { kind: 'USER', externalId: 'maria', displayName: 'Maria' } });
+    await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'PLAN_GRANT', bucket: 'PLAN', amount: 325n, expiresAt: new Date(Date.now() + 30 * 86_400_000) });
+    await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 50n });
+    for (let i = 0; i < 4; i++) await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'image', quantity: 3 }, source: { kind: 'project', id: `p${i}` } });
+    await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'chat', quantity: 20 } });
+    await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'submission', clipSeconds: [8, 8, 8, 8, 8, 8] } });
+
+    const credits = await say('maria', '/credits');
+    expect(credits).toContain('Maria: 231 credits available');
+    expect(credits).toMatch(/plan\s+181/);
+    expect(credits).toMatch(/purchased\s+50\s+never expires/);
+    expect(credits).toContain('in flight: 1 submission(s), 88 credits deducted at submit');
+
+    const why = await say('maria', '/why');
+    expect(why).toContain('from your last monthly grant on');
+    expect(why).toContain('your balance was 0.');
+    expect(why).toMatch(/Monthly grant\s+1×\s+\+325/);
+    expect(why).toMatch(/Image generation\s+4×\s+-36/);
+    expect(why).toMatch(/Chat\s+1×\s+-20/);
+    expect(why).toMatch(/Submission\s+1×\s+-88/);
+    expect(why).toContain('Now: 231 (0 + 231, it adds up).');
+    expect(why).toContain('1 submission(s) still in flight: 88 credits were deducted at submit');
+
+    const activity = await say('maria', '/activity filter:used');
+    expect(activity).toContain('showing 1–6 of 6');
+    expect(await say('maria', '/usage')).toMatch(/total 144 credits/);
+    expect(await say('maria', '/why expected:375')).toContain('Your balance was 375 on');
+  });
+
+  it('staff commands: refused (and audited) for others; done once per interaction for staff', async () => {
+    const { accountId } = await openAccount(ctx, { owner: { kind: 'USER', externalId: 'sam' } });
+    const refused = await say('sam', `/adjust account:${accountId} amount:500 reason:"I deserve it"`);
+    expect(refused).toBe('Only staff can do that.');
+    const audit = await ctx.db.prisma.auditEntry.findFirst({ where: { action: 'chat.adjust', actorId: 'sam' } });
+    expect(audit).toMatchObject({ outcome: 'denied: not staff' });
+    expect(await entryCount(ctx, accountId)).toBe(0);
+
+    expect(await say('ana', '/lookup search:sam', true)).toContain(`account ${accountId}`);
+    const caller: Caller = { transport: 'console', userExternalId: 'ana', isStaff: true, interactionId: 'same-interaction' };
+    const options = { account: accountId, amount: '25', reason: 'Delivery miss' };
+    const first = renderText(await dispatch(ctx, logger, caller, 'adjust', options));
+    const twice = renderText(await dispatch(ctx, logger, caller, 'adjust', options));
+    expect(first).toContain('Adjustment posted: +25 — balance after 25, reason “Delivery miss”');
+    expect(twice).toContain('Adjustment posted (already, earlier): +25');
+    expect(await entryCount(ctx, accountId)).toBe(1);
+    expect(await ctx.db.prisma.auditEntry.count({ where: { action: 'adjust', actorId: 'ana' } })).toBe(1);
+  });
+
+  it('bad input gets one short sentence, never a stack trace', async () => {
+    await openAccount(ctx, { owner: { kind: 'USER', externalId: 'lee' } });
+    expect(await say('lee', '/teleport')).toBe('There is no /teleport. Try /help.');
+    expect(await say('lee', '/activity filter:spent')).toMatch(/^That did not look right: filter:/);
+    expect(await say('lee', '/why expected:lots')).toContain('expected must be a whole number of credits');
+    expect(await say('lee', '/credits account:someone-elses-org')).toContain('I could not find that account');
+    expect(await say('nobody', '/credits')).toContain('Have you linked your account?');
+    const { accountId } = await openAccount(ctx, { owner: { kind: 'USER', externalId: 'lee' } });
+    expect(await say('ana', `/adjust account:${accountId} amount:-5 reason:"x"`, true)).toBe('There are not enough credits for that.');
+    expect(await say('ana', `/adjust account:${accountId} amount:2.5 reason:"x"`, true)).toMatch(/^That did not look right/);
+    expect(await say('ana', `/writeoff account:${accountId} amount:5 reason:"  "`, true)).toBe('Please give a reason: the user sees it on their activity log.');
+  });
+});

@@ -39,7 +39,8 @@ export async function openDatabase(target: DatabaseTarget, options: OpenOptions 
 }
 
 function openPostgres(url: string, poolSize = 10): Database {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // No statement may hold a connection (and the locks it took) for ever.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, statement_timeout: 30_000 });
   // An idle connection closed by the server: the pool drops it and the next checkout gets a
   // fresh one. Without a listener the process would crash on the 'error' event.
   pool.on('error', () => {});

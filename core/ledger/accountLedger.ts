@@ -5,8 +5,9 @@ import type { Actor, Origin, Source } from '../input.js';
 import { entryTypes } from './entryTypes.js';
 
 /**
- * One account's ledger inside one write transaction: the locked account, its buckets with
- * credit left, and the entries the operation stages. Nothing reaches the database until
+ * One account's ledger for one write: the account, its buckets with credit left, and the entries
+ * staged by the operations of the write (one, or several queued on a busy account, each begun
+ * with `begin` and undone with `rollback` if it fails). Nothing reaches the database until
  * `toFlush()` is written by ledgerWrite, in a single statement.
  */
 
@@ -67,6 +68,8 @@ export interface StagedEntry {
   idempotencyKey: string;
   correctsId: string | null;
   groupSeq: bigint;
+  /** Set on an operation's own entry: what makes a retry "the same request". */
+  requestHash: string;
   movements: MovementState[];
 }
 
@@ -115,6 +118,19 @@ export function compareDrawdown(a: BucketState, b: BucketState): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
+/** Where an operation began: enough to undo everything it staged. */
+export interface Mark {
+  balance: bigint;
+  outstanding: bigint;
+  seq: bigint;
+  entries: number;
+  newDeposits: number;
+  settledDeposits: number;
+  auditRows: number;
+  lastEntry: LastEntry | null;
+  buckets: Map<string, { remaining: bigint; changed: boolean }>;
+}
+
 export class AccountLedger {
   readonly accountId: string;
   readonly now: Date;
@@ -126,14 +142,14 @@ export class AccountLedger {
   private outstanding: bigint;
   private seq: bigint;
   private readonly buckets = new Map<string, BucketState>();
+  private operationKey = '';
+  private requestHash = '';
 
   constructor(
     account: AccountRow,
     buckets: BucketState[],
     private lastEntry: LastEntry | null,
     private readonly usageGroupWindowMs: number,
-    private readonly operationKey: string,
-    private readonly requestHash: string,
   ) {
     this.accountId = account.id;
     this.now = account.now;
@@ -145,6 +161,45 @@ export class AccountLedger {
 
   get state(): { balance: bigint; outstanding: bigint } {
     return { balance: this.balance, outstanding: this.outstanding };
+  }
+
+  /** Starts an operation: its entries carry its key, and `rollback` can undo it alone. */
+  begin(operationKey: string, requestHash: string): Mark {
+    this.operationKey = operationKey;
+    this.requestHash = requestHash;
+    return {
+      balance: this.balance,
+      outstanding: this.outstanding,
+      seq: this.seq,
+      entries: this.entries.length,
+      newDeposits: this.newDeposits.length,
+      settledDeposits: this.settledDeposits.length,
+      auditRows: this.auditRows.length,
+      lastEntry: this.lastEntry,
+      buckets: new Map([...this.buckets].map(([id, b]) => [id, { remaining: b.remaining, changed: b.changed }])),
+    };
+  }
+
+  /** Undoes everything staged since `mark`, as if the operation had never run. */
+  rollback(mark: Mark): void {
+    this.balance = mark.balance;
+    this.outstanding = mark.outstanding;
+    this.seq = mark.seq;
+    this.entries.length = mark.entries;
+    this.newDeposits.length = mark.newDeposits;
+    this.settledDeposits.length = mark.settledDeposits;
+    this.auditRows.length = mark.auditRows;
+    this.lastEntry = mark.lastEntry;
+    for (const [id, bucket] of this.buckets) {
+      const before = mark.buckets.get(id);
+      if (!before) this.buckets.delete(id);
+      else Object.assign(bucket, before);
+    }
+  }
+
+  /** The entries staged since `mark`. */
+  entriesSince(mark: Mark): StagedEntry[] {
+    return this.entries.slice(mark.entries);
   }
 
   /** Buckets that may be spent now, in drawdown order. An expired bucket is never spendable. */
@@ -253,6 +308,7 @@ export class AccountLedger {
       idempotencyKey: draft.idempotencyKey ?? this.operationKey,
       correctsId: draft.correctsId ?? null,
       groupSeq,
+      requestHash: (draft.idempotencyKey ?? this.operationKey) === this.operationKey ? this.requestHash : '',
       movements: draft.movements.filter((m) => m.amount !== 0n),
     };
     this.entries.push(entry);
@@ -320,8 +376,8 @@ export class AccountLedger {
   }
 
   /** Records a staff action in the audit log, in the same statement as the entries it wrote. */
-  audit(action: string, actor: Actor, origin: Origin | undefined, firstOwnEntry: number): void {
-    const own = this.entries.slice(firstOwnEntry);
+  audit(action: string, actor: Actor, origin: Origin | undefined, mark: Mark): void {
+    const own = this.entriesSince(mark);
     this.auditRows.push({
       actor_kind: actor.kind,
       actor_id: actor.id ?? null,
@@ -388,7 +444,7 @@ export class AccountLedger {
         actor_id: e.actorId,
         note: e.note,
         idempotency_key: e.idempotencyKey,
-        request_hash: e.idempotencyKey === this.operationKey ? this.requestHash : '',
+        request_hash: e.requestHash,
         corrects_id: e.correctsId,
         group_seq: e.groupSeq.toString(),
       })),

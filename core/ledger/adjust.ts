@@ -23,6 +23,7 @@ export async function adjust(ctx: CoreContext, input: z.input<typeof adjustInput
     idempotencyKey: request.idempotencyKey,
     operation: 'adjust',
     request,
+    batchable: true,
     write: (ledger) => {
       const expiresAt = request.expiresAt ?? null;
       if (expiresAt && ledger.isExpired({ expiresAt })) {

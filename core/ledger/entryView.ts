@@ -128,6 +128,6 @@ export function toEntryView(entry: EntryRow | StagedShape): EntryView {
       movements: entry.movements.map((m) => ({ bucketId: m.bucketId, amount: BigInt(m.amount) })),
     };
   }
-  const { actorKind, actorId, ...rest } = entry;
+  const { actorKind, actorId, requestHash: _requestHash, ...rest } = entry as StagedShape & { requestHash?: string };
   return { ...rest, label: entryTypes[entry.type].label, actor: { kind: actorKind, id: actorId } };
 }

@@ -28,6 +28,7 @@ export async function grant(ctx: CoreContext, input: z.input<typeof grantInput>)
     idempotencyKey: request.idempotencyKey,
     operation: 'grant',
     request,
+    batchable: true,
     write: (ledger) => {
       const expiresAt = request.expiresAt ?? null;
       if (expiresAt && ledger.isExpired({ expiresAt })) {

@@ -5,7 +5,7 @@ import type { BucketKind, EntryType } from '../db/generated/enums.js';
 import type { SqlSession } from '../db/sqlRunner.js';
 import { CreditkeeperError } from '../errors.js';
 import type { Actor, Origin } from '../input.js';
-import { AccountLedger, type BucketState } from './accountLedger.js';
+import { AccountLedger, type BucketState, type StagedEntry } from './accountLedger.js';
 import { type EntryRow, type EntryView, entryColumns, toEntryView } from './entryView.js';
 
 /** What a use-case may read inside its write (its reads are validated by the write's guard). */
@@ -32,14 +32,24 @@ export interface LedgerWriteSpec {
   request: { actor: Actor; origin?: Origin | undefined };
   /** Stages the operation's entries on the ledger; throwing writes nothing. */
   write: (ledger: AccountLedger, tx: Tx) => Promise<void> | void;
+  /**
+   * The staging reads nothing but the ledger itself (spends, purchases, grants, adjustments):
+   * on a busy account such writes are committed together with the others queued behind them.
+   * Writes that read entries or deposits of their own (refunds, reversals, reconciliations) run
+   * alone, so what they read cannot be changed by a write staged beside them.
+   */
+  batchable?: boolean;
 }
 
 /**
- * The one way credits move. First optimistically: read the account's state, stage the
- * operation, and write everything in one statement that only applies if no other write landed
- * on the account in between (its sequence number is unchanged) — two round trips, no lock held
- * across them. If another write did land, the account is busy: redo it holding the account's
- * row lock, where the same statement cannot miss.
+ * The one way credits move. Read the account's state, stage the operation, and write all of it
+ * in one statement that only applies if no other write landed on the account in between (its
+ * sequence number is unchanged): two round trips, no lock held across them. If another process
+ * did write, redo it holding the account's row lock, where the same statement cannot miss.
+ *
+ * Within a process, writes on one account queue; while one is in flight the next ones wait, and
+ * the waiting batchable ones then go together: one read, each staged in turn (a failing one is
+ * undone alone and fails alone), one statement. A hot account's throughput grows with its load.
  */
 export async function ledgerWrite(ctx: CoreContext, spec: LedgerWriteSpec): Promise<WriteResult> {
   if (!ctx.observer) return write(ctx, spec);
@@ -55,76 +65,93 @@ export async function ledgerWrite(ctx: CoreContext, spec: LedgerWriteSpec): Prom
   }
 }
 
-async function write(ctx: CoreContext, spec: LedgerWriteSpec): Promise<WriteResult> {
-  const { db } = ctx;
+interface Queued {
+  spec: LedgerWriteSpec;
+  requestHash: string;
+  resolve: (result: WriteResult) => void;
+  reject: (error: unknown) => void;
+}
+
+interface AccountQueue {
+  waiting: Queued[];
+  running: boolean;
+}
+
+const maxBatch = 100;
+const queues = new WeakMap<Database, Map<string, AccountQueue>>();
+
+function write(ctx: CoreContext, spec: LedgerWriteSpec): Promise<WriteResult> {
   const { origin: _origin, ...sameness } = spec.request;
   const requestHash = hashRequest(spec.operation, sameness);
-  const groupWindowMs = ctx.usageGroupWindowMs ?? defaultUsageGroupWindowMs;
-  return oneAtATime(db, spec.accountId, async () => {
-    const optimistic = await attempt(db.sql, spec, requestHash, groupWindowMs, false);
-    if (optimistic !== 'conflict') return optimistic;
-    return db.sql.transaction(async (tx) => {
-      const locked = await attempt(tx, spec, requestHash, groupWindowMs, true);
-      if (locked === 'conflict') throw new Error('ledger write lost its account lock'); // cannot happen under the lock
-      return locked;
-    });
+  return new Promise((resolve, reject) => {
+    let accounts = queues.get(ctx.db);
+    if (!accounts) queues.set(ctx.db, (accounts = new Map()));
+    let queue = accounts.get(spec.accountId);
+    if (!queue) accounts.set(spec.accountId, (queue = { waiting: [], running: false }));
+    queue.waiting.push({ spec, requestHash, resolve, reject });
+    if (!queue.running) {
+      queue.running = true;
+      void drain(ctx, spec.accountId, queue, accounts);
+    }
   });
 }
 
-/**
- * Writes on one account from this process queue here, one after another, so they never
- * collide with each other and each takes the two-round-trip path; only writes from other
- * processes can still collide, and those fall back to the row lock. Correctness never depends
- * on this queue (the guard and the lock provide it): it only saves wasted attempts.
- */
-const queues = new WeakMap<Database, Map<string, Promise<unknown>>>();
+async function drain(ctx: CoreContext, accountId: string, queue: AccountQueue, accounts: Map<string, AccountQueue>): Promise<void> {
+  while (queue.waiting.length > 0) {
+    const batch = nextBatch(queue.waiting);
+    try {
+      await commit(ctx, batch);
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+    }
+  }
+  queue.running = false;
+  accounts.delete(accountId);
+}
 
-function oneAtATime<T>(db: Database, accountId: string, work: () => Promise<T>): Promise<T> {
-  let accounts = queues.get(db);
-  if (!accounts) queues.set(db, (accounts = new Map()));
-  const result = (accounts.get(accountId) ?? Promise.resolve()).then(work);
-  const tail = result.then(
-    () => {},
-    () => {},
-  );
-  accounts.set(accountId, tail);
-  void tail.then(() => {
-    if (accounts.get(accountId) === tail) accounts.delete(accountId);
-  });
-  return result;
+/** The first waiting write, and the batchable ones right behind it (one per idempotency key). */
+function nextBatch(waiting: Queued[]): Queued[] {
+  const batch = [waiting.shift()!];
+  if (!batch[0]!.spec.batchable) return batch;
+  const keys = new Set([batch[0]!.spec.idempotencyKey]);
+  while (batch.length < maxBatch && waiting[0]?.spec.batchable && !keys.has(waiting[0].spec.idempotencyKey)) {
+    keys.add(waiting[0].spec.idempotencyKey);
+    batch.push(waiting.shift()!);
+  }
+  return batch;
+}
+
+async function commit(ctx: CoreContext, batch: Queued[]): Promise<void> {
+  const groupWindowMs = ctx.usageGroupWindowMs ?? defaultUsageGroupWindowMs;
+  let outcomes = await attempt(ctx.db.sql, batch, groupWindowMs, false);
+  if (outcomes === 'conflict') {
+    outcomes = await ctx.db.sql.transaction(async (tx) => {
+      const locked = await attempt(tx, batch, groupWindowMs, true);
+      if (locked === 'conflict') throw new Error('ledger write lost its account lock'); // cannot happen under the lock
+      return locked;
+    });
+  }
+  outcomes.forEach((outcome, i) => ('error' in outcome ? batch[i]!.reject(outcome.error) : batch[i]!.resolve(outcome.result)));
 }
 
 export const defaultUsageGroupWindowMs = 5 * 60_000;
 
-async function attempt(
-  session: SqlSession,
-  spec: LedgerWriteSpec,
-  requestHash: string,
-  groupWindowMs: number,
-  lock: boolean,
-): Promise<WriteResult | 'conflict'> {
+type Outcome = { result: WriteResult } | { error: unknown };
+
+async function attempt(session: SqlSession, batch: Queued[], groupWindowMs: number, lock: boolean): Promise<Outcome[] | 'conflict'> {
+  const accountId = batch[0]!.spec.accountId;
   const [row] = await session.query<{ state: AccountState | null }>(
-    'SELECT creditkeeper_write_state($1::uuid, $2, $3) AS state',
-    [spec.accountId, spec.idempotencyKey, lock],
+    'SELECT creditkeeper_write_state($1::uuid, $2::text[], $3) AS state',
+    [accountId, batch.map((item) => item.spec.idempotencyKey), lock],
     'creditkeeper_write_state',
   );
   const state = row?.state;
-  if (!state) throw new CreditkeeperError('ACCOUNT_NOT_FOUND', `No account ${spec.accountId}`);
-  if (state.replay_hash !== null) {
-    if (state.replay_hash !== requestHash) {
-      throw new CreditkeeperError(
-        'IDEMPOTENCY_CONFLICT',
-        `Idempotency key ${spec.idempotencyKey} was already used for a different request`,
-        { idempotencyKey: spec.idempotencyKey },
-      );
-    }
-    return replay(session, spec.accountId, spec.idempotencyKey);
-  }
+  if (!state) return batch.map(() => ({ error: new CreditkeeperError('ACCOUNT_NOT_FOUND', `No account ${accountId}`) }));
 
   const now = new Date(state.now);
   const lastSeq = BigInt(state.last_seq);
   const ledger = new AccountLedger(
-    { id: spec.accountId, balance: BigInt(state.balance), outstanding: BigInt(state.outstanding), lastSeq, now },
+    { id: accountId, balance: BigInt(state.balance), outstanding: BigInt(state.outstanding), lastSeq, now },
     state.buckets.map(toBucketState),
     state.last_entry && {
       type: state.last_entry.type,
@@ -135,26 +162,61 @@ async function attempt(
       groupStartedAt: new Date(state.last_entry.group_started_at),
     },
     groupWindowMs,
-    spec.idempotencyKey,
-    requestHash,
   );
   ledger.sweepExpired();
-  const firstOwn = ledger.entries.length;
-  await spec.write(ledger, session);
-  ledger.settleOutstanding();
-  if (spec.request.actor.kind === 'STAFF') ledger.audit(spec.operation, spec.request.actor, spec.request.origin, firstOwn);
-  const [flushed] = await session.query<{ written: number }>(
-    flushStatement,
-    [JSON.stringify({ ...ledger.toFlush(), expected_seq: lastSeq.toString() })],
-    'creditkeeper_flush',
-  );
-  if (flushed!.written === 0) return 'conflict';
 
-  return {
-    entries: ledger.entries.slice(firstOwn).map((e) => toEntryView({ ...e, accountId: spec.accountId, createdAt: now })),
-    ...ledger.state,
-    replayed: false,
-  };
+  const staged: ({ replay: true } | { error: unknown } | { entries: StagedEntry[]; balance: bigint; outstanding: bigint })[] = [];
+  for (const { spec, requestHash } of batch) {
+    const previous = state.replay_hashes[spec.idempotencyKey];
+    if (previous !== undefined) {
+      staged.push(
+        previous === requestHash
+          ? { replay: true }
+          : {
+              error: new CreditkeeperError('IDEMPOTENCY_CONFLICT', `Idempotency key ${spec.idempotencyKey} was already used for a different request`, {
+                idempotencyKey: spec.idempotencyKey,
+              }),
+            },
+      );
+      continue;
+    }
+    const mark = ledger.begin(spec.idempotencyKey, requestHash);
+    try {
+      await spec.write(ledger, session);
+      ledger.settleOutstanding();
+      if (spec.request.actor.kind === 'STAFF') ledger.audit(spec.operation, spec.request.actor, spec.request.origin, mark);
+      staged.push({ entries: ledger.entriesSince(mark), ...ledger.state });
+    } catch (error) {
+      ledger.rollback(mark);
+      staged.push({ error });
+    }
+  }
+
+  // Nothing succeeded: write nothing, not even the sweep (the next write will make it).
+  if (staged.some((s) => 'entries' in s)) {
+    const [flushed] = await session.query<{ written: number }>(
+      flushStatement,
+      [JSON.stringify({ ...ledger.toFlush(), expected_seq: lastSeq.toString() })],
+      'creditkeeper_flush',
+    );
+    if (flushed!.written === 0) return 'conflict';
+  }
+  const outcomes: Outcome[] = [];
+  for (const [i, s] of staged.entries()) {
+    if ('replay' in s) outcomes.push({ result: await replay(session, accountId, batch[i]!.spec.idempotencyKey) });
+    else if ('error' in s) outcomes.push({ error: s.error });
+    else {
+      outcomes.push({
+        result: {
+          entries: s.entries.map((e) => toEntryView({ ...e, accountId, createdAt: now })),
+          balance: s.balance,
+          outstanding: s.outstanding,
+          replayed: false,
+        },
+      });
+    }
+  }
+  return outcomes;
 }
 
 interface AccountState {
@@ -162,7 +224,7 @@ interface AccountState {
   outstanding: string;
   last_seq: string;
   now: string;
-  replay_hash: string | null;
+  replay_hashes: Record<string, string>;
   buckets: RawBucket[];
   last_entry: {
     type: EntryType;

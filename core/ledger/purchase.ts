@@ -22,6 +22,7 @@ export async function purchase(ctx: CoreContext, input: z.input<typeof purchaseI
     idempotencyKey: request.idempotencyKey,
     operation: 'purchase',
     request,
+    batchable: true,
     write: (ledger) => {
       ledger.post({
         type: request.type,

@@ -57,6 +57,7 @@ export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>)
     idempotencyKey: request.idempotencyKey,
     operation: 'spend',
     request,
+    batchable: true,
     write: (ledger) => {
       const entry = ledger.post({
         type: price.held > 0n ? 'DEPOSIT' : 'USAGE',

@@ -17,6 +17,7 @@ export async function writeOff(ctx: CoreContext, input: z.input<typeof writeOffI
     idempotencyKey: request.idempotencyKey,
     operation: 'writeOff',
     request,
+    batchable: true,
     write: (ledger) => {
       ledger.post({
         type: 'WRITE_OFF',

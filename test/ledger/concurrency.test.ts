@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isCreditkeeperError } from '../../core/errors.js';
 import { openDatabase } from '../../core/db/database.js';
+import { adjust } from '../../core/ledger/adjust.js';
 import { ledgerWrite } from '../../core/ledger/ledgerWrite.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { reconcileDeposit } from '../../core/ledger/reconcileDeposit.js';
@@ -31,6 +32,32 @@ describe.each(engines)('concurrent writers on %s', (engine) => {
     const entries = await ctx.db.prisma.entry.findMany({ where: { accountId }, orderBy: { seq: 'asc' } });
     expect(entries.reduce((sum, e) => sum + e.amount, 0n)).toBe(1n);
     expect(entries.map((e) => e.balanceAfter)).toEqual([100n, ...Array.from({ length: 33 }, (_, i) => 100n - 3n * BigInt(i + 1))]);
+  });
+
+  it('writes queued on a busy account are committed together, and one that fails fails alone', async () => {
+    const accountId = await newUserAccount(ctx);
+    await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 50n });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) =>
+        i % 3 === 1
+          ? spend(ctx, { accountId, idempotencyKey: `big-${i}`, actor: service, charge: { amount: 1000n, category: 'Chat', description: 'too big' } })
+          : i % 3 === 2
+            ? adjust(ctx, { accountId, idempotencyKey: `adj-${i}`, actor: { kind: 'STAFF', id: 'ana' }, amount: 1n, reason: `batch ${i}` })
+            : spend(ctx, { accountId, idempotencyKey: `img-${i}`, actor: service, charge: { action: 'image', quantity: 1 } }),
+      ),
+    );
+    expect(outcomes.map(codeOf).filter((c) => c === 'INSUFFICIENT_CREDITS')).toHaveLength(10);
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(20);
+    // 50 + 10 adjustments of 1 - 10 images of 3 = 30.
+    expect(await balanceOf(ctx, accountId)).toBe(30n);
+    const entries = await ctx.db.prisma.entry.findMany({ where: { accountId }, orderBy: { seq: 'asc' } });
+    expect(entries).toHaveLength(21);
+    // Writes of one batch share their moment: far fewer moments than writes means they were batched.
+    expect(new Set(entries.map((e) => e.createdAt.getTime())).size).toBeLessThan(12);
+    const audit = await ctx.db.prisma.auditEntry.findMany({ where: { accountId, action: 'adjust' } });
+    expect(audit.map((a) => a.reason).sort()).toEqual(Array.from({ length: 10 }, (_, k) => `batch ${3 * k + 2}`).sort());
+    const byId = new Map(entries.map((e) => [e.id, e]));
+    for (const row of audit) expect(byId.get(row.entryId!)).toMatchObject({ type: 'ADJUSTMENT', note: row.reason });
   });
 
   it('purchases and spends interleaved on many accounts lose no update', async () => {

@@ -107,6 +107,26 @@ export function adminPage(ctx: CoreContext): express.Router {
       res.send(await accountPage(ctx, req, String(req.params.accountId), {}));
     }),
   );
+  router.get(
+    '/accounts/:accountId/groups/:seq',
+    page(async (req, res) => {
+      const accountId = String(req.params.accountId);
+      const entries = await getActivityGroup(ctx, { accountId, seq: String(req.params.seq) });
+      res.send(
+        layout(
+          'Grouped usage',
+          html`<h1>${entries.length} entries in one activity row</h1>
+          <p><a href="/admin/accounts/${accountId}">Back to the account</a></p>
+          <table><thead><tr><th>Date</th><th>Activity</th><th>Source</th><th class="num">Credits</th><th class="num">Balance</th><th>Entry</th></tr></thead><tbody>
+          ${entries.map((e) => html`<tr><td>${when(e.createdAt)}</td><td>${e.category ?? e.label}<br><span class="muted">${e.description}${e.quantity ? ` ×${e.quantity}` : ''}</span></td>
+            <td>${e.source.label ?? e.source.id ?? ''}</td><td class="num">${credits(e.amount)}</td><td class="num">${e.balanceAfter.toLocaleString('en')}</td><td class="muted">${e.id}</td></tr>`)}
+          </tbody></table>`,
+          req.session.staffId,
+          req.session.csrfToken,
+        ),
+      );
+    }),
+  );
   router.post(
     '/accounts/:accountId/adjustments',
     page(async (req, res) => {
@@ -222,7 +242,7 @@ async function accountPage(
       <table><thead><tr><th>Date</th><th>Activity</th><th>Source</th><th class="num">Credits</th><th class="num">Balance</th></tr></thead><tbody>
       ${activity.rows.map(
         (r) => html`<tr><td>${when(r.startedAt)}${r.count > 1 ? html`<br><span class="muted">to ${when(r.endedAt)}</span>` : ''}</td>
-          <td>${r.category ?? r.label}${r.count > 1 ? html` <span class="muted">×${r.count}</span>` : ''}<br><span class="muted">${r.description}${r.note ? html` — “${r.note}”` : ''}</span></td>
+          <td>${r.category ?? r.label}${r.count > 1 ? html` <a class="muted" href="/admin/accounts/${accountId}/groups/${r.seq.toString()}">×${r.count}</a>` : ''}<br><span class="muted">${r.description}${r.note ? html` — “${r.note}”` : ''}</span></td>
           <td>${r.source.url ? html`<a href="${r.source.url}" rel="noreferrer">${r.source.label ?? r.source.id ?? r.source.kind}</a>` : (r.source.label ?? r.source.id ?? '')}</td>
           <td class="num">${r.originalAmount !== null ? html`<s>${r.originalAmount.toLocaleString('en')}</s> <span class="badge">${r.discountPercent ?? ''}% off</span> ` : ''}${credits(r.amount)}</td>
           <td class="num">${r.balanceAfter.toLocaleString('en')}</td></tr>`,

@@ -68,6 +68,14 @@ describe('the admin page in a browser', () => {
 
     await page.click('.segments a:has-text("Used")');
     expect(await page.textContent('main')).toContain('Showing 1–1 of 1');
+    // Two images in a row: one grouped row that opens into its two entries.
+    await spend(ctx, { accountId, idempotencyKey: 'img-2', actor: service, charge: { action: 'image', quantity: 1 } });
+    await spend(ctx, { accountId, idempotencyKey: 'img-3', actor: service, charge: { action: 'image', quantity: 1 } });
+    await page.reload();
+    await page.click('a:has-text("×2")');
+    expect(await page.textContent('h1')).toBe('2 entries in one activity row');
+    expect(await page.locator('tbody tr').count()).toBe(2);
+    await page.click('a:has-text("Back to the account")');
 
     await page.click('header a:has-text("Audit log")');
     const audit = await page.textContent('table');

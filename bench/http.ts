@@ -6,8 +6,6 @@
  * Results: bench/results/http-latest.json.
  */
 import { fork } from 'node:child_process';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -20,6 +18,7 @@ import { purchase } from '../core/ledger/purchase.js';
 import { verifyLedger } from '../core/ledger/verify.js';
 import { seedPriceList } from '../core/pricing/priceList.js';
 import { benchServerUrl, onServer } from './support.js';
+import { freePort } from '../test/support/freePort.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -121,14 +120,6 @@ function summarise(request: string, connections: number, result: autocannon.Resu
   };
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 async function untilHealthy(base: string): Promise<void> {
   for (let attempt = 0; attempt < 150; attempt++) {
     const ok = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
@@ -137,6 +128,5 @@ async function untilHealthy(base: string): Promise<void> {
   }
   throw new Error('the server did not become healthy in 30 s');
 }
-
 
 await main();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { adjust as adjustBalance } from '../../core/ledger/adjust.js';
 import { command } from '../command.js';
+import { staffWrite } from './staffWrite.js';
 import { accountIdOption, creditsOption, reasonOption } from './options.js';
 
 export const adjust = command({
@@ -13,9 +14,7 @@ export const adjust = command({
     what: 'Adjustment',
     result: await adjustBalance(ctx, {
       accountId: options.account,
-      idempotencyKey: caller.interactionId,
-      actor: { kind: 'STAFF', id: caller.userExternalId },
-      origin: { transport: caller.transport, requestId: caller.interactionId },
+      ...staffWrite(caller),
       amount: options.amount,
       reason: options.reason,
     }),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { grant as grantCredits } from '../../core/ledger/grant.js';
 import { command } from '../command.js';
+import { staffWrite } from './staffWrite.js';
 import { accountIdOption, creditsOption, reasonOption } from './options.js';
 
 export const grant = command({
@@ -19,9 +20,7 @@ export const grant = command({
     what: 'Grant',
     result: await grantCredits(ctx, {
       accountId: options.account,
-      idempotencyKey: caller.interactionId,
-      actor: { kind: 'STAFF', id: caller.userExternalId },
-      origin: { transport: caller.transport, requestId: caller.interactionId },
+      ...staffWrite(caller),
       type: 'MANUAL_CREDIT',
       bucket: options.bucket.toUpperCase() as 'BONUS',
       amount: options.amount,

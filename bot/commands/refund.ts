@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { refund as refundEntry } from '../../core/ledger/refund.js';
 import { command } from '../command.js';
+import { staffWrite } from './staffWrite.js';
 import { accountIdOption, creditsOption, reasonOption } from './options.js';
 
 export const refund = command({
@@ -18,9 +19,7 @@ export const refund = command({
     what: 'Refund',
     result: await refundEntry(ctx, {
       accountId: options.account,
-      idempotencyKey: caller.interactionId,
-      actor: { kind: 'STAFF', id: caller.userExternalId },
-      origin: { transport: caller.transport, requestId: caller.interactionId },
+      ...staffWrite(caller),
       entryId: options.entry,
       ...(options.amount !== undefined && { amount: options.amount }),
       reason: options.reason,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { writeOff } from '../../core/ledger/writeOff.js';
 import { command } from '../command.js';
+import { staffWrite } from './staffWrite.js';
 import { accountIdOption, creditsOption, reasonOption } from './options.js';
 
 export const writeoff = command({
@@ -13,9 +14,7 @@ export const writeoff = command({
     what: 'Write-off',
     result: await writeOff(ctx, {
       accountId: options.account,
-      idempotencyKey: caller.interactionId,
-      actor: { kind: 'STAFF', id: caller.userExternalId },
-      origin: { transport: caller.transport, requestId: caller.interactionId },
+      ...staffWrite(caller),
       amount: options.amount,
       reason: options.reason,
     }),

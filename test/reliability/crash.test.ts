@@ -1,13 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createApiToken } from '../../core/access/createApiToken.js';
 import { openAccount } from '../../core/accounts/openAccount.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { verifyLedger } from '../../core/ledger/verify.js';
 import { freshContext } from '../support/databases.js';
+import { freePort } from '../support/freePort.js';
 
 /**
  * Kill -9 in the middle of a stream of writes, restart, and check that nothing was lost or
@@ -103,10 +102,3 @@ function start(databaseUrl: string, port: number): ChildProcess {
   });
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}

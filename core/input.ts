@@ -80,6 +80,12 @@ export const reasonRequired = { message: 'a reason is required', path: ['reason'
 
 /** Parses `input` with `schema`, turning zod's complaint into a typed error with a stable code. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  // PostgreSQL text cannot hold a NUL character: refuse it here, for every field at once.
+  if (containsNul(input)) {
+    throw new CreditkeeperError('VALIDATION_FAILED', 'text may not contain a NUL character', {
+      issues: [{ path: '', message: 'contains a NUL character' }],
+    });
+  }
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
@@ -123,3 +129,9 @@ export const timeZone = z
       return false;
     }
   }, 'is not a known time zone');
+
+function containsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (depth > 20 || value === null || typeof value !== 'object') return false;
+  return Object.entries(value).some(([key, item]) => key.includes('\u0000') || containsNul(item, depth + 1));
+}

@@ -153,16 +153,19 @@ export function adminPage(ctx: CoreContext): express.Router {
     '/audit',
     page(async (req, res) => {
       const q = req.query as Record<string, string | undefined>;
-      const log = await listAudit(ctx, {
+      const filters = {
         ...(q.accountId && { accountId: q.accountId }),
         ...(q.actorId && { actorId: q.actorId }),
-        ...(q.cursor && { cursor: q.cursor }),
-      });
+        ...(q.from && { from: q.from }),
+        ...(q.to && { to: q.to }),
+      };
+      const log = await listAudit(ctx, { ...filters, ...(q.cursor && { cursor: q.cursor }) });
       res.send(
         layout(
           'Audit log',
           html`<h1>Audit log</h1>
-          <form method="get"><input name="accountId" value="${q.accountId}" placeholder="account id" size="38"> <input name="actorId" value="${q.actorId}" placeholder="staff member"> <button>Filter</button></form>
+          <form method="get"><input name="accountId" value="${q.accountId}" placeholder="account id" size="38"> <input name="actorId" value="${q.actorId}" placeholder="staff member">
+            <label style="display:inline">from <input name="from" type="date" value="${q.from}"></label> <label style="display:inline">to <input name="to" type="date" value="${q.to}"></label> <button>Filter</button></form>
           <table><thead><tr><th>When</th><th>Who</th><th>Action</th><th>Outcome</th><th>Account</th><th>Reason</th><th>From</th></tr></thead><tbody>
           ${log.rows.map(
             (r) => html`<tr><td>${when(r.at)}</td><td>${r.actor.id ?? r.actor.kind.toLowerCase()}</td><td>${r.action}</td><td>${r.outcome}</td>
@@ -170,7 +173,7 @@ export function adminPage(ctx: CoreContext): express.Router {
               <td class="muted">${String(r.origin?.transport ?? '')} ${String(r.origin?.ip ?? '')}</td></tr>`,
           )}
           </tbody></table>
-          ${log.next ? html`<p><a href="?${new URLSearchParams({ ...(q.accountId && { accountId: q.accountId }), ...(q.actorId && { actorId: q.actorId }), cursor: log.next }).toString()}">Older</a></p>` : ''}`,
+          ${log.next ? html`<p><a href="?${new URLSearchParams({ ...filters, cursor: log.next }).toString()}">Older</a></p>` : ''}`,
           req.session.staffId,
           req.session.csrfToken,
         ),

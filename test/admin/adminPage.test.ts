@@ -82,6 +82,10 @@ describe('the admin page in a browser', () => {
     expect(audit).toContain('ana@support');
     expect(audit).toContain('adjust');
     expect(audit).toContain('Compensation for a delivery miss');
+    await page.fill('input[name=actorId]', 'ana@support');
+    await page.fill('input[name=to]', '2020-01-01');
+    await page.click('button:has-text("Filter")');
+    expect(await page.locator('tbody tr').count()).toBe(0);
     await page.close();
   });
 

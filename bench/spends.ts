@@ -23,8 +23,8 @@
  *     tables) plus validation in Node; a contended one is redone under the account's row lock.
  *     pgbench runs five bare statements from C, so the ratio says how much the ledger's work costs
  *     next to the server's floor; what matters is how it moves with clients and between versions.
- *   - Hot-account rows are serialised by the account's row lock by design: more clients cannot
- *     make them faster, only show what queueing costs.
+ *   - Hot-account rows: writes on one account queue in the process and the ones waiting are
+ *     committed together (group commit), so more clients mean bigger batches, not more waiting.
  *   - After the runs the ledger is verified (core verifyLedger) and the entries and credits are
  *     reconciled with the spends counted here: a fast ledger that lost money proves nothing.
  *   - Numbers are for this machine and this moment; nothing here asserts a timing.

@@ -186,9 +186,6 @@ CREATE INDEX "entries_account_id_group_seq_idx" ON "entries"("account_id", "grou
 CREATE INDEX "entries_account_id_created_at_idx" ON "entries"("account_id", "created_at");
 
 -- CreateIndex
-CREATE INDEX "entries_corrects_id_idx" ON "entries"("corrects_id");
-
--- CreateIndex
 CREATE UNIQUE INDEX "entries_account_id_idempotency_key_key" ON "entries"("account_id", "idempotency_key");
 
 -- CreateIndex
@@ -256,6 +253,10 @@ ALTER TABLE "deposits" ADD CONSTRAINT "deposits_held_within_charged" CHECK ("hel
 
 -- Spendable buckets of an account, in drawdown order, without touching spent-out lots.
 CREATE INDEX "buckets_live_drawdown_idx" ON "buckets"("account_id", "expires_at", "priority", "created_at") WHERE "remaining" > 0;
+
+-- Corrections of an entry (refunds, reversals, reconciliations): most entries correct nothing,
+-- so only the ones that do are indexed.
+CREATE INDEX "entries_corrects_id_idx" ON "entries"("corrects_id") WHERE "corrects_id" IS NOT NULL;
 
 -- Activity rows, newest first, by type: one row per usage group (its first entry) or single entry.
 CREATE INDEX "entries_activity_rows_idx" ON "entries"("account_id", "type", "seq") WHERE "seq" = "group_seq";

@@ -8,6 +8,7 @@ import { CreditkeeperError, isCreditkeeperError } from '../core/errors.js';
 import { respondOnce, jsonSafe } from '../core/idempotency/respondOnce.js';
 import { idempotencyKey as idempotencyKeySchema, type Origin, parseInput } from '../core/input.js';
 import type { Logger } from '../core/logger.js';
+import { streamCsv } from './csv.js';
 import { httpStatus } from './httpErrors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RateLimiter } from './rateLimit.js';
@@ -176,13 +177,6 @@ async function authenticate(ctx: CoreContext, req: Request): Promise<TokenPrinci
   return authenticateToken(ctx, match[1]!);
 }
 
-async function streamCsv(res: Response, chunks: AsyncIterable<string>): Promise<void> {
-  res.status(200).type('text/csv; charset=utf-8').setHeader('content-disposition', 'attachment; filename="activity.csv"');
-  for await (const chunk of chunks) {
-    if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
-  }
-  res.end();
-}
 
 /** Express's own failures (bad JSON, a body too large) become typed errors too. */
 function toCreditkeeperError(error: unknown): CreditkeeperError | undefined {

@@ -11,6 +11,8 @@ import { getActivity } from '../../core/reports/activity.js';
 import { getActivityGroup } from '../../core/reports/activityGroup.js';
 import { getBalanceBreakdown } from '../../core/reports/balanceBreakdown.js';
 import { getDailyUsage } from '../../core/reports/dailyUsage.js';
+import { exportActivityCsv } from '../../core/reports/exportActivity.js';
+import { streamCsv } from '../csv.js';
 import { httpStatus } from '../httpErrors.js';
 import { credits, html, type Html, layout, when } from './html.js';
 import { usageChart } from './usageChart.js';
@@ -105,6 +107,13 @@ export function adminPage(ctx: CoreContext): express.Router {
     '/accounts/:accountId',
     page(async (req, res) => {
       res.send(await accountPage(ctx, req, String(req.params.accountId), {}));
+    }),
+  );
+  router.get(
+    '/accounts/:accountId/activity.csv',
+    page(async (req, res) => {
+      const filter = filters.some(([f]) => f === req.query.filter) ? String(req.query.filter) : 'ALL';
+      await streamCsv(res, exportActivityCsv(ctx, { accountId: String(req.params.accountId), filter: filter as 'ALL' }));
     }),
   );
   router.get(
@@ -252,6 +261,7 @@ async function accountPage(
       )}
       </tbody></table>
       <p>${activity.showing.total === 0 ? 'Nothing yet.' : `Showing ${activity.showing.from}–${activity.showing.to} of ${activity.showing.total}`}
+        · <a href="/admin/accounts/${accountId}/activity.csv?filter=${filter}">Download CSV</a>
         ${activity.previous ? html` · <a href="${link({ filter, cursor: activity.previous })}">Previous</a>` : ''}
         ${activity.next ? html` · <a href="${link({ filter, cursor: activity.next })}">Next</a>` : ''}</p></div>`,
     req.session.staffId,

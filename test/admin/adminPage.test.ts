@@ -120,6 +120,13 @@ describe('the admin page in a browser', () => {
     });
     expect(forged.status).toBe(403);
     expect(await entryCount(ctx, accountId)).toBe(before);
+    // The same session downloads the log as CSV (the page links it for the current filter).
+    const csv = await fetch(`${base}/admin/accounts/${accountId}/activity.csv?filter=USED`, { headers: { cookie: `ck_admin=${cookie.value}` } });
+    expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
+    const lines = (await csv.text()).trim().split('\r\n');
+    expect(lines[0]).toMatch(/^date,seq,type,activity/);
+    expect(lines.slice(1).every((line) => line.split(',')[2] === 'USAGE')).toBe(true);
+    expect((await fetch(`${base}/admin/accounts/${accountId}/activity.csv`, { redirect: 'manual' })).status).toBe(303);
     await page.close();
   });
 

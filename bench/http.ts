@@ -6,7 +6,7 @@
  * Results: bench/results/http-latest.json.
  */
 import { fork } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,7 @@ import { openDatabase } from '../core/db/database.js';
 import { purchase } from '../core/ledger/purchase.js';
 import { verifyLedger } from '../core/ledger/verify.js';
 import { seedPriceList } from '../core/pricing/priceList.js';
-import { benchServerUrl, onServer } from './support.js';
+import { createServerDatabase } from './support.js';
 import { freePort } from '../test/support/freePort.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -25,16 +25,13 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const accounts = 1000;
 
 async function main(): Promise<void> {
-  const name = `ck_bench_http_${randomBytes(5).toString('hex')}`;
-  await onServer(`CREATE DATABASE ${name}`);
-  const url = new URL(benchServerUrl);
-  url.pathname = `/${name}`;
-  const db = await openDatabase({ kind: 'postgres', url: url.toString() });
+  const database = await createServerDatabase('ck_bench_http');
+  const db = await openDatabase({ kind: 'postgres', url: database.url });
   const ctx = { db, priceList: seedPriceList };
   const port = await freePort();
   const server = fork(join(here, '..', 'cli', 'creditkeeper.ts'), ['start'], {
     execArgv: ['--import', 'tsx'],
-    env: { ...process.env, DATABASE_URL: url.toString(), DATABASE_POOL_SIZE: '40', PORT: String(port), LOG_LEVEL: 'warn', RATE_LIMIT_PER_TOKEN: '1000000' },
+    env: { ...process.env, DATABASE_URL: database.url, DATABASE_POOL_SIZE: '40', PORT: String(port), LOG_LEVEL: 'warn', RATE_LIMIT_PER_TOKEN: '1000000' },
     stdio: 'pipe',
   });
   try {
@@ -95,7 +92,7 @@ async function main(): Promise<void> {
     server.kill('SIGTERM');
     await new Promise((resolve) => server.once('exit', resolve));
     await db.close();
-    await onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await database.drop();
   }
 }
 

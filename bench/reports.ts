@@ -13,7 +13,6 @@
  * Knobs: BENCH_DATABASE_URL (default postgresql://root@127.0.0.1:5432/test), BENCH_REPORT_ENTRIES,
  * BENCH_REPORT_REPEATS.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +25,7 @@ import { getActivity } from '../core/reports/activity.js';
 import { getBalanceBreakdown } from '../core/reports/balanceBreakdown.js';
 import { getDailyUsage } from '../core/reports/dailyUsage.js';
 import { explainBalance } from '../core/reports/why.js';
-import { benchServerUrl, onServer, percentile, timed } from './support.js';
+import { createServerDatabase, percentile, timed } from './support.js';
 
 const entries = Number(process.env.BENCH_REPORT_ENTRIES ?? 1_000_000);
 const repeats = Number(process.env.BENCH_REPORT_REPEATS ?? 30);
@@ -34,11 +33,8 @@ const historyDays = 60;
 const topUpEvery = 50_000;
 
 async function main(): Promise<void> {
-  const name = `ck_bench_reports_${randomBytes(5).toString('hex')}`;
-  await onServer(`CREATE DATABASE ${name}`);
-  const url = new URL(benchServerUrl);
-  url.pathname = `/${name}`;
-  const db = await openDatabase({ kind: 'postgres', url: url.toString() });
+  const database = await createServerDatabase('ck_bench_reports');
+  const db = await openDatabase({ kind: 'postgres', url: database.url });
   const ctx: CoreContext = { db, priceList: seedPriceList };
   try {
     const { accountId } = await openAccount(ctx, { owner: { kind: 'USER', externalId: 'long-history', timeZone: 'Europe/Paris' } });
@@ -66,7 +62,7 @@ async function main(): Promise<void> {
       const times: number[] = [];
       for (let i = 0; i < repeats; i++) times.push((await timed(read)).ms);
       times.sort((a, b) => a - b);
-      results.push({ read: label, medianMs: percentile(times, 0.5), p95Ms: percentile(times, 0.95), repeats });
+      results.push({ read: label, medianMs: percentile(times, 50)!, p95Ms: percentile(times, 95)!, repeats });
     }
     console.log(`\n${'read'.padEnd(48)} ${'median ms'.padStart(10)} ${'p95 ms'.padStart(8)}`);
     for (const r of results) console.log(`${r.read.padEnd(48)} ${r.medianMs.toFixed(2).padStart(10)} ${r.p95Ms.toFixed(2).padStart(8)}`);
@@ -75,7 +71,7 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, 'reports-latest.json'), JSON.stringify({ at: new Date().toISOString(), entries, results }, null, 2));
   } finally {
     await db.close();
-    await onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await database.drop();
   }
 }
 

@@ -38,13 +38,11 @@
  * Results go to bench/results/spends-<ISO timestamp>.json and bench/results/latest.json.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import type { CoreContext } from '../core/context.js';
 import { type Database, openDatabase } from '../core/db/database.js';
 import { CreditkeeperError } from '../core/errors.js';
@@ -52,6 +50,7 @@ import { purchase } from '../core/ledger/purchase.js';
 import { spend } from '../core/ledger/spend.js';
 import { verifyLedger, type VerifyReport } from '../core/ledger/verify.js';
 import { seedPriceList } from '../core/pricing/priceList.js';
+import { adminQuery, benchServerUrl, createServerDatabase, percentile } from './support.js';
 
 const run = promisify(execFile);
 
@@ -60,7 +59,7 @@ const run = promisify(execFile);
 
 const config = {
   seconds: positiveNumber('BENCH_SECONDS', 10),
-  serverUrl: process.env.BENCH_DATABASE_URL ?? 'postgresql://root@127.0.0.1:5432/test',
+  serverUrl: benchServerUrl,
   postgresAccounts: Math.ceil(positiveNumber('BENCH_ACCOUNTS', 10_000)),
   pgliteAccounts: Math.min(1_000, Math.ceil(positiveNumber('BENCH_ACCOUNTS', 10_000))),
   postgresClients: [1, 8, 32],
@@ -136,55 +135,6 @@ interface Tally {
 
 // ---------------------------------------------------------------------------------------------
 // Databases
-
-interface ServerDatabase {
-  name: string;
-  url: string;
-  drop(): Promise<void>;
-}
-
-async function adminQuery<Row extends pg.QueryResultRow = pg.QueryResultRow>(
-  sql: string,
-  params: unknown[] = [],
-): Promise<Row[]> {
-  const client = new pg.Client({ connectionString: config.serverUrl });
-  await client.connect();
-  try {
-    return (await client.query<Row>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
-/** A new, empty database on the bench server; `drop()` removes it even with sessions still open. */
-async function createServerDatabase(prefix: string): Promise<ServerDatabase> {
-  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE ${name}`);
-  const url = new URL(config.serverUrl);
-  url.pathname = `/${name}`;
-  const drop = async () => {
-    await sessionsGone(name);
-    await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  };
-  return { name, url: url.toString(), drop };
-}
-
-/**
- * Waits (up to 5 s) for the server to see our closed connections go. `pool.end()` resolves before
- * the server has ended those sessions, and a FORCE drop that terminates one of them makes the pool
- * (which has no 'error' listener in core) throw an unhandled error.
- */
-async function sessionsGone(database: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (Date.now() < deadline) {
-    const [row] = await adminQuery<{ n: number }>(
-      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
-      [database],
-    );
-    if (row!.n === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Flushes dirty pages before a measured run so a checkpoint is less likely to land inside it. */
 async function checkpoint(): Promise<void> {
@@ -292,11 +242,6 @@ function errorCode(error: unknown): string {
   if (error instanceof CreditkeeperError) return error.code;
   if (error instanceof Error) return `${error.name}: ${error.message.split('\n')[0]!.slice(0, 120)}`;
   return String(error);
-}
-
-function percentile(sorted: number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 function summarise(

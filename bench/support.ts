@@ -1,16 +1,49 @@
-/** What the benchmarks share: a statement on the server itself, timing, percentiles. */
+/** What the benchmarks share: their own databases on the bench server, timing, percentiles. */
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 export const benchServerUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://root@127.0.0.1:5432/test';
 
-/** Runs one statement (CREATE/DROP DATABASE) on the bench server's maintenance database. */
-export async function onServer(sql: string): Promise<void> {
+/** Runs one statement on the bench server's maintenance database (CREATE/DROP DATABASE, CHECKPOINT…). */
+export async function adminQuery<Row extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<Row[]> {
   const client = new pg.Client({ connectionString: benchServerUrl });
   await client.connect();
   try {
-    await client.query(sql);
+    return (await client.query<Row>(sql, params)).rows;
   } finally {
     await client.end();
+  }
+}
+
+export interface ServerDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A new, empty database on the bench server; `drop()` removes it even with sessions still open. */
+export async function createServerDatabase(prefix: string): Promise<ServerDatabase> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  await adminQuery(`CREATE DATABASE ${name}`);
+  const url = new URL(benchServerUrl);
+  url.pathname = `/${name}`;
+  const drop = async () => {
+    await sessionsGone(name);
+    await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  };
+  return { name, url: url.toString(), drop };
+}
+
+/**
+ * Waits (up to 5 s) for the server to see closed connections go: `pool.end()` resolves before the
+ * server has ended those sessions, and a FORCE drop would otherwise terminate them under a pool.
+ */
+async function sessionsGone(database: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline) {
+    const [row] = await adminQuery<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [database]);
+    if (row!.n === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
@@ -20,6 +53,8 @@ export async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: 
   return { value, ms: performance.now() - started };
 }
 
-export function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
+/** The `percent`th percentile of sorted samples (null when there are none). */
+export function percentile(sorted: number[], percent: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((percent / 100) * sorted.length) - 1)]!;
 }

@@ -32,9 +32,11 @@ export async function getBalance(ctx: CoreContext, input: z.input<typeof getBala
        (SELECT coalesce(json_agg(b ORDER BY b.expires_at NULLS LAST, b.priority, b.created_at), '[]'::json)
           FROM (SELECT id, kind, remaining::text, expires_at, priority, created_at FROM buckets
                 WHERE account_id = a.id AND remaining > 0) b) AS buckets,
-       (SELECT count(*)::int FROM deposits WHERE account_id = a.id AND status = 'IN_FLIGHT') AS deposits,
-       (SELECT coalesce(sum(charged), 0)::text FROM deposits WHERE account_id = a.id AND status = 'IN_FLIGHT') AS deposited
-     FROM accounts a WHERE a.id = $1::uuid`,
+       d.deposits, d.deposited
+     FROM accounts a,
+       LATERAL (SELECT count(*)::int AS deposits, coalesce(sum(charged), 0)::text AS deposited
+                FROM deposits WHERE account_id = a.id AND status = 'IN_FLIGHT') d
+     WHERE a.id = $1::uuid`,
     [accountId],
   );
   if (!row) throw new CreditkeeperError('ACCOUNT_NOT_FOUND', `No account ${accountId}`);

@@ -4,7 +4,7 @@ import type { ActorKind, EntryType } from '../db/generated/enums.js';
 import { CreditkeeperError } from '../errors.js';
 import { parseInput, type Source, uuid } from '../input.js';
 import { type ActivityFilter, entryTypes } from '../ledger/entryTypes.js';
-import { sourceOf } from '../ledger/entryView.js';
+import { type EntryRow, sourceOf } from '../ledger/entryView.js';
 import {
   type ActivityFilterValue,
   activityFilterChecks,
@@ -138,21 +138,13 @@ async function rowHeads(
   return rows.map((r) => BigInt(r.seq));
 }
 
-interface RowRecord {
-  id: string;
+/** A row's first entry, with what its group adds up to. */
+type RowRecord = Pick<
+  EntryRow,
+  | 'id' | 'type' | 'category' | 'action' | 'description' | 'source_kind' | 'source_id' | 'source_label' | 'source_url'
+  | 'actor_kind' | 'actor_id' | 'note' | 'created_at'
+> & {
   seq: string;
-  type: EntryType;
-  category: string | null;
-  action: string | null;
-  description: string;
-  source_kind: string | null;
-  source_id: string | null;
-  source_label: string | null;
-  source_url: string | null;
-  actor_kind: ActorKind;
-  actor_id: string | null;
-  note: string | null;
-  created_at: Date;
   ended_at: Date;
   count: number;
   quantity: number | null;
@@ -161,7 +153,7 @@ interface RowRecord {
   original_amount: string | null;
   min_discount: number | null;
   max_discount: number | null;
-}
+};
 
 async function loadRows(ctx: CoreContext, accountId: string, seqs: bigint[]): Promise<ActivityRow[]> {
   if (seqs.length === 0) return [];

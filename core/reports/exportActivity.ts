@@ -3,7 +3,7 @@ import type { CoreContext } from '../context.js';
 import { parseInput, uuid } from '../input.js';
 import { entryTypes } from '../ledger/entryTypes.js';
 import type { EntryRow } from '../ledger/entryView.js';
-import { ensureAccount } from './activity.js';
+import { CreditkeeperError } from '../errors.js';
 import { activityFilterChecks, activityFilterMessage, activityFilterShape, filterConditions, typesShown } from './activityFilter.js';
 
 export const exportActivityInput = z.strictObject({ accountId: uuid, ...activityFilterShape }).refine(activityFilterChecks, activityFilterMessage);
@@ -23,10 +23,10 @@ const columns = [
  */
 export async function* exportActivityCsv(ctx: CoreContext, input: z.input<typeof exportActivityInput>): AsyncGenerator<string> {
   const request = parseInput(exportActivityInput, input);
-  await ensureAccount(ctx, request.accountId);
   const [account] = await ctx.db.sql.query<{ last_seq: string }>('SELECT last_seq::text FROM accounts WHERE id = $1::uuid', [
     request.accountId,
   ]);
+  if (!account) throw new CreditkeeperError('ACCOUNT_NOT_FOUND', `No account ${request.accountId}`);
   yield `${columns.join(',')}\r\n`;
   const types = typesShown(request);
   if (types.length === 0) return;
@@ -41,7 +41,7 @@ export async function* exportActivityCsv(ctx: CoreContext, input: z.input<typeof
        WHERE h.account_id = $1::uuid AND h.seq > $2::bigint AND h.seq <= $3::bigint AND h.type = ANY($4::text[]::"EntryType"[])
          ${conditions.sql}
        ORDER BY h.seq LIMIT ${batchSize}`,
-      [request.accountId, after, account!.last_seq, types, ...conditions.params],
+      [request.accountId, after, account.last_seq, types, ...conditions.params],
     );
     if (rows.length === 0) return;
     yield rows.map(csvLine).join('');

@@ -8,9 +8,7 @@ import { reversePurchase } from '../../core/ledger/reversePurchase.js';
 import { spend } from '../../core/ledger/spend.js';
 import { voidDeposit } from '../../core/ledger/voidDeposit.js';
 import { engines } from '../support/databases.js';
-import { balanceOf, entryCount, expectError, key, newUserAccount, service, staff, useFreshLedger } from '../support/scenario.js';
-
-const inDays = (days: number) => new Date(Date.now() + days * 86_400_000);
+import { balanceOf, entryCount, expectError, inDays, key, newUserAccount, service, staff, useFreshLedger } from '../support/scenario.js';
 
 describe.each(engines)('refunds, reversals and voids on %s', (engine) => {
   const ctx = useFreshLedger(engine);

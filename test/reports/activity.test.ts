@@ -8,9 +8,7 @@ import { spend } from '../../core/ledger/spend.js';
 import { getActivity } from '../../core/reports/activity.js';
 import { getActivityGroup } from '../../core/reports/activityGroup.js';
 import { engines } from '../support/databases.js';
-import { expectError, key, newUserAccount, service, staff, useFreshLedger } from '../support/scenario.js';
-
-const inDays = (days: number) => new Date(Date.now() + days * 86_400_000);
+import { expectError, inDays, key, newUserAccount, service, staff, useFreshLedger } from '../support/scenario.js';
 
 /** Usage that never groups (a different source each time), so each spend is one row. */
 async function spendRows(ctx: CoreContext, accountId: string, count: number, label = 'x') {

@@ -6,9 +6,7 @@ import { spend } from '../../core/ledger/spend.js';
 import { getBalanceBreakdown } from '../../core/reports/balanceBreakdown.js';
 import { exportActivityCsv } from '../../core/reports/exportActivity.js';
 import { engines } from '../support/databases.js';
-import { expectError, key, newUserAccount, service, staff, useFreshLedger } from '../support/scenario.js';
-
-const inDays = (days: number) => new Date(Date.now() + days * 86_400_000);
+import { expectError, inDays, key, newUserAccount, service, staff, useFreshLedger } from '../support/scenario.js';
 
 async function collect(chunks: AsyncIterable<string>): Promise<string> {
   let text = '';

@@ -8,9 +8,7 @@ import { spend } from '../../core/ledger/spend.js';
 import { writeOff } from '../../core/ledger/writeOff.js';
 import { explainBalance } from '../../core/reports/why.js';
 import { engines } from '../support/databases.js';
-import { entryCount, expectError, key, newUserAccount, service, staff, useFreshLedger } from '../support/scenario.js';
-
-const inDays = (days: number) => new Date(Date.now() + days * 86_400_000);
+import { entryCount, expectError, inDays, key, newUserAccount, service, staff, useFreshLedger } from '../support/scenario.js';
 
 describe.each(engines)('/why on %s', (engine) => {
   const ctx = useFreshLedger(engine);

@@ -10,6 +10,9 @@ import { type Engine, freshContext } from './databases.js';
 export const service = { kind: 'SERVICE' } as const;
 export const staff = { kind: 'STAFF', id: 'staff-ana' } as const;
 
+/** A moment `days` from now (an expiry). */
+export const inDays = (days: number) => new Date(Date.now() + days * 86_400_000);
+
 export function key(label = 'op'): string {
   return `${label}-${randomUUID()}`;
 }

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { pinoHttp } from 'pino-http';
 import { authenticateToken, ensureAccountInReach, type TokenPrincipal } from '../core/access/authenticateToken.js';
-import type { CoreContext } from '../core/context.js';
+import { type CoreContext, combineObservers } from '../core/context.js';
 import { pendingMigrations } from '../core/db/migrate.js';
 import { CreditkeeperError, isCreditkeeperError } from '../core/errors.js';
 import { respondOnce, jsonSafe } from '../core/idempotency/respondOnce.js';
@@ -37,7 +37,7 @@ export interface AppOptions {
 
 export function createApp(coreContext: CoreContext, logger: Logger, options: AppOptions = {}): express.Express {
   const metrics = options.metrics ?? createMetrics();
-  const ctx: CoreContext = { ...coreContext, observer: metrics.observer };
+  const ctx: CoreContext = { ...coreContext, observer: combineObservers(coreContext.observer, metrics.observer) };
   const perToken = options.perTokenPerSecond ?? 500;
   const limits: Limits = { perToken: new RateLimiter(perToken, perToken * 2), failedSignIns: new RateLimiter(5, 20) };
   const app = express();

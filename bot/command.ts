@@ -5,8 +5,10 @@ import type { View } from './views.js';
 /** Who is asking, as every transport resolves it. */
 export interface Caller {
   transport: 'discord' | 'slack' | 'console';
-  /** The Creditkeeper user (linked from the chat identity). */
-  userExternalId: string;
+  /** The transport's own id for the person: a Discord snowflake, a Slack user id, the console's --as. */
+  chatUserId: string;
+  /** The Creditkeeper user the chat identity is linked to; null until they run /link. */
+  userExternalId: string | null;
   /** Checked by the transport on every call (a role, a user group, a list). */
   isStaff: boolean;
   /** The interaction's own id: a write made twice from one interaction happens once. */
@@ -30,4 +32,9 @@ export interface Command<Options extends z.ZodType = z.ZodType> {
 
 export function command<Options extends z.ZodType>(definition: Command<Options>): Command {
   return definition as unknown as Command;
+}
+
+/** Who the caller is in the audit log and in logs: their user when linked, else their chat identity. */
+export function callerId(caller: Caller): string {
+  return caller.userExternalId ?? `${caller.transport}:${caller.chatUserId}`;
 }

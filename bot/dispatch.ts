@@ -4,7 +4,7 @@ import type { CoreContext } from '../core/context.js';
 import { isCreditkeeperError } from '../core/errors.js';
 import { parseInput } from '../core/input.js';
 import type { Logger } from '../core/logger.js';
-import type { Caller } from './command.js';
+import { type Caller, callerId } from './command.js';
 import { commands } from './commands/index.js';
 import { errorText } from './errorText.js';
 import type { View } from './views.js';
@@ -20,7 +20,7 @@ export async function dispatch(ctx: CoreContext, logger: Logger, caller: Caller,
   try {
     if (command.staff && !caller.isStaff) {
       await recordAudit(ctx, {
-        actor: { kind: 'USER', id: caller.userExternalId },
+        actor: { kind: 'USER', id: callerId(caller) },
         action: `chat.${command.name}`,
         outcome: 'denied: not staff',
         origin: { transport: caller.transport, requestId: caller.interactionId },
@@ -35,7 +35,7 @@ export async function dispatch(ctx: CoreContext, logger: Logger, caller: Caller,
       return { kind: 'error', code: error.code, text: `${errorText[error.code]}${detail}` };
     }
     const ref = randomUUID().slice(0, 8);
-    logger.error({ err: error, ref, command: name, caller: caller.userExternalId }, 'chat command failed');
+    logger.error({ err: error, ref, command: name, caller: callerId(caller) }, 'chat command failed');
     return { kind: 'error', code: 'INTERNAL', text: `Something went wrong (ref ${ref}).` };
   }
 }

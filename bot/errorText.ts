@@ -27,5 +27,13 @@ export const errorText: Record<ErrorCode, string> = {
   NOT_FOUND: 'There is no such command.',
   PAYLOAD_TOO_LARGE: 'That is too long.',
   RATE_LIMITED: 'Slow down a little and try again.',
+  NOT_LINKED: 'Your chat account is not linked yet: get a code on the website, then run /link with it.',
+  LINK_CODE_INVALID: 'That code is not valid any more: codes work once and for 15 minutes. Get a new one on the website.',
+  IDENTITY_LINKED_ELSEWHERE: 'This chat account is already linked to another user: unlink it there first.',
+  PLAN_NOT_FOUND: 'There is no such plan.',
+  SUBSCRIPTION_NOT_FOUND: 'This account has no subscription.',
+  AD_CALLBACK_INVALID: 'That ad reward could not be verified.',
+  AD_REWARD_DAILY_CAP: 'You have had all the ad rewards for today; come back tomorrow.',
+  PAYMENT_FAILED: 'Auto reload could not charge the card on file, so nothing was spent.',
   INTERNAL: 'Something went wrong.',
 };

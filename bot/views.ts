@@ -1,5 +1,7 @@
 import type { AccountSummary } from '../core/accounts/searchAccounts.js';
+import type { IdentityProvider } from '../core/db/generated/enums.js';
 import type { ErrorCode } from '../core/errors.js';
+import type { LinkResult } from '../core/identity/claimLinkCode.js';
 import type { WriteResult } from '../core/ledger/ledgerWrite.js';
 import type { ActivityPage } from '../core/reports/activity.js';
 import type { BalanceBreakdown } from '../core/reports/balanceBreakdown.js';
@@ -14,5 +16,6 @@ export type View =
   | { kind: 'why'; account: string; explanation: WhyExplanation }
   | { kind: 'usage'; account: string; daily: DailyUsage; monthly: MonthlySummary }
   | { kind: 'posted'; what: string; result: WriteResult }
+  | ({ kind: 'linked'; provider: IdentityProvider } & LinkResult)
   | { kind: 'lookup'; search: string; accounts: AccountSummary[] }
   | { kind: 'error'; code: ErrorCode; text: string };

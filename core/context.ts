@@ -1,6 +1,8 @@
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
+import type { WriteResult } from './ledger/ledgerWrite.js';
 import { loadPriceList, type PriceList } from './pricing/priceList.js';
+import type { RewardSettings } from './rewards/rewardSettings.js';
 
 /** What every core use-case runs against. */
 export interface CoreContext {
@@ -10,13 +12,26 @@ export interface CoreContext {
   usageGroupWindowMs?: number;
   /** Seed 004: what one credit costs, shown beside the balance; a decimal string, e.g. "0.05". */
   costPerCredit?: { amount: string; currency: string };
+  /** What rewards pay; defaults in rewardSettings.ts. */
+  rewards?: Partial<RewardSettings>;
   /** Told about every ledger write, for metrics; core itself keeps none. */
   observer?: LedgerObserver;
 }
 
 export interface LedgerObserver {
   /** outcome: 'written', 'replayed', or the error code that refused it (INSUFFICIENT_CREDITS…). */
-  ledgerWrite(operation: string, outcome: string, seconds: number): void;
+  ledgerWrite?(operation: string, outcome: string, seconds: number): void;
+  /** After a write committed new entries (not on replays): chat notices listen here. Must not throw or block. */
+  entriesWritten?(accountId: string, result: WriteResult): void;
+}
+
+/** One observer that tells each of several (metrics and chat notices, say). */
+export function combineObservers(...observers: (LedgerObserver | undefined)[]): LedgerObserver {
+  const present = observers.filter((o): o is LedgerObserver => o !== undefined);
+  return {
+    ledgerWrite: (operation, outcome, seconds) => present.forEach((o) => o.ledgerWrite?.(operation, outcome, seconds)),
+    entriesWritten: (accountId, result) => present.forEach((o) => o.entriesWritten?.(accountId, result)),
+  };
 }
 
 /** The context a process runs its use-cases in, from its configuration. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { findAccount } from '../../core/accounts/findAccount.js';
 import { getActivity } from '../../core/reports/activity.js';
 import { command } from '../command.js';
-import { accountOption } from './options.js';
+import { accountOption, linkedUser } from './options.js';
 
 /** Chat shows ten rows a page: an embed or a message stays readable on a phone. */
 export const chatPageSize = 10;
@@ -17,7 +17,7 @@ export const activity = command({
     page: z.string().max(200).optional().describe('a page cursor (the buttons fill it in)'),
   }),
   run: async (ctx, caller, options) => {
-    const account = await findAccount(ctx, { userExternalId: caller.userExternalId, ...(options.account && { account: options.account }) });
+    const account = await findAccount(ctx, { userExternalId: linkedUser(caller), ...(options.account && { account: options.account }) });
     const page = await getActivity(ctx, {
       accountId: account.accountId,
       filter: options.filter.toUpperCase() as 'ALL',

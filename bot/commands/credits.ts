@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { findAccount } from '../../core/accounts/findAccount.js';
 import { getBalanceBreakdown } from '../../core/reports/balanceBreakdown.js';
 import { command } from '../command.js';
-import { accountOption } from './options.js';
+import { accountOption, linkedUser } from './options.js';
 
 export const credits = command({
   name: 'credits',
@@ -10,7 +10,7 @@ export const credits = command({
   staff: false,
   options: z.strictObject({ account: accountOption }),
   run: async (ctx, caller, options) => {
-    const account = await findAccount(ctx, { userExternalId: caller.userExternalId, ...options });
+    const account = await findAccount(ctx, { userExternalId: linkedUser(caller), ...options });
     const breakdown = await getBalanceBreakdown(ctx, { accountId: account.accountId, timeZone: caller.timeZone ?? account.timeZone });
     return { kind: 'credits', account: account.label, breakdown };
   },

@@ -3,7 +3,7 @@ import { findAccount } from '../../core/accounts/findAccount.js';
 import { getDailyUsage } from '../../core/reports/dailyUsage.js';
 import { getMonthlySummary } from '../../core/reports/monthlySummary.js';
 import { command } from '../command.js';
-import { accountOption } from './options.js';
+import { accountOption, linkedUser } from './options.js';
 
 export const usage = command({
   name: 'usage',
@@ -11,7 +11,7 @@ export const usage = command({
   staff: false,
   options: z.strictObject({ account: accountOption }),
   run: async (ctx, caller, options) => {
-    const account = await findAccount(ctx, { userExternalId: caller.userExternalId, ...options });
+    const account = await findAccount(ctx, { userExternalId: linkedUser(caller), ...options });
     const timeZone = caller.timeZone ?? account.timeZone;
     const [daily, monthly] = await Promise.all([
       getDailyUsage(ctx, { accountId: account.accountId, timeZone }),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { findAccount } from '../../core/accounts/findAccount.js';
 import { explainBalance } from '../../core/reports/why.js';
 import { command } from '../command.js';
-import { accountOption } from './options.js';
+import { accountOption, linkedUser } from './options.js';
 
 export const why = command({
   name: 'why',
@@ -14,7 +14,7 @@ export const why = command({
     expected: z.string().regex(/^\d{1,16}$/, 'expected must be a whole number of credits').optional().describe('the balance you expected'),
   }),
   run: async (ctx, caller, options) => {
-    const account = await findAccount(ctx, { userExternalId: caller.userExternalId, ...(options.account && { account: options.account }) });
+    const account = await findAccount(ctx, { userExternalId: linkedUser(caller), ...(options.account && { account: options.account }) });
     const explanation = await explainBalance(ctx, {
       accountId: account.accountId,
       ...(options.since && { since: options.since }),

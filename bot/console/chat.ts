@@ -40,6 +40,7 @@ async function main(): Promise<number> {
       else if (parsed) {
         const caller: Caller = {
           transport: 'console',
+          chatUserId: values.as,
           userExternalId: values.as,
           isStaff: values.staff ?? false,
           interactionId: `console-${randomUUID()}`,

@@ -71,6 +71,10 @@ export function renderText(view: View, timeZone = 'UTC'): string {
       const entry = view.result.entries[0]!;
       return `${view.what} posted${view.result.replayed ? ' (already, earlier)' : ''}: ${signed(entry.amount)} — balance after ${n(entry.balanceAfter)}${entry.note ? `, reason “${entry.note}”` : ''}. Entry ${entry.id}`;
     }
+    case 'linked':
+      return view.rewarded > 0n
+        ? `Linked to ${view.userExternalId}. Discord reward: ${signed(view.rewarded)} — balance ${n(view.balance ?? 0n)}.`
+        : `Linked to ${view.userExternalId}.`;
     case 'lookup':
       return view.accounts.length === 0
         ? `No account matches “${view.search}”.`

@@ -56,11 +56,12 @@ export async function ledgerWrite(ctx: CoreContext, spec: LedgerWriteSpec): Prom
   const started = performance.now();
   try {
     const result = await write(ctx, spec);
-    ctx.observer.ledgerWrite(spec.operation, result.replayed ? 'replayed' : 'written', (performance.now() - started) / 1000);
+    ctx.observer.ledgerWrite?.(spec.operation, result.replayed ? 'replayed' : 'written', (performance.now() - started) / 1000);
+    if (!result.replayed) ctx.observer.entriesWritten?.(spec.accountId, result);
     return result;
   } catch (error) {
     const outcome = error instanceof CreditkeeperError ? error.code : 'INTERNAL';
-    ctx.observer.ledgerWrite(spec.operation, outcome, (performance.now() - started) / 1000);
+    ctx.observer.ledgerWrite?.(spec.operation, outcome, (performance.now() - started) / 1000);
     throw error;
   }
 }

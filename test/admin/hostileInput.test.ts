@@ -72,7 +72,7 @@ describe('hostile input (PGlite)', () => {
         fc.boolean(),
         fc.dictionary(fc.constantFrom('account', 'filter', 'page', 'since', 'expected', 'search', 'amount', 'reason', 'entry', 'bucket', 'expires', 'x'), hostileValue, { maxKeys: 4 }),
         async (name, isStaff, options) => {
-          const view = await dispatch(ctx, logger, { transport: 'console', userExternalId: 'target', isStaff, interactionId: `h-${randomUUID()}` }, name, options);
+          const view = await dispatch(ctx, logger, { transport: 'console', chatUserId: 'target', userExternalId: 'target', isStaff, interactionId: `h-${randomUUID()}` }, name, options);
           expect(view.kind === 'error' ? view.code : 'ok').not.toBe('INTERNAL');
         },
       ),

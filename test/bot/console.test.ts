@@ -18,7 +18,7 @@ describe('chat commands on the console', () => {
   let interaction = 0;
   const say = async (as: string, line: string, staff = false) => {
     const parsed = parseLine(line)!;
-    const caller: Caller = { transport: 'console', userExternalId: as, isStaff: staff, interactionId: `i-${++interaction}` };
+    const caller: Caller = { transport: 'console', chatUserId: as, userExternalId: as, isStaff: staff, interactionId: `i-${++interaction}` };
     return renderText(await dispatch(ctx, logger, caller, parsed.name, parsed.options));
   };
 
@@ -61,7 +61,7 @@ describe('chat commands on the console', () => {
     expect(await entryCount(ctx, accountId)).toBe(0);
 
     expect(await say('ana', '/lookup search:sam', true)).toContain(`account ${accountId}`);
-    const caller: Caller = { transport: 'console', userExternalId: 'ana', isStaff: true, interactionId: 'same-interaction' };
+    const caller: Caller = { transport: 'console', chatUserId: 'ana', userExternalId: 'ana', isStaff: true, interactionId: 'same-interaction' };
     const options = { account: accountId, amount: '25', reason: 'Delivery miss' };
     const first = renderText(await dispatch(ctx, logger, caller, 'adjust', options));
     const twice = renderText(await dispatch(ctx, logger, caller, 'adjust', options));

@@ -17,6 +17,7 @@ import { openDatabase } from '../core/db/database.js';
 import { purchase } from '../core/ledger/purchase.js';
 import { verifyLedger } from '../core/ledger/verify.js';
 import { seedPriceList } from '../core/pricing/priceList.js';
+import { seedPlans } from '../core/plans/planCatalog.js';
 import { createServerDatabase } from './support.js';
 import { freePort } from '../test/support/freePort.js';
 
@@ -27,7 +28,7 @@ const accounts = 1000;
 async function main(): Promise<void> {
   const database = await createServerDatabase('ck_bench_http');
   const db = await openDatabase({ kind: 'postgres', url: database.url });
-  const ctx = { db, priceList: seedPriceList };
+  const ctx = { db, priceList: seedPriceList, plans: seedPlans };
   const port = await freePort();
   const server = fork(join(here, '..', 'cli', 'creditkeeper.ts'), ['start'], {
     execArgv: ['--import', 'tsx'],

@@ -21,6 +21,7 @@ import type { CoreContext } from '../core/context.js';
 import { openDatabase } from '../core/db/database.js';
 import { verifyLedger } from '../core/ledger/verify.js';
 import { seedPriceList } from '../core/pricing/priceList.js';
+import { seedPlans } from '../core/plans/planCatalog.js';
 import { getActivity } from '../core/reports/activity.js';
 import { getBalanceBreakdown } from '../core/reports/balanceBreakdown.js';
 import { getDailyUsage } from '../core/reports/dailyUsage.js';
@@ -35,7 +36,7 @@ const topUpEvery = 50_000;
 async function main(): Promise<void> {
   const database = await createServerDatabase('ck_bench_reports');
   const db = await openDatabase({ kind: 'postgres', url: database.url });
-  const ctx: CoreContext = { db, priceList: seedPriceList };
+  const ctx: CoreContext = { db, priceList: seedPriceList, plans: seedPlans };
   try {
     const { accountId } = await openAccount(ctx, { owner: { kind: 'USER', externalId: 'long-history', timeZone: 'Europe/Paris' } });
     const seeded = await timed(() => seedHistory(ctx, accountId));

@@ -50,6 +50,7 @@ import { purchase } from '../core/ledger/purchase.js';
 import { spend } from '../core/ledger/spend.js';
 import { verifyLedger, type VerifyReport } from '../core/ledger/verify.js';
 import { seedPriceList } from '../core/pricing/priceList.js';
+import { seedPlans } from '../core/plans/planCatalog.js';
 import { adminQuery, benchServerUrl, createServerDatabase, percentile } from './support.js';
 
 const run = promisify(execFile);
@@ -355,7 +356,7 @@ async function benchPostgres(): Promise<{ results: RunResult[]; check: LedgerChe
   let db: Database | undefined;
   try {
     db = await openDatabase({ kind: 'postgres', url: database.url, poolSize: config.poolSize });
-    const ctx: CoreContext = { db, priceList: seedPriceList };
+    const ctx: CoreContext = { db, priceList: seedPriceList, plans: seedPlans };
     const tally: Tally = { seedEntries: 0, seededCredits: 0n, spends: 0 };
     const seeded = await timed(`seeding ${config.postgresAccounts} accounts + 1 hot`, () =>
       seedAccounts(ctx, config.postgresAccounts, config.seedConcurrency, tally),
@@ -373,7 +374,7 @@ async function benchPglite(): Promise<{ results: RunResult[]; check: LedgerCheck
   console.log('PGlite (in-memory)');
   const db = await openDatabase({ kind: 'memory' });
   try {
-    const ctx: CoreContext = { db, priceList: seedPriceList };
+    const ctx: CoreContext = { db, priceList: seedPriceList, plans: seedPlans };
     const tally: Tally = { seedEntries: 0, seededCredits: 0n, spends: 0 };
     const seeded = await timed(`seeding ${config.pgliteAccounts} accounts + 1 hot`, () =>
       seedAccounts(ctx, config.pgliteAccounts, 4, tally),

@@ -20,6 +20,21 @@ const configSchema = z.object({
       return { amount, currency };
     })
     .optional(),
+  /** A JSON file of plans replacing the seed plans (Free 12 a week; Starter 150, Growth 325, Scale 575 a month). */
+  PLANS_FILE: z.string().min(1).optional(),
+  /** When the renewal job looks for due subscriptions (cron syntax); "off" runs none in this process. */
+  RENEWAL_SCHEDULE: z.string().min(1).default('*/5 * * * *'),
+  /** Seed 000: linking Discord pays 5 credits, once. */
+  LINK_REWARD_CREDITS: z.coerce.bigint().min(0n).max(1_000_000n).default(5n),
+  /** Credits per verified rewarded-ad view, and how many such rewards an account may get a day (UTC). */
+  AD_REWARD_CREDITS: z.coerce.bigint().min(1n).max(1_000_000n).default(2n),
+  AD_REWARD_DAILY_CAP: z.coerce.number().int().min(0).max(10_000).default(5),
+  /** The ad network's published verification keys (AdMob's by default). */
+  AD_VERIFIER_KEYS_URL: z.string().url().default('https://www.gstatic.com/admob/reward/verifier-keys.json'),
+  /** Auto-reload charges through this webhook (HMAC-signed with the secret); unset: auto-reload is off everywhere. */
+  PAYMENT_WEBHOOK_URL: z.string().url().optional(),
+  PAYMENT_WEBHOOK_SECRET: z.string().min(16).optional(),
+  PAYMENT_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   /** API requests a second per token, on average (bursts of twice that). */
   RATE_LIMIT_PER_TOKEN: z.coerce.number().min(1).max(1_000_000).default(500),

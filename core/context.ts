@@ -1,6 +1,7 @@
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import type { WriteResult } from './ledger/ledgerWrite.js';
+import { loadPlans, type PlanCatalog } from './plans/planCatalog.js';
 import { loadPriceList, type PriceList } from './pricing/priceList.js';
 import type { RewardSettings } from './rewards/rewardSettings.js';
 
@@ -8,6 +9,7 @@ import type { RewardSettings } from './rewards/rewardSettings.js';
 export interface CoreContext {
   db: Database;
   priceList: PriceList;
+  plans: PlanCatalog;
   /** Usage entries this close together (same activity and source) show as one row; default 5 minutes. */
   usageGroupWindowMs?: number;
   /** Seed 004: what one credit costs, shown beside the balance; a decimal string, e.g. "0.05". */
@@ -39,6 +41,7 @@ export function createCoreContext(db: Database, config: Config): CoreContext {
   return {
     db,
     priceList: loadPriceList(config.PRICE_LIST_FILE),
+    plans: loadPlans(config.PLANS_FILE),
     usageGroupWindowMs: config.USAGE_GROUP_WINDOW_MINUTES * 60_000,
     ...(config.COST_PER_CREDIT && { costPerCredit: config.COST_PER_CREDIT }),
   };

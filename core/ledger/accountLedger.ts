@@ -213,6 +213,11 @@ export class AccountLedger {
     return this.spendable().reduce((sum, b) => sum + b.remaining, 0n);
   }
 
+  /** Buckets of these kinds with credits that may still be spent, in drawdown order. */
+  live(kinds: readonly BucketKind[]): BucketState[] {
+    return this.spendable().filter((b) => kinds.includes(b.kind));
+  }
+
   bucket(id: string): BucketState | undefined {
     return this.buckets.get(id);
   }
@@ -346,18 +351,25 @@ export class AccountLedger {
    */
   sweepExpired(): void {
     const expired = [...this.buckets.values()].filter((b) => b.remaining > 0n && this.isExpired(b)).sort(compareDrawdown);
-    for (const bucket of expired) {
-      const lost = bucket.remaining;
-      bucket.remaining = 0n;
-      bucket.changed = true;
-      this.post({
-        type: 'EXPIRY',
-        description: `${lost} unused ${bucketLabel(bucket.kind)} credits expired`,
-        movements: [{ bucketId: bucket.id, amount: -lost }],
-        actor: systemActor,
-        idempotencyKey: `expiry#${bucket.id}`,
-      });
-    }
+    for (const bucket of expired) this.expire(bucket, bucket.remaining, `expiry#${bucket.id}`);
+  }
+
+  /** Takes `amount` from one bucket (for an entry that names where its credits come from). */
+  take(bucket: BucketState, amount: bigint): MovementState {
+    bucket.remaining -= amount;
+    bucket.changed = true;
+    return { bucketId: bucket.id, amount: -amount };
+  }
+
+  /** Takes `amount` of a bucket's credits out of the balance for good, with an entry that says how many. */
+  expire(bucket: BucketState, amount: bigint, idempotencyKey: string): StagedEntry {
+    return this.post({
+      type: 'EXPIRY',
+      description: `${amount} unused ${bucketLabel(bucket.kind)} credits expired`,
+      movements: [this.take(bucket, amount)],
+      actor: systemActor,
+      idempotencyKey,
+    });
   }
 
   /** Credits owed are paid first from whatever the account can spend (seed 002: outstanding balance). */

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { type Database, openDatabase } from '../../core/db/database.js';
 import type { CoreContext } from '../../core/context.js';
 import { seedPriceList } from '../../core/pricing/priceList.js';
+import { seedPlans } from '../../core/plans/planCatalog.js';
 
 /** The two engines every ledger test runs on. */
 export const engines = ['pglite', 'postgres'] as const;
@@ -37,7 +38,7 @@ export async function freshDatabase(engine: Engine, poolSize = 10): Promise<Data
 }
 
 export async function freshContext(engine: Engine, poolSize?: number): Promise<CoreContext> {
-  return { db: await freshDatabase(engine, poolSize), priceList: seedPriceList };
+  return { db: await freshDatabase(engine, poolSize), priceList: seedPriceList, plans: seedPlans };
 }
 
 /** A fresh database for one describe block: opened before its tests, closed after. */

@@ -1,0 +1,14 @@
+import type { CoreContext } from '../context.js';
+
+/**
+ * When an operation already wrote entries under this key on the account: a use-case that does
+ * something outside the ledger (saving a subscription, charging a card) asks first, so a retry
+ * replays instead of doing that part again.
+ */
+export async function keyUsedAt(ctx: CoreContext, accountId: string, idempotencyKey: string): Promise<Date | null> {
+  const [row] = await ctx.db.sql.query<{ created_at: Date }>(
+    'SELECT created_at FROM entries WHERE account_id = $1::uuid AND idempotency_key = $2',
+    [accountId, idempotencyKey],
+  );
+  return row ? new Date(row.created_at) : null;
+}

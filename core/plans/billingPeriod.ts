@@ -1,0 +1,98 @@
+/**
+ * Billing periods, counted from a subscription's anchor in its own time zone: period n starts n
+ * weeks or n months after the anchor, at the same local time. A monthly anchor on the 29th–31st
+ * lands on the last day of shorter months (seed 002: the billing anniversary), and comes back to
+ * the anchor day when the month is long enough again.
+ */
+export type PeriodUnit = 'week' | 'month';
+
+export interface Period {
+  index: number;
+  start: Date;
+  end: Date;
+}
+
+export function periodAt(anchor: Date, timeZone: string, unit: PeriodUnit, index: number): Period {
+  return { index, start: periodStart(anchor, timeZone, unit, index), end: periodStart(anchor, timeZone, unit, index + 1) };
+}
+
+/** The period that contains `moment` (the first one if `moment` is before the anchor). */
+export function periodContaining(anchor: Date, timeZone: string, unit: PeriodUnit, moment: Date): Period {
+  const local = wallClock(anchor, timeZone);
+  const target = wallClock(moment, timeZone);
+  const estimate =
+    unit === 'week'
+      ? Math.floor((Date.UTC(target.year, target.month - 1, target.day) - Date.UTC(local.year, local.month - 1, local.day)) / (7 * 86_400_000))
+      : (target.year - local.year) * 12 + (target.month - local.month);
+  let index = Math.max(0, estimate - 1);
+  while (periodStart(anchor, timeZone, unit, index + 1).getTime() <= moment.getTime()) index += 1;
+  return periodAt(anchor, timeZone, unit, index);
+}
+
+function periodStart(anchor: Date, timeZone: string, unit: PeriodUnit, index: number): Date {
+  const local = wallClock(anchor, timeZone);
+  if (unit === 'week') {
+    return fromWallClock({ ...local, day: local.day + 7 * index }, timeZone);
+  }
+  const monthIndex = local.month - 1 + index;
+  const year = local.year + Math.floor(monthIndex / 12);
+  const month = (((monthIndex % 12) + 12) % 12) + 1;
+  const lastDay = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return fromWallClock({ ...local, year, month, day: Math.min(local.day, lastDay) }, timeZone);
+}
+
+interface WallClock {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  millisecond: number;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** The local date and time of `moment` in `timeZone`. */
+export function wallClock(moment: Date, timeZone: string): WallClock {
+  let format = formatters.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    formatters.set(timeZone, format);
+  }
+  const parts = Object.fromEntries(format.formatToParts(moment).map((p) => [p.type, Number(p.value)]));
+  return {
+    year: parts.year!,
+    month: parts.month!,
+    day: parts.day!,
+    hour: parts.hour!,
+    minute: parts.minute!,
+    second: parts.second!,
+    millisecond: moment.getUTCMilliseconds(),
+  };
+}
+
+/**
+ * The moment a local date and time happens in `timeZone` (day may overflow its month). In a
+ * DST gap the wall clock does not exist and the moment after the gap is used; in an overlap,
+ * the first of the two.
+ */
+function fromWallClock(local: WallClock, timeZone: string): Date {
+  const asUtc = Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute, local.second, local.millisecond);
+  const offsetAt = (moment: number) => {
+    const seen = wallClock(new Date(moment), timeZone);
+    return Date.UTC(seen.year, seen.month - 1, seen.day, seen.hour, seen.minute, seen.second, seen.millisecond) - moment;
+  };
+  const first = asUtc - offsetAt(asUtc);
+  const second = asUtc - offsetAt(first);
+  return new Date(Math.min(first, second));
+}

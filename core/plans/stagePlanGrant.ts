@@ -1,0 +1,41 @@
+import type { AccountLedger } from '../ledger/accountLedger.js';
+import { defaultPriority } from '../ledger/entryTypes.js';
+import { type Period, periodAt } from './billingPeriod.js';
+import { type Plan, planGrant } from './planCatalog.js';
+
+export const planKinds = ['PLAN', 'WEEKLY'] as const;
+
+/**
+ * Stages one period's plan allocation (seed 002: "the balance jumped up by the plan's allocation
+ * number"). First the plan credits still left stop: all of them on a reset plan ("plan tokens
+ * reset"), those over the cap on a rollover plan, each with an entry saying how many expired.
+ * Purchased and other credits are untouched (seed 000). The new credits expire when the period
+ * ends (a rollover plan's one period later); a period granted late, already over, expires at once.
+ */
+export function stagePlanGrant(
+  ledger: AccountLedger,
+  grant: { plan: Plan; anchorAt: Date; timeZone: string; period: Period; idempotencyKey: string },
+): void {
+  const { plan, period } = grant;
+  let keep = BigInt(plan.unused === 'rollover' ? (plan.rolloverCap ?? 0) : 0);
+  for (const bucket of ledger.live(planKinds)) {
+    const kept = bucket.remaining < keep ? bucket.remaining : keep;
+    keep -= kept;
+    if (bucket.remaining > kept) ledger.expire(bucket, bucket.remaining - kept, `${grant.idempotencyKey}#unused:${bucket.id}`);
+  }
+  const { bucket, type } = planGrant(plan);
+  const expiresAt = planCreditsExpiry(plan, grant.anchorAt, grant.timeZone, period);
+  ledger.post({
+    type,
+    description: `${type === 'PLAN_GRANT' ? 'Monthly' : 'Weekly'} grant: ${plan.name} plan`,
+    movements: [ledger.addBucket(bucket, BigInt(plan.allocation), expiresAt, defaultPriority[bucket])],
+    source: { kind: 'plan', id: plan.id, label: `${plan.name} plan` },
+    actor: { kind: 'SYSTEM' },
+  });
+  if (ledger.isExpired({ expiresAt })) ledger.sweepExpired();
+}
+
+/** When a period's plan credits stop: at its end, or a period later on a rollover plan. */
+export function planCreditsExpiry(plan: Plan, anchorAt: Date, timeZone: string, period: Period): Date {
+  return plan.unused === 'rollover' ? periodAt(anchorAt, timeZone, plan.period, period.index + 1).end : period.end;
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import type { CoreContext } from '../context.js';
+import { CreditkeeperError } from '../errors.js';
+import { ledgerWriteBase, parseInput, timeZone } from '../input.js';
+import { keyUsedAt } from '../ledger/keyUsed.js';
+import { ledgerWrite, type WriteResult } from '../ledger/ledgerWrite.js';
+import { periodContaining } from './billingPeriod.js';
+import { changePlan } from './changePlan.js';
+import { findPlan } from './planCatalog.js';
+import { findSubscription, saveSubscription, type SubscriptionRecord } from './subscriptionRecord.js';
+import { stagePlanGrant } from './stagePlanGrant.js';
+
+export const subscribeInput = z.strictObject({
+  ...ledgerWriteBase,
+  plan: z.string().min(1).max(50),
+  /** Periods are counted in this zone: a monthly plan renews on the same local day and time. */
+  timeZone: timeZone.default('UTC'),
+  /**
+   * The billing anniversary; default now. One in the past (a subscriber moved from another
+   * system) starts in the period that contains now, without granting the earlier ones.
+   */
+  anchorAt: z.coerce.date({ message: 'must be a date' }).optional(),
+});
+
+export interface SubscriptionResult {
+  subscription: SubscriptionRecord;
+  /** The ledger write that went with it (the first grant, or a plan change's proration). */
+  write: WriteResult | null;
+}
+
+/**
+ * Puts an account on a plan and grants the current period's allocation. On an account already
+ * subscribed this is a plan change (prorated, see changePlan). The grant is written first and the
+ * subscription after: a retry with the same key replays the grant and saves the subscription.
+ */
+export async function subscribe(ctx: CoreContext, input: z.input<typeof subscribeInput>): Promise<SubscriptionResult> {
+  const request = parseInput(subscribeInput, input);
+  const plan = findPlan(ctx.plans, request.plan);
+  const existing = await findSubscription(ctx.db.sql, request.accountId);
+  const usedAt = await keyUsedAt(ctx, request.accountId, request.idempotencyKey);
+  if (existing?.status === 'ACTIVE' && !usedAt) {
+    return changePlan(ctx, { accountId: request.accountId, idempotencyKey: request.idempotencyKey, actor: request.actor, origin: request.origin, plan: request.plan });
+  }
+  let anchorAt: Date | undefined;
+  let period: ReturnType<typeof periodContaining> | undefined;
+  const write = await ledgerWrite(ctx, {
+    accountId: request.accountId,
+    idempotencyKey: request.idempotencyKey,
+    operation: 'subscribe',
+    request,
+    batchable: true,
+    write: (ledger) => {
+      anchorAt = request.anchorAt ?? ledger.now;
+      if (anchorAt.getTime() > ledger.now.getTime()) {
+        throw new CreditkeeperError('VALIDATION_FAILED', 'anchorAt: cannot be in the future', { issues: [{ path: 'anchorAt', message: 'cannot be in the future' }] });
+      }
+      period = periodContaining(anchorAt, request.timeZone, plan.period, ledger.now);
+      stagePlanGrant(ledger, { plan, anchorAt, timeZone: request.timeZone, period, idempotencyKey: request.idempotencyKey });
+    },
+  });
+  if (write.replayed) {
+    // Saved already, unless the first attempt stopped between its grant and its save; then the
+    // subscription is missing, or is one cancelled before this grant.
+    const grantedAt = usedAt ?? write.entries[0]!.createdAt;
+    const saved = existing && (existing.status === 'ACTIVE' || existing.cancelledAt! > grantedAt);
+    if (saved) return { subscription: existing, write };
+    anchorAt = request.anchorAt ?? grantedAt;
+    period = periodContaining(anchorAt, request.timeZone, plan.period, grantedAt);
+  }
+  const subscription = await saveSubscription(ctx.db.sql, {
+    accountId: request.accountId,
+    plan: plan.id,
+    timeZone: request.timeZone,
+    anchorAt: anchorAt!,
+    periodIndex: period!.index,
+    periodStart: period!.start,
+    periodEnd: period!.end,
+  });
+  return { subscription, write };
+}

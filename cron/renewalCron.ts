@@ -1,0 +1,42 @@
+import cron from 'node-cron';
+import type { CoreContext } from '../core/context.js';
+import type { Logger } from '../core/logger.js';
+import { type RenewalRun, renewDueSubscriptions } from '../core/plans/renewDueSubscriptions.js';
+
+export interface RenewalCron {
+  /** Stops scheduling and waits for a run in progress to finish. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Lands the weekly and monthly grants: on `schedule` (cron syntax), and once at start so periods
+ * missed while the process was down are granted without waiting. Runs never overlap in a process
+ * (node-cron's noOverlap) nor across processes (the advisory lock in renewDueSubscriptions).
+ */
+export function startRenewalCron(ctx: CoreContext, logger: Logger, schedule: string, onRun?: (run: RenewalRun) => void): RenewalCron {
+  if (schedule === 'off') {
+    logger.info('renewals: RENEWAL_SCHEDULE=off, this process grants nothing on a schedule');
+    return { stop: async () => {} };
+  }
+  if (!cron.validate(schedule)) throw new Error(`RENEWAL_SCHEDULE "${schedule}" is not a cron expression`);
+  let running: Promise<void> | null = null;
+  // The start-up run and a scheduled one must not overlap either.
+  const runOnce = () =>
+    (running ??= renewDueSubscriptions(ctx, { logger })
+      .then(
+        (run) => onRun?.(run),
+        (error: unknown) => logger.error({ err: error }, 'renewals: run failed; the next one tries again'),
+      )
+      .finally(() => {
+        running = null;
+      }));
+  const task = cron.schedule(schedule, runOnce, { name: 'renewals', noOverlap: true });
+  void runOnce();
+  logger.info({ schedule }, 'renewals: scheduled');
+  return {
+    stop: async () => {
+      await task.stop();
+      await running;
+    },
+  };
+}

@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../core/logger.js';
+import type { ActivityRow } from '../core/reports/activity.js';
+
+/** Pieces of wording the Discord and Slack renderers share, so a row reads the same in both. */
+
+export function credits(value: bigint): string {
+  return value.toLocaleString('en');
+}
+
+export function signedCredits(value: bigint): string {
+  return value > 0n ? `+${credits(value)}` : credits(value);
+}
+
+/** The seed-003 "activity" column: the category (or the entry's label), with the count of a group. */
+export function activityName(row: ActivityRow): string {
+  return `${row.category ?? row.label}${row.count > 1 ? ` ×${row.count}` : ''}`;
+}
+
+/** The seed-003 "source" column: its label (or id), and its link where one exists. */
+export function activitySource(row: ActivityRow): { text: string; url: string | null } | null {
+  const text = row.source.label ?? row.source.id ?? row.source.kind;
+  return text ? { text, url: row.source.url ?? null } : null;
+}
+
+/** What a discounted row adds after its amount. */
+export function discountText(row: ActivityRow): string {
+  return row.originalAmount !== null ? ` (was ${credits(row.originalAmount)}, ${row.discountPercent ?? ''}% off)` : '';
+}
+
+/** Long text cut to what a chat field can hold, saying so. */
+export function clipText(text: string, limit: number): string {
+  return text.length <= limit ? text : `${text.slice(0, limit - 1)}…`;
+}
+
+/** A date and time in a zone, as people read it ("12 Nov 2026, 14:05"). */
+export function zonedTime(date: Date, timeZone: string): string {
+  return new Intl.DateTimeFormat('en-GB', { timeZone, dateStyle: 'medium', timeStyle: 'short' }).format(date);
+}
+
+/** An unexpected failure outside the commands (a database down while resolving the caller): logged with a reference the user can quote. */
+export function unexpectedErrorText(logger: Logger, error: unknown, details: Record<string, unknown>): string {
+  const ref = randomUUID().slice(0, 8);
+  logger.error({ err: error, ref, ...details }, 'chat request failed');
+  return `Something went wrong (ref ${ref}).`;
+}

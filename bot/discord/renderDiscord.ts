@@ -1,0 +1,130 @@
+import {
+  type APIEmbed,
+  type APIEmbedField,
+  ActionRowBuilder,
+  AttachmentBuilder,
+  ButtonBuilder,
+  ButtonStyle,
+  type InteractionEditReplyOptions,
+  TimestampStyles,
+  time,
+} from 'discord.js';
+import type { ActivityRow } from '../../core/reports/activity.js';
+import { usageChartPng } from '../charts/usageChartPng.js';
+import { activityName, activitySource, clipText, credits, discountText, signedCredits } from '../chatFormat.js';
+import { renderText } from '../console/renderText.js';
+import type { View } from '../views.js';
+import { activityButtonId } from './activityButtons.js';
+
+export type DiscordReply = Pick<InteractionEditReplyOptions, 'content' | 'embeds' | 'components' | 'files'>;
+
+const brand = 0x4a6fd6;
+const chartName = 'usage.png';
+/** Discord's limits: an embed's description, a field's value. */
+const maxDescription = 4096;
+const maxFieldValue = 1024;
+
+/**
+ * A view as a Discord message: embeds for the reports, with times as Discord timestamps (each
+ * viewer sees their own zone), the usage chart attached, and paging buttons on the activity log.
+ * `account` is what the caller asked for, carried by the buttons to the next page.
+ */
+export function renderDiscord(view: View, account?: string): DiscordReply {
+  switch (view.kind) {
+    case 'credits':
+      return { embeds: [creditsEmbed(view)] };
+    case 'activity':
+      return { embeds: [activityEmbed(view)], components: activityButtons(view, account) };
+    case 'usage':
+      return {
+        content: `${view.account}: ${credits(view.daily.total)} credits used in the last ${view.daily.days.length} days, ${view.daily.averagePerDay} a day on average (${view.daily.timeZone}).`,
+        embeds: [
+          {
+            color: brand,
+            image: { url: `attachment://${chartName}` },
+            fields: view.monthly.months.map((m) => ({
+              name: `${m.month}${m.current ? ' (so far)' : ''}`,
+              value: `${credits(m.used)} credits · ${m.transactions} transactions`,
+              inline: true,
+            })),
+          },
+        ],
+        files: [new AttachmentBuilder(usageChartPng(view.daily), { name: chartName })],
+      };
+    case 'why':
+      // The explanation is a table: a code block keeps its columns (times there are in UTC).
+      return { embeds: [{ color: brand, title: `${view.account}: why`, description: codeBlock(renderText(view), maxDescription) }] };
+    default:
+      return { content: renderText(view) };
+  }
+}
+
+function creditsEmbed(view: Extract<View, { kind: 'credits' }>): APIEmbed {
+  const b = view.breakdown;
+  return {
+    color: brand,
+    title: `${view.account}: ${credits(b.available)} credits available`,
+    fields: [
+      ...b.kinds.map((k) => ({
+        name: k.kind.charAt(0) + k.kind.slice(1).toLowerCase(),
+        value: `${credits(k.remaining)} · ${k.nextExpiry ? `expires ${time(k.nextExpiry, TimestampStyles.ShortDateTime)}` : 'never expires'}`,
+        inline: true,
+      })),
+      ...(b.outstanding > 0n ? [{ name: 'Outstanding', value: `${credits(b.outstanding)} (paid first by your next top-up)` }] : []),
+      ...(b.inFlightDeposits.count > 0
+        ? [{ name: 'In flight', value: `${b.inFlightDeposits.count} submission(s), ${credits(b.inFlightDeposits.amount)} credits deducted at submit` }]
+        : []),
+    ],
+    footer: {
+      text: [
+        `Used in ${b.usedThisPeriod.period}: ${credits(b.usedThisPeriod.used)} credits (${b.usedThisPeriod.transactions} transactions)`,
+        ...(b.costPerCredit ? [`one credit costs ${b.costPerCredit.amount} ${b.costPerCredit.currency}`] : []),
+      ].join(' · '),
+    },
+  };
+}
+
+function activityEmbed(view: Extract<View, { kind: 'activity' }>): APIEmbed {
+  const p = view.page;
+  return {
+    color: brand,
+    title: `${view.account} — activity (${view.filter})`,
+    description: p.rows.length === 0 ? 'No activity yet.' : `Showing ${p.showing.from}–${p.showing.to} of ${p.showing.total}`,
+    fields: p.rows.map(activityField),
+  };
+}
+
+/** One row in the seed-003 columns: activity, signed credits and balance after; date, description, source with its link. */
+function activityField(row: ActivityRow): APIEmbedField {
+  const when =
+    row.count > 1
+      ? `${time(row.startedAt, TimestampStyles.ShortDateTime)}–${time(row.endedAt, TimestampStyles.ShortTime)}`
+      : time(row.startedAt, TimestampStyles.ShortDateTime);
+  const source = activitySource(row);
+  return {
+    name: `${activityName(row)} · ${signedCredits(row.amount)}${discountText(row)} → ${credits(row.balanceAfter)}`,
+    value: clipText(
+      [
+        when,
+        row.description,
+        ...(source ? [source.url ? `[${source.text}](${source.url})` : source.text] : []),
+        ...(row.note ? [`“${row.note}”`] : []),
+      ].join(' · '),
+      maxFieldValue,
+    ),
+  };
+}
+
+function activityButtons(view: Extract<View, { kind: 'activity' }>, account: string | undefined): ActionRowBuilder<ButtonBuilder>[] {
+  const button = (label: string, page: string | null) => {
+    const id = page && activityButtonId({ filter: view.filter, page, ...(account && { account }) });
+    // A disabled button still needs an id of its own.
+    return new ButtonBuilder().setLabel(label).setStyle(ButtonStyle.Secondary).setCustomId(id ?? `activity-none-${label}`).setDisabled(!id);
+  };
+  if (!view.page.previous && !view.page.next) return [];
+  return [new ActionRowBuilder<ButtonBuilder>().addComponents(button('Previous', view.page.previous), button('Next', view.page.next))];
+}
+
+function codeBlock(text: string, limit: number): string {
+  return `\`\`\`\n${clipText(text, limit - 8)}\n\`\`\``;
+}

@@ -1,0 +1,25 @@
+import type { WriteResult } from '../../core/ledger/ledgerWrite.js';
+import { credits, signedCredits } from '../chatFormat.js';
+import type { View } from '../views.js';
+
+/** Entry types that are a reward the user earned: worth telling them. */
+const rewardTypes = new Set(['DISCORD_REWARD', 'AD_REWARD']);
+
+/**
+ * What one ledger write is worth telling the account's owner: each reward it granted, and the
+ * balance falling below the threshold (only on the write that crosses it, not on every spend after).
+ */
+export function writeNotices(result: WriteResult, lowBalanceThreshold: bigint): string[] {
+  const rewards = result.entries
+    .filter((e) => rewardTypes.has(e.type))
+    .map((e) => `You got ${signedCredits(e.amount)} credits: ${e.description}. Your balance is now ${credits(e.balanceAfter)}.`);
+  const first = result.entries[0];
+  const before = first ? first.balanceAfter - first.amount : result.balance;
+  const crossedBelow = before >= lowBalanceThreshold && result.balance < lowBalanceThreshold;
+  const low = crossedBelow ? [`Your balance is low: ${credits(result.balance)} credits left. Top up to keep going.`] : [];
+  return [...rewards, ...low];
+}
+
+export function linkedNotice(view: Extract<View, { kind: 'linked' }>): string {
+  return `Your ${view.provider === 'DISCORD' ? 'Discord' : 'Slack'} account is now linked to ${view.userExternalId}: /credits shows your balance here.`;
+}

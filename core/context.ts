@@ -1,8 +1,10 @@
+import { type PaymentGateway, paymentWebhook } from './billing/paymentGateway.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import type { WriteResult } from './ledger/ledgerWrite.js';
 import { loadPlans, type PlanCatalog } from './plans/planCatalog.js';
 import { loadPriceList, type PriceList } from './pricing/priceList.js';
+import { type AdVerifierKeys, adVerifierKeys } from './rewards/adVerifierKeys.js';
 import type { RewardSettings } from './rewards/rewardSettings.js';
 
 /** What every core use-case runs against. */
@@ -14,6 +16,10 @@ export interface CoreContext {
   usageGroupWindowMs?: number;
   /** Seed 004: what one credit costs, shown beside the balance; a decimal string, e.g. "0.05". */
   costPerCredit?: { amount: string; currency: string };
+  /** Charges auto-reload top-ups; without it auto-reload is off everywhere. */
+  payments?: PaymentGateway;
+  /** The ad network's verification keys, for rewarded-ad callbacks. */
+  adKeys?: AdVerifierKeys;
   /** What rewards pay; defaults in rewardSettings.ts. */
   rewards?: Partial<RewardSettings>;
   /** Told about every ledger write, for metrics; core itself keeps none. */
@@ -44,5 +50,11 @@ export function createCoreContext(db: Database, config: Config): CoreContext {
     plans: loadPlans(config.PLANS_FILE),
     usageGroupWindowMs: config.USAGE_GROUP_WINDOW_MINUTES * 60_000,
     ...(config.COST_PER_CREDIT && { costPerCredit: config.COST_PER_CREDIT }),
+    adKeys: adVerifierKeys(config.AD_VERIFIER_KEYS_URL),
+    rewards: { discordLink: config.LINK_REWARD_CREDITS, ad: config.AD_REWARD_CREDITS, adDailyCap: config.AD_REWARD_DAILY_CAP },
+    ...(config.PAYMENT_WEBHOOK_URL &&
+      config.PAYMENT_WEBHOOK_SECRET && {
+        payments: paymentWebhook({ url: config.PAYMENT_WEBHOOK_URL, secret: config.PAYMENT_WEBHOOK_SECRET, timeoutMs: config.PAYMENT_WEBHOOK_TIMEOUT_MS }),
+      }),
   };
 }

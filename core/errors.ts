@@ -35,6 +35,7 @@ export const errorCodes = [
   'SUBSCRIPTION_NOT_FOUND',
   'AD_CALLBACK_INVALID',
   'AD_REWARD_DAILY_CAP',
+  'AD_KEYS_UNAVAILABLE',
   'PAYMENT_FAILED',
   'INTERNAL',
 ] as const;

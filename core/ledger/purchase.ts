@@ -16,7 +16,11 @@ export const purchaseInput = z.strictObject({
 
 /** Adds bought credits: they never expire and are drawn last (seed 000: purchased credits roll over). */
 export async function purchase(ctx: CoreContext, input: z.input<typeof purchaseInput>): Promise<WriteResult> {
-  const request = parseInput(purchaseInput, input);
+  return writePurchase(ctx, parseInput(purchaseInput, input));
+}
+
+/** A purchase already validated, under any key: auto-reload's top-up uses one derived from its spend's. */
+export function writePurchase(ctx: CoreContext, request: z.infer<typeof purchaseInput>): Promise<WriteResult> {
   return ledgerWrite(ctx, {
     accountId: request.accountId,
     idempotencyKey: request.idempotencyKey,

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { CoreContext } from '../context.js';
-import { CreditkeeperError } from '../errors.js';
+import { autoReload } from '../billing/autoReload.js';
+import { CreditkeeperError, isCreditkeeperError } from '../errors.js';
 import { ledgerWriteBase, note, parseInput, positiveCredits, source } from '../input.js';
 import { actionUse, type Price, priceAction } from '../pricing/priceList.js';
 import { ledgerWrite, type WriteResult } from './ledgerWrite.js';
@@ -36,7 +37,8 @@ export interface SpendResult extends WriteResult {
 /**
  * Charges usage, by price-list action or explicit amount. A charge with a deposit part (a
  * submission's showcase clips) is one entry and an in-flight deposit reconciled later.
- * Denied with INSUFFICIENT_CREDITS, writing nothing, when the account cannot cover it.
+ * Denied with INSUFFICIENT_CREDITS, writing nothing, when the account cannot cover it, unless
+ * auto-reload tops it up first (then: an "Auto reload" purchase, and the spend).
  */
 export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>): Promise<SpendResult> {
   const request = parseInput(spendInput, input);
@@ -52,7 +54,7 @@ export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>)
     : price.amount;
   let depositId: string | null = null;
 
-  const result = await ledgerWrite(ctx, {
+  const charge = () => ledgerWrite(ctx, {
     accountId: request.accountId,
     idempotencyKey: request.idempotencyKey,
     operation: 'spend',
@@ -77,6 +79,10 @@ export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>)
         ledger.newDeposits.push({ id: depositId, entryId: entry.id, charged, held: price.held, action: price.action || null });
       }
     },
+  });
+  const result = await charge().catch(async (error: unknown) => {
+    if (isCreditkeeperError(error, 'INSUFFICIENT_CREDITS') && (await autoReload(ctx, request, error))) return charge();
+    throw error;
   });
   if (result.replayed && price.held > 0n) {
     const deposit = await ctx.db.prisma.deposit.findUnique({ where: { entryId: result.entries[0]!.id } });

@@ -1,0 +1,144 @@
+import { App, type AppOptions, type BlockAction, type ButtonAction, ExpressReceiver, type RespondArguments, type RespondFn } from '@slack/bolt';
+import express from 'express';
+import type { z } from 'zod';
+import type { CoreContext } from '../../core/context.js';
+import type { Logger } from '../../core/logger.js';
+import { unexpectedErrorText } from '../chatFormat.js';
+import type { Command } from '../command.js';
+import { commands } from '../commands/index.js';
+import { parseLine } from '../console/parseLine.js';
+import { dispatch } from '../dispatch.js';
+import type { DirectMessageSender } from '../notices/chatNotifier.js';
+import type { View } from '../views.js';
+import { activityActionPattern, parseActivityButtonValue } from './activityButtons.js';
+import { boltLogger } from './boltLogger.js';
+import { type SlackMessage, renderSlack } from './renderSlack.js';
+import { slackCaller } from './slackCaller.js';
+import { SlackDirectory, type SlackStaffSettings } from './slackDirectory.js';
+
+export interface SlackBotOptions {
+  ctx: CoreContext;
+  logger: Logger;
+  botToken: string;
+  /** HTTP: Slack posts to `router`, and Bolt checks each request's signature with this secret. */
+  signingSecret?: string | undefined;
+  /** Socket Mode instead: Creditkeeper dials out to Slack, no public URL needed. */
+  appToken?: string | undefined;
+  staff: SlackStaffSettings;
+  /** Told when someone linked this Slack account (the link notice goes out from there). */
+  onLinked?: (slackUserId: string, view: Extract<View, { kind: 'linked' }>) => void;
+  /** Tests: a known bot identity (no auth.test call), client settings. */
+  appOptions?: Partial<AppOptions>;
+}
+
+export interface SlackBot {
+  /** HTTP mode: the Express router to mount at /slack/events (slash commands and button presses both go there). */
+  router: express.Router | null;
+  /** Socket Mode: connects; HTTP mode: nothing to do. */
+  start(): Promise<void>;
+  sendDirectMessage: DirectMessageSender;
+  close(): Promise<void>;
+}
+
+/**
+ * The Slack transport: a Bolt app answering each chat command as a slash command (`/credits`,
+ * `/activity filter:used`…, text parsed like the console's) with an ephemeral Block Kit reply,
+ * and the activity log's paging buttons by replacing that reply.
+ */
+export function createSlackBot(options: SlackBotOptions): SlackBot {
+  const { ctx, logger } = options;
+  const log = boltLogger(logger);
+  // Retries of notices are the notifier's; other calls fall back quickly rather than wait.
+  const clientOptions = { retryConfig: { retries: 0 }, ...options.appOptions?.clientOptions };
+  const receiver = options.appToken
+    ? null
+    : new ExpressReceiver({ signingSecret: options.signingSecret ?? '', endpoints: '/', router: express.Router(), logger: log });
+  const app = new App({
+    token: options.botToken,
+    logger: log,
+    ...(receiver ? { receiver } : { appToken: options.appToken!, socketMode: true }),
+    ...options.appOptions,
+    clientOptions,
+  });
+  const directory = new SlackDirectory(app.client, options.staff, logger);
+
+  async function answer(userId: string, interactionId: string, name: string, values: Record<string, string>): Promise<SlackMessage> {
+    try {
+      const caller = await slackCaller(ctx, directory, userId, interactionId);
+      const view = await dispatch(ctx, logger, caller, name, values);
+      if (view.kind === 'linked') options.onLinked?.(userId, view);
+      return renderSlack(view, { timeZone: caller.timeZone ?? 'UTC', caller: userId, account: values.account });
+    } catch (error) {
+      const text = unexpectedErrorText(logger, error, { transport: 'slack', interactionId });
+      return { text, blocks: [] };
+    }
+  }
+
+  /** A reply Slack refuses (an expired response_url, an outage) is logged, never thrown. */
+  async function reply(respond: RespondFn, message: RespondArguments): Promise<void> {
+    try {
+      await respond(message);
+    } catch (error) {
+      logger.warn({ err: error }, 'could not reply in Slack');
+    }
+  }
+
+  for (const command of commands) {
+    app.command(`/${command.name}`, async ({ command: payload, ack, respond }) => {
+      // Acknowledge at once (Slack waits three seconds); the answer follows through response_url.
+      await ack();
+      const values = commandOptions(command, slackText(payload.text));
+      await reply(respond, { response_type: 'ephemeral', ...(await answer(payload.user_id, payload.trigger_id, command.name, values)) });
+    });
+  }
+
+  app.action<BlockAction<ButtonAction>>(activityActionPattern, async ({ ack, body, action, respond }) => {
+    await ack();
+    const request = parseActivityButtonValue(action.value);
+    if (!request) return;
+    if (request.caller !== body.user.id) {
+      await reply(respond, { response_type: 'ephemeral', replace_original: false, text: 'Only the person who ran /activity can turn its pages.' });
+      return;
+    }
+    const { caller: _caller, ...values } = request;
+    await reply(respond, { replace_original: true, ...(await answer(body.user.id, body.trigger_id, 'activity', values)) });
+  });
+
+  app.error(async (error) => {
+    logger.error({ err: error }, 'Slack request failed');
+  });
+
+  return {
+    router: receiver?.router ?? null,
+    start: async () => {
+      if (!receiver) await app.start();
+    },
+    sendDirectMessage: async (userId, text) => {
+      // A user id as the channel: the message lands in the user's direct messages with the app.
+      await app.client.chat.postMessage({ channel: userId, text });
+    },
+    close: async () => {
+      if (!receiver) await app.stop();
+    },
+  };
+}
+
+/**
+ * `name:value` options as on the console; text with no `name:` at all is the command's first
+ * required option, so `/link ABCD-2345` and `/lookup maria` work as people type them.
+ */
+function commandOptions(command: Command, text: string): Record<string, string> {
+  const shape = (command.options as unknown as z.ZodObject).shape;
+  const firstRequired = Object.entries(shape).find(([, schema]) => !(schema as z.ZodType).safeParse(undefined).success)?.[0];
+  if (firstRequired && text.trim() && !text.includes(':')) return { [firstRequired]: text.trim() };
+  return parseLine(`/${command.name} ${text}`)?.options ?? {};
+}
+
+/** Slack escapes &, < and > in what the user typed; typographic quotes count as quotes. */
+function slackText(text: string): string {
+  return text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
+    .replace(/[“”]/g, '"');
+}

@@ -1,4 +1,4 @@
-import { Client, type ClientOptions, Events, GatewayIntentBits } from 'discord.js';
+import { Client, type ClientOptions, Events, GatewayIntentBits, Routes } from 'discord.js';
 import type { DirectMessageSender } from '../notices/chatNotifier.js';
 import { type DiscordHandlerOptions, handleInteraction } from './handleInteraction.js';
 
@@ -32,8 +32,10 @@ export function createDiscordBot(
       await ready;
       handler.logger.info({ user: client.user?.tag }, 'Discord bot connected');
     },
+    // Straight through REST: a DM needs no gateway session (or its cache) to go out.
     sendDirectMessage: async (userId, text) => {
-      await client.users.send(userId, { content: text });
+      const channel = (await client.rest.post(Routes.userChannels(), { body: { recipient_id: userId } })) as { id: string };
+      await client.rest.post(Routes.channelMessages(channel.id), { body: { content: text } });
     },
     close: () => client.destroy(),
   };

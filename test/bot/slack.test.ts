@@ -204,3 +204,18 @@ describe('the Slack bot, mounted on the admin app', () => {
     expect((await fetch(`${baseUrl}/nowhere`)).status).toBe(404);
   });
 });
+
+describe('startChat without credentials', () => {
+  const ctx = useFreshLedger('pglite');
+  it('starts no transport and says how to add one, and that the console needs none', async () => {
+    const { logger } = recordingLogger();
+    const chat = await startChat({ ctx, logger, app: createApp(ctx, logger), config: loadChatConfig({ DISCORD_TOKEN: '' }) });
+    expect(chat.summary.join('\n')).toMatch(/DISCORD_TOKEN and DISCORD_APPLICATION_ID, then npm run register.*SLACK_BOT_TOKEN.*npm run chat -- --as <user>/s);
+    await chat.close();
+  });
+
+  it('refuses a half configuration', () => {
+    expect(() => loadChatConfig({ DISCORD_TOKEN: 'x' })).toThrow('DISCORD_APPLICATION_ID is needed with DISCORD_TOKEN');
+    expect(() => loadChatConfig({ SLACK_BOT_TOKEN: 'xoxb-1' })).toThrow(/SLACK_SIGNING_SECRET is needed/);
+  });
+});

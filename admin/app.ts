@@ -17,10 +17,12 @@ import { adminPage } from './page/router.js';
 import type { Route } from './route.js';
 import { accountRoutes } from './routes/accounts.js';
 import { ledgerRoutes } from './routes/ledger.js';
+import { planRoutes } from './routes/plans.js';
 import { reportRoutes } from './routes/reports.js';
+import { rewardRoutes } from './routes/rewards.js';
 import { staffRoutes } from './routes/staff.js';
 
-export const apiRoutes: Route[] = [...accountRoutes, ...ledgerRoutes, ...reportRoutes, ...staffRoutes];
+export const apiRoutes: Route[] = [...accountRoutes, ...ledgerRoutes, ...planRoutes, ...rewardRoutes, ...reportRoutes, ...staffRoutes];
 
 const bodyLimit = '64kb';
 
@@ -33,13 +35,19 @@ export interface AppOptions {
   metrics?: Metrics;
   /** Requests a second per token on average (bursts of twice that). */
   perTokenPerSecond?: number;
+  /** Requests a second per IP address on public routes (bursts of twice that). */
+  perIpPerSecond?: number;
 }
 
 export function createApp(coreContext: CoreContext, logger: Logger, options: AppOptions = {}): express.Express {
   const metrics = options.metrics ?? createMetrics();
   const ctx: CoreContext = { ...coreContext, observer: combineObservers(coreContext.observer, metrics.observer) };
   const perToken = options.perTokenPerSecond ?? 500;
-  const limits: Limits = { perToken: new RateLimiter(perToken, perToken * 2), failedSignIns: new RateLimiter(5, 20) };
+  const limits: Limits = {
+    perToken: new RateLimiter(perToken, perToken * 2),
+    perIp: new RateLimiter(options.perIpPerSecond ?? 20, (options.perIpPerSecond ?? 20) * 2),
+    failedSignIns: new RateLimiter(5, 20),
+  };
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -104,19 +112,22 @@ export function createApp(coreContext: CoreContext, logger: Logger, options: App
 
 interface Limits {
   perToken: RateLimiter;
+  /** Public routes (the ad network's callback), per IP address. */
+  perIp: RateLimiter;
   /** Guessing tokens: a caller (by IP) that keeps failing to sign in is slowed down. */
   failedSignIns: RateLimiter;
 }
 
 async function serve(ctx: CoreContext, limits: Limits, r: Route, req: Request, res: Response): Promise<void> {
-  const principal = await authenticate(ctx, req).catch((error: unknown) => {
+  const principal = r.scopes === 'public' ? anonymous(req) : await authenticate(ctx, req).catch((error: unknown) => {
     const verdict = limits.failedSignIns.take(req.ip ?? 'unknown');
     throw verdict.allowed ? error : rateLimited(verdict.retryAfterSeconds);
   });
-  const verdict = limits.perToken.take(principal.tokenId);
+  const verdict = (r.scopes === 'public' ? limits.perIp : limits.perToken).take(principal.tokenId);
   if (!verdict.allowed) throw rateLimited(verdict.retryAfterSeconds);
-  if (!r.scopes.some((scope) => principal.scopes.includes(scope))) {
-    throw new CreditkeeperError('FORBIDDEN', `This needs a token with scope ${r.scopes.join(' or ')}`);
+  const scopes = r.scopes;
+  if (scopes !== 'public' && !scopes.some((scope) => principal.scopes.includes(scope))) {
+    throw new CreditkeeperError('FORBIDDEN', `This needs a token with scope ${scopes.join(' or ')}`);
   }
   const params = r.params ? parseInput(r.params, req.params) : {};
   const query = r.query ? parseInput(r.query, req.query) : {};
@@ -135,11 +146,14 @@ async function serve(ctx: CoreContext, limits: Limits, r: Route, req: Request, r
     body,
     principal,
     actor:
-      principal.scopes.includes('SERVICE') && r.scopes.includes('SERVICE')
-        ? ({ kind: 'SERVICE', id: principal.name } as const)
-        : ({ kind: 'STAFF', id: principal.name } as const),
+      scopes === 'public'
+        ? ({ kind: 'SYSTEM' } as const)
+        : principal.scopes.includes('SERVICE') && scopes.includes('SERVICE')
+          ? ({ kind: 'SERVICE', id: principal.name } as const)
+          : ({ kind: 'STAFF', id: principal.name } as const),
     origin,
     idempotencyKey: '',
+    rawQuery: req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '',
   };
 
   if (!r.write) {
@@ -164,6 +178,11 @@ async function serve(ctx: CoreContext, limits: Limits, r: Route, req: Request, r
   }));
   if (reply.replayed) res.setHeader('Idempotent-Replayed', 'true');
   res.status(reply.status).type('application/json').send(JSON.stringify(reply.body, jsonSafe));
+}
+
+/** A caller of a public route: no token, known only by its address. */
+function anonymous(req: Request): TokenPrincipal {
+  return { tokenId: `ip:${req.ip ?? 'unknown'}`, name: 'anonymous', scopes: [], organisationId: null };
 }
 
 function rateLimited(retryAfterSeconds: number): CreditkeeperError {

@@ -36,4 +36,5 @@ export const httpStatus: Record<ErrorCode, number> = {
   MIGRATION_FAILED: 503,
   MIGRATION_CHECKSUM_MISMATCH: 503,
   DATABASE_LOCKED: 503,
+  AD_KEYS_UNAVAILABLE: 503,
 };

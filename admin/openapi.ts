@@ -20,8 +20,8 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
       summary: r.summary,
       tags: [r.tag],
       operationId: `${r.method}${path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
-      security: [{ bearer: r.scopes }],
-      'x-scopes': r.scopes,
+      security: r.scopes === 'public' ? [] : [{ bearer: r.scopes }],
+      'x-scopes': r.scopes === 'public' ? [] : r.scopes,
       ...(parameters.length > 0 && { parameters }),
       ...(r.body && { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } } }),
       responses: {

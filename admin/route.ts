@@ -13,7 +13,10 @@ export interface RouteInput<P, Q, B> {
   params: P;
   query: Q;
   body: B;
+  /** On a public route, an anonymous caller named by its IP address, with no scopes. */
   principal: TokenPrincipal;
+  /** The query string as received, for routes that ask for it. */
+  rawQuery: string;
   /** SERVICE when a SERVICE token calls; STAFF (named by the token) when an ADMIN token does. */
   actor: Actor;
   origin: Origin;
@@ -26,7 +29,8 @@ export interface Route<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.
   path: string;
   summary: string;
   tag: string;
-  scopes: Scope[];
+  /** 'public': no token (an ad network's callback), limited per IP address instead. */
+  scopes: Scope[] | 'public';
   params?: P;
   query?: Q;
   body?: B;

@@ -18,7 +18,12 @@ export function renderText(view: View, timeZone = 'UTC'): string {
         ...b.kinds.map((k) => `  ${k.kind.toLowerCase().padEnd(10)} ${n(k.remaining).padStart(8)}  ${k.nextExpiry ? `expires ${at(k.nextExpiry)}` : 'never expires'}`),
         ...(b.outstanding > 0n ? [`  outstanding ${n(b.outstanding)} (paid first by your next top-up)`] : []),
         ...(b.inFlightDeposits.count > 0 ? [`  in flight: ${b.inFlightDeposits.count} submission(s), ${n(b.inFlightDeposits.amount)} credits deducted at submit`] : []),
-        `  used in ${b.usedThisPeriod.period}: ${n(b.usedThisPeriod.used)} credits (${b.usedThisPeriod.transactions} transactions)`,
+        ...(b.plan
+          ? [
+              `  ${b.plan.name} plan: used ${n(b.plan.usedThisPeriod)} of ${n(BigInt(b.plan.allocation))} this ${b.plan.period} (${b.plan.usageRatePercent}%)`,
+              b.plan.nextGrant ? `  next grant: +${n(BigInt(b.plan.nextGrant.credits))} on ${at(b.plan.nextGrant.at)}` : `  cancelled: no more grants after ${at(b.plan.periodEnd)}`,
+            ]
+          : [`  used in ${b.usedThisPeriod.period}: ${n(b.usedThisPeriod.used)} credits (${b.usedThisPeriod.transactions} transactions)`]),
         ...(b.costPerCredit ? [`  one credit costs ${b.costPerCredit.amount} ${b.costPerCredit.currency}`] : []),
       ].join('\n');
     }

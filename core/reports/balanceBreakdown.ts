@@ -3,7 +3,10 @@ import type { CoreContext } from '../context.js';
 import type { BucketKind } from '../db/generated/enums.js';
 import { parseInput, timeZone, uuid } from '../input.js';
 import { type BalanceView, getBalance } from '../ledger/getBalance.js';
+import { findPlan } from '../plans/planCatalog.js';
+import { findSubscription, type SubscriptionRecord } from '../plans/subscriptionRecord.js';
 import { getMonthlySummary } from './monthlySummary.js';
+import { usedSince } from './usedSince.js';
 
 export const balanceBreakdownInput = z.strictObject({ accountId: uuid, timeZone: timeZone.optional() });
 
@@ -16,6 +19,24 @@ export interface BalanceBreakdown {
   inFlightDeposits: BalanceView['inFlightDeposits'];
   /** Seed 001: credits used in the current period (the calendar month, in the account's time zone). */
   usedThisPeriod: { period: string; used: bigint; transactions: number };
+  /**
+   * The subscription, when there is one: the plan, when the next grant lands and what it brings,
+   * and seed 001's "Total Used" in the billing period with its "Usage Rate" of the allocation.
+   */
+  plan: {
+    id: string;
+    name: string;
+    status: 'ACTIVE' | 'CANCELLED';
+    allocation: number;
+    period: 'week' | 'month';
+    periodStart: Date;
+    periodEnd: Date;
+    /** null once cancelled: nothing more will be granted. */
+    nextGrant: { at: Date; credits: number } | null;
+    usedThisPeriod: bigint;
+    /** Percentage of the allocation used this period (may pass 100 with purchased credits), one decimal. */
+    usageRatePercent: number;
+  } | null;
   /** Seed 004: what a credit costs, when the deployment configures it. */
   costPerCredit: { amount: string; currency: string } | null;
 }
@@ -23,9 +44,10 @@ export interface BalanceBreakdown {
 /** What /credits shows: what is available, what it is made of and when it expires, and how much was used. */
 export async function getBalanceBreakdown(ctx: CoreContext, input: z.input<typeof balanceBreakdownInput>): Promise<BalanceBreakdown> {
   const request = parseInput(balanceBreakdownInput, input);
-  const [balance, summary] = await Promise.all([
+  const [balance, summary, subscription] = await Promise.all([
     getBalance(ctx, { accountId: request.accountId }),
     getMonthlySummary(ctx, request),
+    findSubscription(ctx.db.sql, request.accountId),
   ]);
   const kinds = new Map<BucketKind, BalanceBreakdown['kinds'][number]>();
   for (const bucket of balance.buckets) {
@@ -42,6 +64,25 @@ export async function getBalanceBreakdown(ctx: CoreContext, input: z.input<typeo
     kinds: [...kinds.values()],
     inFlightDeposits: balance.inFlightDeposits,
     usedThisPeriod: { period: current.month, used: current.used, transactions: current.transactions },
+    plan: subscription && (await planStatus(ctx, subscription)),
     costPerCredit: ctx.costPerCredit ?? null,
+  };
+}
+
+async function planStatus(ctx: CoreContext, subscription: SubscriptionRecord): Promise<BalanceBreakdown['plan']> {
+  const plan = Object.hasOwn(ctx.plans, subscription.plan) ? findPlan(ctx.plans, subscription.plan) : null;
+  if (!plan) return null; // a plan since removed from the catalogue: nothing true to say about it
+  const { used } = await usedSince(ctx, subscription.accountId, subscription.periodStart);
+  return {
+    id: plan.id,
+    name: plan.name,
+    status: subscription.status,
+    allocation: plan.allocation,
+    period: plan.period,
+    periodStart: subscription.periodStart,
+    periodEnd: subscription.periodEnd,
+    nextGrant: subscription.status === 'ACTIVE' ? { at: subscription.periodEnd, credits: plan.allocation } : null,
+    usedThisPeriod: used,
+    usageRatePercent: Math.round((Number(used) / plan.allocation) * 1000) / 10,
   };
 }

@@ -8,6 +8,7 @@ import { changePlan } from '../../core/plans/changePlan.js';
 import { renewDueSubscriptions } from '../../core/plans/renewDueSubscriptions.js';
 import { subscribe } from '../../core/plans/subscribe.js';
 import { findSubscription } from '../../core/plans/subscriptionRecord.js';
+import { getBalanceBreakdown } from '../../core/reports/balanceBreakdown.js';
 import { balanceOf, entryCount, expectError, key, newUserAccount, service, useFreshLedger } from '../support/scenario.js';
 
 const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
@@ -229,3 +230,28 @@ async function halfway(ctx: CoreContext, accountId: string): Promise<void> {
   const now = Date.now();
   await travel(ctx, accountId, periodEnd.getTime() - now - (periodEnd.getTime() - periodStart.getTime()) / 2);
 }
+
+describe('the balance breakdown of a subscriber (seed 001: Total Used and Usage Rate)', () => {
+  const ctx = useFreshLedger('pglite');
+  it('shows the plan, the next grant, and what was used of the allocation this period, counted from the period start', async () => {
+    const accountId = await newUserAccount(ctx);
+    const { subscription } = await subscribe(ctx, { accountId, idempotencyKey: key(), actor: service, plan: 'starter' });
+    await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'image', quantity: 9 } }); // 27
+    await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'chat', quantity: 3 } }); // 3
+    const breakdown = await getBalanceBreakdown(ctx, { accountId });
+    expect(breakdown.plan).toEqual({
+      id: 'starter',
+      name: 'Starter',
+      status: 'ACTIVE',
+      allocation: 150,
+      period: 'month',
+      periodStart: subscription.periodStart,
+      periodEnd: subscription.periodEnd,
+      nextGrant: { at: subscription.periodEnd, credits: 150 },
+      usedThisPeriod: 30n,
+      usageRatePercent: 20,
+    });
+    await cancelSubscription(ctx, { accountId });
+    expect((await getBalanceBreakdown(ctx, { accountId })).plan).toMatchObject({ status: 'CANCELLED', nextGrant: null });
+  });
+});

@@ -13,8 +13,8 @@ export function writeNotices(result: WriteResult, lowBalanceThreshold: bigint): 
   const rewards = result.entries
     .filter((e) => rewardTypes.has(e.type))
     .map((e) => `You got ${signedCredits(e.amount)} credits: ${e.description}. Your balance is now ${credits(e.balanceAfter)}.`);
-  const first = result.entries[0];
-  const before = first ? first.balanceAfter - first.amount : result.balance;
+  // The balance before the whole write: it may have posted an expiry or a settlement beside its own entry.
+  const before = result.entries.reduce((balance, e) => balance - e.amount, result.balance);
   const crossedBelow = before >= lowBalanceThreshold && result.balance < lowBalanceThreshold;
   const low = crossedBelow ? [`Your balance is low: ${credits(result.balance)} credits left. Top up to keep going.`] : [];
   return [...rewards, ...low];

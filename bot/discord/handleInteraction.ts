@@ -47,8 +47,9 @@ async function runCommand(options: DiscordHandlerOptions, interaction: ChatInput
   const values = Object.fromEntries(interaction.options.data.map((o) => [o.name, o.value]));
   const caller = await discordCaller(options.ctx, interaction, options.staffRoleId);
   const view = await dispatch(options.ctx, options.logger, caller, interaction.commandName, values);
-  await interaction.editReply(renderDiscord(view, typeof values.account === 'string' ? values.account : undefined));
+  // The link happened whether or not the reply gets through.
   if (view.kind === 'linked') options.onLinked?.(interaction.user.id, view);
+  await interaction.editReply(renderDiscord(view, typeof values.account === 'string' ? values.account : undefined));
 }
 
 /** The organisations and clients the caller belongs to, matching what they typed. */

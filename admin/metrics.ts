@@ -1,7 +1,8 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RenewalRun } from '../core/plans/renewDueSubscriptions.js';
 import type { LedgerObserver } from '../core/context.js';
 
-/** Prometheus metrics for one process: HTTP requests and latencies, ledger writes and denials. */
+/** Prometheus metrics for one process: HTTP requests and latencies, ledger writes and denials, cron runs. */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -31,6 +32,23 @@ export function createMetrics() {
     buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [registry],
   });
+  const cronRuns = new Counter({
+    name: 'creditkeeper_cron_runs_total',
+    help: 'Renewal job runs by outcome (ran, or skipped because another process held the lock)',
+    labelNames: ['job', 'outcome'],
+    registers: [registry],
+  });
+  const renewals = new Counter({
+    name: 'creditkeeper_renewals_total',
+    help: 'Subscription periods renewed by outcome (granted, already_granted, failed)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const lastRunSeconds = new Gauge({
+    name: 'creditkeeper_renewal_run_duration_seconds',
+    help: 'How long the last renewal run took',
+    registers: [registry],
+  });
   const observer: LedgerObserver = {
     ledgerWrite: (operation, outcome, seconds) => {
       ledgerWrites.inc({ operation, outcome });
@@ -40,6 +58,14 @@ export function createMetrics() {
   return {
     registry,
     observer,
+    renewalRun: (run: RenewalRun) => {
+      cronRuns.inc({ job: 'renewals', outcome: run.ran ? 'ran' : 'skipped' });
+      if (!run.ran) return;
+      renewals.inc({ outcome: 'granted' }, run.granted);
+      renewals.inc({ outcome: 'already_granted' }, run.alreadyGranted);
+      renewals.inc({ outcome: 'failed' }, run.failed);
+      lastRunSeconds.set(run.seconds);
+    },
     request: (method: string, route: string, status: number, seconds: number) => {
       requests.inc({ method, route, status: String(status) });
       latency.observe({ method, route }, seconds);

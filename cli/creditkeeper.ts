@@ -1,6 +1,8 @@
 #!/usr/bin/env -S npx tsx
 import { parseArgs } from 'node:util';
+import { createMetrics } from '../admin/metrics.js';
 import { startServer } from '../admin/server.js';
+import { startRenewalCron } from '../cron/renewalCron.js';
 import * as core from '../core/index.js';
 
 /**
@@ -19,6 +21,11 @@ const operations = {
   'write-off': core.writeOff,
   'reconcile-deposit': core.reconcileDeposit,
   'void-deposit': core.voidDeposit,
+  subscribe: core.subscribe,
+  'change-plan': core.changePlan,
+  'cancel-subscription': core.cancelSubscription,
+  'link-code': core.createLinkCode,
+  'auto-reload': core.setAutoReload,
   balance: core.getBalance,
   credits: core.getBalanceBreakdown,
   activity: core.getActivity,
@@ -36,6 +43,7 @@ const usage = `Usage: creditkeeper <command>
   login-link --staff NAME    a one-time sign-in link for the admin page (15 minutes)
   migrate [--status]         apply pending migrations (or list them)
   verify                     check every ledger invariant; exits 1 with a report if one breaks
+  renew                      renew every due subscription now (what the cron does every RENEWAL_SCHEDULE)
   run <operation> '<json>'   run one core operation; operations: ${Object.keys(operations).join(', ')}
   export-csv '<json>'        the activity log as CSV on standard output (same filters as activity)
 Examples:
@@ -87,6 +95,10 @@ async function main(argv: string[]): Promise<number> {
         }
         console.log(`${report.accounts} accounts, ${report.entries} entries: ${report.ok ? 'ledger sound' : 'INVARIANTS BROKEN'}`);
         return report.ok ? 0 : 1;
+      }
+      case 'renew': {
+        console.log(json(await core.renewDueSubscriptions(ctx, { logger })));
+        return 0;
       }
       case 'run': {
         const [name, input] = rest;
@@ -151,7 +163,9 @@ async function serve(ctx: core.CoreContext, config: core.Config, kind: string, l
       );
     }
   }
-  const server = await startServer(ctx, logger, config.PORT, { perTokenPerSecond: config.RATE_LIMIT_PER_TOKEN });
+  const metrics = createMetrics();
+  const server = await startServer(ctx, logger, config.PORT, { metrics, perTokenPerSecond: config.RATE_LIMIT_PER_TOKEN });
+  const renewals = startRenewalCron({ ...ctx, observer: core.combineObservers(ctx.observer, metrics.observer) }, logger, config.RENEWAL_SCHEDULE, metrics.renewalRun);
   logger.info(
     { port: server.port, database: kind },
     `Creditkeeper is running: http://localhost:${server.port}/v1/openapi.json`,
@@ -166,8 +180,8 @@ async function serve(ctx: core.CoreContext, config: core.Config, kind: string, l
   await new Promise<void>((resolve) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
   });
-  logger.info('shutting down: finishing in-flight requests');
-  await server.close();
+  logger.info('shutting down: finishing in-flight requests and the renewal run, if any');
+  await Promise.all([server.close(), renewals.stop()]);
 }
 
 main(process.argv.slice(2)).then(

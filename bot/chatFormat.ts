@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
 import type { ActivityRow } from '../core/reports/activity.js';
+import type { BalanceBreakdown } from '../core/reports/balanceBreakdown.js';
 
 /** Pieces of wording the Discord and Slack renderers share, so a row reads the same in both. */
 
@@ -43,4 +44,24 @@ export function unexpectedErrorText(logger: Logger, error: unknown, details: Rec
   const ref = randomUUID().slice(0, 8);
   logger.error({ err: error, ref, ...details }, 'chat request failed');
   return `Something went wrong (ref ${ref}).`;
+}
+
+/** A kind of credit as a word: PLAN → Plan. */
+export function creditKindName(kind: string): string {
+  return kind.charAt(0) + kind.slice(1).toLowerCase();
+}
+
+/** The lines under /credits' per-kind amounts: owed, in flight, the plan (or this month's use), the price of a credit. */
+export function creditsNotes(b: BalanceBreakdown, at: (date: Date) => string): string[] {
+  return [
+    ...(b.outstanding > 0n ? [`Outstanding ${credits(b.outstanding)} (paid first by your next top-up)`] : []),
+    ...(b.inFlightDeposits.count > 0 ? [`In flight: ${b.inFlightDeposits.count} submission(s), ${credits(b.inFlightDeposits.amount)} credits deducted at submit`] : []),
+    ...(b.plan
+      ? [
+          `${b.plan.name} plan: used ${credits(b.plan.usedThisPeriod)} of ${credits(BigInt(b.plan.allocation))} this ${b.plan.period} (${b.plan.usageRatePercent}%)`,
+          b.plan.nextGrant ? `Next grant: +${credits(BigInt(b.plan.nextGrant.credits))} on ${at(b.plan.nextGrant.at)}` : `Cancelled: no more grants after ${at(b.plan.periodEnd)}`,
+        ]
+      : [`Used in ${b.usedThisPeriod.period}: ${credits(b.usedThisPeriod.used)} credits (${b.usedThisPeriod.transactions} transactions)`]),
+    ...(b.costPerCredit ? [`One credit costs ${b.costPerCredit.amount} ${b.costPerCredit.currency}`] : []),
+  ];
 }

@@ -11,7 +11,7 @@ import {
 } from 'discord.js';
 import type { ActivityRow } from '../../core/reports/activity.js';
 import { usageChartPng } from '../charts/usageChartPng.js';
-import { activityName, activitySource, clipText, credits, discountText, signedCredits } from '../chatFormat.js';
+import { activityName, activitySource, clipText, creditKindName, credits, creditsNotes, discountText, signedCredits } from '../chatFormat.js';
 import { renderText } from '../console/renderText.js';
 import type { View } from '../views.js';
 import { activityButtonId } from './activityButtons.js';
@@ -64,24 +64,18 @@ function creditsEmbed(view: Extract<View, { kind: 'credits' }>): APIEmbed {
   return {
     color: brand,
     title: `${view.account}: ${credits(b.available)} credits available`,
-    fields: [
-      ...b.kinds.map((k) => ({
-        name: k.kind.charAt(0) + k.kind.slice(1).toLowerCase(),
-        value: `${credits(k.remaining)} · ${k.nextExpiry ? `expires ${time(k.nextExpiry, TimestampStyles.ShortDateTime)}` : 'never expires'}`,
-        inline: true,
-      })),
-      ...(b.outstanding > 0n ? [{ name: 'Outstanding', value: `${credits(b.outstanding)} (paid first by your next top-up)` }] : []),
-      ...(b.inFlightDeposits.count > 0
-        ? [{ name: 'In flight', value: `${b.inFlightDeposits.count} submission(s), ${credits(b.inFlightDeposits.amount)} credits deducted at submit` }]
-        : []),
-    ],
-    footer: {
-      text: [
-        `Used in ${b.usedThisPeriod.period}: ${credits(b.usedThisPeriod.used)} credits (${b.usedThisPeriod.transactions} transactions)`,
-        ...(b.costPerCredit ? [`one credit costs ${b.costPerCredit.amount} ${b.costPerCredit.currency}`] : []),
-      ].join(' · '),
-    },
+    fields: b.kinds.map((k) => ({
+      name: creditKindName(k.kind),
+      value: `${credits(k.remaining)} · ${k.nextExpiry ? `expires ${discordTime(k.nextExpiry)}` : 'never expires'}`,
+      inline: true,
+    })),
+    // The description, not the footer: Discord renders timestamps only there.
+    description: creditsNotes(b, discordTime).join('\n'),
   };
+}
+
+function discordTime(date: Date): string {
+  return time(date, TimestampStyles.ShortDateTime);
 }
 
 function activityEmbed(view: Extract<View, { kind: 'activity' }>): APIEmbed {
@@ -98,8 +92,8 @@ function activityEmbed(view: Extract<View, { kind: 'activity' }>): APIEmbed {
 function activityField(row: ActivityRow): APIEmbedField {
   const when =
     row.count > 1
-      ? `${time(row.startedAt, TimestampStyles.ShortDateTime)}–${time(row.endedAt, TimestampStyles.ShortTime)}`
-      : time(row.startedAt, TimestampStyles.ShortDateTime);
+      ? `${discordTime(row.startedAt)}–${time(row.endedAt, TimestampStyles.ShortTime)}`
+      : discordTime(row.startedAt);
   const source = activitySource(row);
   return {
     name: `${activityName(row)} · ${signedCredits(row.amount)}${discountText(row)} → ${credits(row.balanceAfter)}`,

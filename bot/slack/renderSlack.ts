@@ -1,6 +1,6 @@
 import type { types } from '@slack/bolt';
 import type { ActivityRow } from '../../core/reports/activity.js';
-import { activityName, activitySource, clipText, credits, discountText, signedCredits, zonedTime } from '../chatFormat.js';
+import { activityName, activitySource, clipText, creditKindName, credits, creditsNotes, discountText, signedCredits, zonedTime } from '../chatFormat.js';
 import { renderText } from '../console/renderText.js';
 import type { View } from '../views.js';
 import { activityActionIds, activityButtonValueText } from './activityButtons.js';
@@ -43,12 +43,6 @@ export function renderSlack(view: View, context: SlackRenderContext): SlackMessa
 
 function creditsBlocks(view: Extract<View, { kind: 'credits' }>, timeZone: string): types.KnownBlock[] {
   const b = view.breakdown;
-  const notes = [
-    ...(b.outstanding > 0n ? [`Outstanding ${credits(b.outstanding)} (paid first by your next top-up)`] : []),
-    ...(b.inFlightDeposits.count > 0 ? [`In flight: ${b.inFlightDeposits.count} submission(s), ${credits(b.inFlightDeposits.amount)} credits deducted at submit`] : []),
-    `Used in ${b.usedThisPeriod.period}: ${credits(b.usedThisPeriod.used)} credits (${b.usedThisPeriod.transactions} transactions)`,
-    ...(b.costPerCredit ? [`One credit costs ${b.costPerCredit.amount} ${b.costPerCredit.currency}`] : []),
-  ];
   return [
     header(`${view.account}: ${credits(b.available)} credits available`),
     // A section holds at most ten fields.
@@ -56,10 +50,10 @@ function creditsBlocks(view: Extract<View, { kind: 'credits' }>, timeZone: strin
       type: 'section' as const,
       fields: kinds.map((k) => ({
         type: 'mrkdwn' as const,
-        text: `*${k.kind.charAt(0)}${k.kind.slice(1).toLowerCase()}*\n${credits(k.remaining)} · ${k.nextExpiry ? `expires ${zonedTime(k.nextExpiry, timeZone)}` : 'never expires'}`,
+        text: `*${creditKindName(k.kind)}*\n${credits(k.remaining)} · ${k.nextExpiry ? `expires ${zonedTime(k.nextExpiry, timeZone)}` : 'never expires'}`,
       })),
     })),
-    context(notes.map(escape).join('\n')),
+    context(creditsNotes(b, (date) => zonedTime(date, timeZone)).map(escape).join('\n')),
   ];
 }
 

@@ -37,6 +37,13 @@ export interface AppOptions {
   perTokenPerSecond?: number;
   /** Requests a second per IP address on public routes (bursts of twice that). */
   perIpPerSecond?: number;
+  /** Endpoints that read their own raw body (Slack's, which checks its signature over it). */
+  routers?: RawRouter[];
+}
+
+export interface RawRouter {
+  path: string;
+  router: express.Router;
 }
 
 export function createApp(coreContext: CoreContext, logger: Logger, options: AppOptions = {}): express.Express {
@@ -70,6 +77,7 @@ export function createApp(coreContext: CoreContext, logger: Logger, options: App
     });
     next();
   });
+  for (const { path, router } of options.routers ?? []) app.use(path, router);
   app.use(express.json({ limit: bodyLimit, type: 'application/json' }));
 
   app.get('/healthz', async (_req, res) => {

@@ -34,6 +34,7 @@ export const errorText: Record<ErrorCode, string> = {
   SUBSCRIPTION_NOT_FOUND: 'This account has no subscription.',
   AD_CALLBACK_INVALID: 'That ad reward could not be verified.',
   AD_REWARD_DAILY_CAP: 'You have had all the ad rewards for today; come back tomorrow.',
+  AD_KEYS_UNAVAILABLE: 'Ad rewards cannot be checked right now; the reward will come when they can.',
   PAYMENT_FAILED: 'Auto reload could not charge the card on file, so nothing was spent.',
   INTERNAL: 'Something went wrong.',
 };

@@ -1,4 +1,4 @@
-import type express from 'express';
+import type { RawRouter } from '../admin/app.js';
 import { type CoreContext, combineObservers, type LedgerObserver } from '../core/context.js';
 import type { Logger } from '../core/logger.js';
 import { type ChatConfig, loadChatConfig } from './chatConfig.js';
@@ -12,6 +12,8 @@ export interface RunningChat {
   close(): Promise<void>;
   /** Lines for the start-up banner: what runs, or how to set it up. */
   summary: string[];
+  /** HTTP endpoints to serve on the admin app's port (Slack's), mounted before its body parsers. */
+  routers: RawRouter[];
 }
 
 /** Where Slack posts slash commands and button presses (the Request URL in the Slack app's settings). */
@@ -19,11 +21,12 @@ export const slackEventsPath = '/slack/events';
 
 /**
  * Starts the chat transports whose credentials are configured: Discord over the gateway, Slack
- * over HTTP on the admin app's own port (or Socket Mode), and the direct-message notices. A
+ * over HTTP on the admin app's own port (its router, returned for createApp to mount) or Socket Mode, and the direct-message notices. A
  * transport that fails to connect is reported in the summary; the ledger keeps serving.
  */
-export async function startChat(options: { ctx: CoreContext; logger: Logger; app: express.Express; config?: ChatConfig }): Promise<RunningChat> {
-  const { logger, app } = options;
+export async function startChat(options: { ctx: CoreContext; logger: Logger; config?: ChatConfig }): Promise<RunningChat> {
+  const { logger } = options;
+  const routers: RawRouter[] = [];
   const config = options.config ?? loadChatConfig();
   const senders: ChatNotifierOptions['senders'] = {};
   const notifier = new ChatNotifier(options.ctx, logger, { senders, lowBalanceThreshold: config.LOW_BALANCE_THRESHOLD });
@@ -63,7 +66,7 @@ export async function startChat(options: { ctx: CoreContext; logger: Logger; app
       onLinked: (externalId, view) => notifier.linked({ provider: 'SLACK', externalId }, view),
     });
     try {
-      if (slack.router) mountFirst(app, slackEventsPath, slack.router);
+      if (slack.router) routers.push({ path: slackEventsPath, router: slack.router });
       await slack.start();
       senders.SLACK = slack.sendDirectMessage;
       closers.push(slack.close);
@@ -88,15 +91,6 @@ export async function startChat(options: { ctx: CoreContext; logger: Logger; app
       for (const close of closers.reverse()) await close().catch((error: unknown) => logger.warn({ err: error }, 'chat transport did not close cleanly'));
     },
     summary,
+    routers,
   };
-}
-
-/**
- * Bolt reads the raw body itself to check Slack's signature, while the admin app parses JSON
- * bodies before its routes and ends with a 404 handler: so the Slack router goes first.
- */
-function mountFirst(app: express.Express, path: string, router: express.Router): void {
-  app.use(path, router);
-  const stack = app.router.stack;
-  stack.unshift(stack.pop()!);
 }

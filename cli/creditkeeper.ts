@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { createMetrics } from '../admin/metrics.js';
 import { startServer } from '../admin/server.js';
+import { startChat } from '../bot/startChat.js';
 import { startRenewalCron } from '../cron/renewalCron.js';
 import * as core from '../core/index.js';
 
@@ -164,24 +165,30 @@ async function serve(ctx: core.CoreContext, config: core.Config, kind: string, l
     }
   }
   const metrics = createMetrics();
-  const server = await startServer(ctx, logger, config.PORT, { metrics, perTokenPerSecond: config.RATE_LIMIT_PER_TOKEN });
-  const renewals = startRenewalCron({ ...ctx, observer: core.combineObservers(ctx.observer, metrics.observer) }, logger, config.RENEWAL_SCHEDULE, metrics.renewalRun);
+  // Chat replies' own writes count in the metrics; every write may raise a chat notice.
+  const chat = await startChat({ ctx: { ...ctx, observer: metrics.observer }, logger });
+  const server = await startServer({ ...ctx, observer: chat.observer }, logger, config.PORT, {
+    metrics,
+    perTokenPerSecond: config.RATE_LIMIT_PER_TOKEN,
+    routers: chat.routers,
+  });
+  const renewals = startRenewalCron(
+    { ...ctx, observer: core.combineObservers(metrics.observer, chat.observer) },
+    logger,
+    config.RENEWAL_SCHEDULE,
+    metrics.renewalRun,
+  );
   logger.info(
     { port: server.port, database: kind },
-    `Creditkeeper is running: http://localhost:${server.port}/v1/openapi.json`,
+    `Creditkeeper is running: http://localhost:${server.port}/v1/openapi.json — admin page http://localhost:${server.port}/admin`,
   );
-  if (!process.env.DISCORD_TOKEN && !process.env.SLACK_BOT_TOKEN) {
-    logger.info(
-      kind === 'embedded'
-        ? 'No chat bot: set DISCORD_TOKEN or SLACK_BOT_TOKEN to run one. To try the chat commands in a terminal, stop this server (it owns ./data) and run: npm run chat -- --as <user>'
-        : 'No chat bot: set DISCORD_TOKEN or SLACK_BOT_TOKEN to run one. Try the chat commands in a terminal: npm run chat -- --as <user>',
-    );
-  }
+  for (const line of chat.summary) logger.info(line);
+  if (kind === 'embedded') logger.info('The console bot needs ./data to itself: stop this server first, then npm run chat -- --as <user>');
   await new Promise<void>((resolve) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
   });
   logger.info('shutting down: finishing in-flight requests and the renewal run, if any');
-  await Promise.all([server.close(), renewals.stop()]);
+  await Promise.all([server.close(), renewals.stop(), chat.close()]);
 }
 
 main(process.argv.slice(2)).then(

@@ -67,14 +67,14 @@ describe('the Slack bot, mounted on the admin app', () => {
 
   beforeAll(async () => {
     slackApi(posted, { UTOKYO01: 'Asia/Tokyo' });
-    const app = createApp(ctx, logger);
     const config = loadChatConfig({
       SLACK_BOT_TOKEN: 'xoxb-test',
       SLACK_SIGNING_SECRET: signingSecret,
       SLACK_STAFF_USER_IDS: `${staffUser}, UOTHER`,
       SLACK_STAFF_USERGROUP_ID: staffGroup,
     });
-    chat = await startChat({ ctx, logger, app, config });
+    chat = await startChat({ ctx, logger, config });
+    const app = createApp(ctx, logger, { routers: chat.routers });
     server = await new Promise<Server>((resolve) => {
       const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
     });
@@ -209,7 +209,7 @@ describe('startChat without credentials', () => {
   const ctx = useFreshLedger('pglite');
   it('starts no transport and says how to add one, and that the console needs none', async () => {
     const { logger } = recordingLogger();
-    const chat = await startChat({ ctx, logger, app: createApp(ctx, logger), config: loadChatConfig({ DISCORD_TOKEN: '' }) });
+    const chat = await startChat({ ctx, logger, config: loadChatConfig({ DISCORD_TOKEN: '' }) });
     expect(chat.summary.join('\n')).toMatch(/DISCORD_TOKEN and DISCORD_APPLICATION_ID, then npm run register.*SLACK_BOT_TOKEN.*npm run chat -- --as <user>/s);
     await chat.close();
   });

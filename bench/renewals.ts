@@ -1,0 +1,144 @@
+/**
+ * Renewals benchmark: how long the renewal job takes to land one period's grants for
+ * BENCH_RENEWALS due subscriptions (default 100,000), first alone, then again while usage
+ * traffic keeps spending on the same accounts.
+ *
+ * Setup writes users, accounts and subscriptions straight in SQL (opening 100,000 accounts
+ * through the API is not what is measured): seven in ten on Free (weekly), the rest on the
+ * monthly plans, each one period in, its next grant due. Round 1 runs renewDueSubscriptions,
+ * exactly what the cron runs. Round 2 moves every subscription one period back (so all are due
+ * again) and renews while BENCH_USAGE_CLIENTS clients (default 8) post 1-credit spends on random
+ * subscribed accounts. It prints renewals per second, the spends' throughput and latency
+ * percentiles during round 2, checks every ledger invariant with the verifier, and writes
+ * bench/results/renewals-latest.json. Nothing asserts a timing.
+ *
+ * Knobs: BENCH_DATABASE_URL, BENCH_RENEWALS, BENCH_USAGE_CLIENTS, BENCH_POOL (default 16).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import type { CoreContext } from '../core/context.js';
+import { openDatabase } from '../core/db/database.js';
+import { isCreditkeeperError } from '../core/errors.js';
+import { spend } from '../core/ledger/spend.js';
+import { verifyLedger } from '../core/ledger/verify.js';
+import { seedPlans } from '../core/plans/planCatalog.js';
+import { renewDueSubscriptions } from '../core/plans/renewDueSubscriptions.js';
+import { seedPriceList } from '../core/pricing/priceList.js';
+import { createServerDatabase, percentile, timed } from './support.js';
+
+const subscriptions = Number(process.env.BENCH_RENEWALS ?? 100_000);
+const usageClients = Number(process.env.BENCH_USAGE_CLIENTS ?? 8);
+const poolSize = Number(process.env.BENCH_POOL ?? 16);
+const logger = pino({ level: 'warn' });
+
+async function main(): Promise<void> {
+  const database = await createServerDatabase('ck_bench_renewals');
+  const db = await openDatabase({ kind: 'postgres', url: database.url, poolSize });
+  const ctx: CoreContext = { db, priceList: seedPriceList, plans: seedPlans };
+  try {
+    const seeded = await timed(() => seedSubscriptions(ctx));
+    console.log(`seeded ${subscriptions.toLocaleString('en')} due subscriptions in ${(seeded.ms / 1000).toFixed(1)} s`);
+
+    const alone = await timed(() => renewDueSubscriptions(ctx, { logger, concurrency: poolSize }));
+    report('round 1, renewals alone', alone.value.granted, alone.ms);
+
+    // Every subscription one period back: all due again, for a round under load.
+    await db.sql.query(
+      `UPDATE subscriptions SET anchor_at = anchor_at - p.step, period_start = period_start - p.step, period_end = period_end - p.step
+       FROM (SELECT 'free' AS plan, interval '7 days' AS step UNION ALL SELECT unnest(ARRAY['starter','growth','scale']), interval '31 days') p
+       WHERE subscriptions.plan = p.plan`,
+    );
+    const accounts = (await db.sql.query<{ account_id: string }>('SELECT account_id FROM subscriptions')).map((r) => r.account_id);
+    let renewing = true;
+    const latencies: number[] = [];
+    let denied = 0;
+    const traffic = Array.from({ length: usageClients }, async (_, client) => {
+      let n = 0;
+      while (renewing) {
+        const accountId = accounts[Math.floor(Math.random() * accounts.length)]!;
+        const started = performance.now();
+        try {
+          await spend(ctx, { accountId, idempotencyKey: `bench-${client}-${n++}`, actor: { kind: 'SERVICE' }, charge: { action: 'chat', quantity: 1 } });
+        } catch (error) {
+          if (!isCreditkeeperError(error, 'INSUFFICIENT_CREDITS')) throw error;
+          denied += 1;
+        }
+        latencies.push(performance.now() - started);
+      }
+    });
+    const loaded = await timed(async () => {
+      try {
+        return await renewDueSubscriptions(ctx, { logger, concurrency: poolSize });
+      } finally {
+        renewing = false;
+      }
+    });
+    await Promise.all(traffic);
+    report(`round 2, renewals with ${usageClients} usage clients`, loaded.value.granted, loaded.ms);
+    latencies.sort((a, b) => a - b);
+    const spendsPerSecond = latencies.length / (loaded.ms / 1000);
+    console.log(
+      `  usage meanwhile: ${latencies.length.toLocaleString('en')} spends (${denied} denied for want of credits), ${spendsPerSecond.toFixed(0)}/s, ` +
+        `p50 ${percentile(latencies, 50)!.toFixed(1)} ms, p95 ${percentile(latencies, 95)!.toFixed(1)} ms, p99 ${percentile(latencies, 99)!.toFixed(1)} ms`,
+    );
+
+    const verified = await timed(() => verifyLedger(db));
+    console.log(`verifier: ${verified.value.ok ? 'ledger sound' : 'INVARIANTS BROKEN'} (${verified.value.entries.toLocaleString('en')} entries, ${(verified.ms / 1000).toFixed(1)} s)`);
+    if (!verified.value.ok) process.exitCode = 1;
+
+    const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'renewals-latest.json'),
+      JSON.stringify(
+        {
+          at: new Date().toISOString(),
+          subscriptions,
+          poolSize,
+          alone: { granted: alone.value.granted, seconds: alone.ms / 1000 },
+          underLoad: {
+            granted: loaded.value.granted,
+            seconds: loaded.ms / 1000,
+            usageClients,
+            spends: latencies.length,
+            spendsPerSecond,
+            p50Ms: percentile(latencies, 50),
+            p95Ms: percentile(latencies, 95),
+            p99Ms: percentile(latencies, 99),
+          },
+          ledgerSound: verified.value.ok,
+        },
+        null,
+        2,
+      ),
+    );
+  } finally {
+    await db.close();
+    await database.drop();
+  }
+}
+
+function report(label: string, granted: number, ms: number): void {
+  console.log(`${label}: ${granted.toLocaleString('en')} periods granted in ${(ms / 1000).toFixed(1)} s — ${(granted / (ms / 1000)).toFixed(0)} renewals/s`);
+}
+
+/** Users, accounts and subscriptions one period in, their next grant due (straight SQL, in one statement each). */
+async function seedSubscriptions(ctx: CoreContext): Promise<void> {
+  await ctx.db.sql.query(
+    `WITH u AS (INSERT INTO users (external_id) SELECT 'bench-' || i FROM generate_series(1, $1) i RETURNING id)
+     INSERT INTO accounts (owner_kind, user_id) SELECT 'USER', id FROM u`,
+    [subscriptions],
+  );
+  await ctx.db.sql.query(
+    `INSERT INTO subscriptions (account_id, plan, anchor_at, period_index, period_start, period_end)
+     SELECT a.id, p.plan, now() - p.step - interval '1 minute', 0, now() - p.step - interval '1 minute', now() - interval '1 minute'
+     FROM (SELECT id, row_number() OVER () AS n FROM accounts) a
+     CROSS JOIN LATERAL (SELECT CASE WHEN a.n % 10 < 7 THEN 'free' ELSE (ARRAY['starter','growth','scale'])[1 + a.n % 3] END AS plan) chosen
+     JOIN (SELECT 'free' AS plan, interval '7 days' AS step UNION ALL SELECT unnest(ARRAY['starter','growth','scale']), interval '1 month') p
+       ON p.plan = chosen.plan`,
+  );
+}
+
+await main();

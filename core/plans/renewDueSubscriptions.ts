@@ -1,6 +1,8 @@
 import type { CoreContext } from '../context.js';
 import type { Logger } from '../logger.js';
-import { renewSubscription } from './renewSubscription.js';
+import type { Period } from './billingPeriod.js';
+import { advanceSubscriptions, grantNextPeriod } from './renewSubscription.js';
+import type { SubscriptionRecord } from './subscriptionRecord.js';
 import { type SubscriptionRow, subscriptionColumns, toSubscriptionRecord } from './subscriptionRecord.js';
 
 export interface RenewalRun {
@@ -35,7 +37,7 @@ export async function renewDueSubscriptions(
       return { ran: false, granted: 0, alreadyGranted: 0, failed: 0, seconds: 0 };
     }
     const run: RenewalRun = { ran: true, granted: 0, alreadyGranted: 0, failed: 0, seconds: 0 };
-    // Failed, or not moved on (cancelled or changed meanwhile): not picked again in this run.
+    // Subscriptions not to pick again in this run.
     const skip: string[] = [];
     try {
       for (;;) {
@@ -49,14 +51,15 @@ export async function renewDueSubscriptions(
         ).map(toSubscriptionRecord);
         if (due.length === 0) break;
         let next = 0;
+        const granted: { subscription: SubscriptionRecord; period: Period }[] = [];
         const worker = async () => {
           while (next < due.length) {
             const subscription = due[next++]!;
             try {
-              const { write, advanced } = await renewSubscription(ctx, subscription);
+              const { write, period } = await grantNextPeriod(ctx, subscription);
               if (write.replayed) run.alreadyGranted += 1;
               else run.granted += 1;
-              if (!advanced) skip.push(subscription.id);
+              granted.push({ subscription, period });
             } catch (error) {
               run.failed += 1;
               skip.push(subscription.id);
@@ -65,6 +68,9 @@ export async function renewDueSubscriptions(
           }
         };
         await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
+        // Granted but not moved on (cancelled or changed meanwhile): not picked again in this run.
+        const advanced = await advanceSubscriptions(session, granted);
+        granted.forEach((g, i) => advanced[i] || skip.push(g.subscription.id));
         logger.debug({ batch: due.length, granted: run.granted }, 'renewals: batch done');
       }
     } finally {

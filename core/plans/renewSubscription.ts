@@ -1,4 +1,5 @@
 import type { CoreContext } from '../context.js';
+import type { SqlSession } from '../db/sqlRunner.js';
 import { ledgerWrite, type WriteResult } from '../ledger/ledgerWrite.js';
 import { type Period, periodAt } from './billingPeriod.js';
 import { findPlan } from './planCatalog.js';
@@ -13,6 +14,13 @@ import { stagePlanGrant } from './stagePlanGrant.js';
  * several periods behind (the process was down) is renewed once per missed period.
  */
 export async function renewSubscription(ctx: CoreContext, subscription: SubscriptionRecord): Promise<{ write: WriteResult; advanced: boolean }> {
+  const { write, period } = await grantNextPeriod(ctx, subscription);
+  const [advanced] = await advanceSubscriptions(ctx.db.sql, [{ subscription, period }]);
+  return { write, advanced: advanced! };
+}
+
+/** The ledger half of a renewal: the next period's grant, under its period key. */
+export async function grantNextPeriod(ctx: CoreContext, subscription: SubscriptionRecord): Promise<{ write: WriteResult; period: Period }> {
   const plan = findPlan(ctx.plans, subscription.plan);
   const period = periodAt(subscription.anchorAt, subscription.timeZone, plan.period, subscription.periodIndex + 1);
   const idempotencyKey = renewalKey(subscription.id, period);
@@ -25,12 +33,32 @@ export async function renewSubscription(ctx: CoreContext, subscription: Subscrip
     batchable: true,
     write: (ledger) => stagePlanGrant(ledger, { plan, anchorAt: subscription.anchorAt, timeZone: subscription.timeZone, period, idempotencyKey }),
   });
-  const moved = await ctx.db.sql.query(
-    `UPDATE subscriptions SET period_index = $2, period_start = $3, period_end = $4, updated_at = clock_timestamp()
-     WHERE id = $1::uuid AND period_index = $5 AND status = 'ACTIVE' RETURNING id`,
-    [subscription.id, period.index, period.start, period.end, subscription.periodIndex],
+  return { write, period };
+}
+
+/**
+ * The subscription half: each moves on to its granted period, but only from the period it was
+ * in and only while active, so a concurrent run, a plan change or a cancellation wins. One
+ * statement for a whole batch. Says, for each, whether it moved.
+ */
+export async function advanceSubscriptions(session: SqlSession, renewed: { subscription: SubscriptionRecord; period: Period }[]): Promise<boolean[]> {
+  const moved = await session.query<{ id: string }>(
+    `UPDATE subscriptions s SET period_index = r.period_index, period_start = r.period_start, period_end = r.period_end,
+       updated_at = clock_timestamp()
+     FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::timestamptz[], $5::int[])
+       AS r(id, period_index, period_start, period_end, from_index)
+     WHERE s.id = r.id AND s.period_index = r.from_index AND s.status = 'ACTIVE'
+     RETURNING s.id`,
+    [
+      renewed.map((r) => r.subscription.id),
+      renewed.map((r) => r.period.index),
+      renewed.map((r) => r.period.start.toISOString()),
+      renewed.map((r) => r.period.end.toISOString()),
+      renewed.map((r) => r.subscription.periodIndex),
+    ],
   );
-  return { write, advanced: moved.length > 0 };
+  const ids = new Set(moved.map((m) => m.id));
+  return renewed.map((r) => ids.has(r.subscription.id));
 }
 
 /** The period's number and start: a restarted cycle counts from 0 again, at a later start. */

@@ -1,5 +1,6 @@
 import type { DepositStatus } from '../db/generated/enums.js';
 import { CreditkeeperError } from '../errors.js';
+import type { Source } from '../input.js';
 import type { Tx } from './ledgerWrite.js';
 
 export interface InFlightDeposit {
@@ -8,6 +9,8 @@ export interface InFlightDeposit {
   charged: bigint;
   held: bigint;
   action: string | null;
+  /** What the submission was for (its creative, project…): its settlement names the same. */
+  source: Source;
 }
 
 /** Reads a deposit of this account inside the write; only an in-flight one may be settled. */
@@ -19,8 +22,13 @@ export async function findInFlightDeposit(tx: Tx, accountId: string, depositId: 
     held: string;
     action: string | null;
     status: DepositStatus;
+    source_kind: string | null;
+    source_id: string | null;
+    source_label: string | null;
+    source_url: string | null;
   }>(
-    'SELECT id, entry_id, charged::text, held::text, action, status FROM deposits WHERE id = $1::uuid AND account_id = $2::uuid',
+    `SELECT d.id, d.entry_id, d.charged::text, d.held::text, d.action, d.status, e.source_kind, e.source_id, e.source_label, e.source_url
+     FROM deposits d JOIN entries e ON e.id = d.entry_id WHERE d.id = $1::uuid AND d.account_id = $2::uuid`,
     [depositId, accountId],
   );
   if (!row) throw new CreditkeeperError('DEPOSIT_NOT_FOUND', `No deposit ${depositId} on this account`, { depositId });
@@ -30,5 +38,11 @@ export async function findInFlightDeposit(tx: Tx, accountId: string, depositId: 
       status: row.status,
     });
   }
-  return { id: row.id, entryId: row.entry_id, charged: BigInt(row.charged), held: BigInt(row.held), action: row.action };
+  const source = {
+    kind: row.source_kind ?? 'deposit',
+    id: row.source_id ?? row.id,
+    ...(row.source_label !== null && { label: row.source_label }),
+    ...(row.source_url !== null && { url: row.source_url }),
+  };
+  return { id: row.id, entryId: row.entry_id, charged: BigInt(row.charged), held: BigInt(row.held), action: row.action, source };
 }

@@ -47,7 +47,7 @@ export async function reconcileDeposit(ctx: CoreContext, input: z.input<typeof r
               ? `Deposit reconciled: delivered exactly the ${deposit.held} deposited`
               : `Deposit reconciled: ${unused} unused credits refunded`,
           movements: unused === 0n ? [] : returnCredits(ledger, await drawnAndNotReturned(ledger, tx, deposit.entryId), unused),
-          source: { kind: 'deposit', id: deposit.id },
+          source: deposit.source,
           actor: request.actor,
           correctsId: deposit.entryId,
         });
@@ -62,7 +62,7 @@ export async function reconcileDeposit(ctx: CoreContext, input: z.input<typeof r
               : `Deposit reconciled: ${extra} credits beyond the deposit, ${taken} charged, ${extra - taken} outstanding`,
           movements,
           outstandingDelta: extra - taken,
-          source: { kind: 'deposit', id: deposit.id },
+          source: deposit.source,
           actor: request.actor,
           correctsId: deposit.entryId,
         });

@@ -27,7 +27,7 @@ export async function voidDeposit(ctx: CoreContext, input: z.input<typeof voidDe
         type: 'DEPOSIT_VOID',
         description: `Submission cancelled: ${deposit.charged} credits refunded`,
         movements: returnCredits(ledger, await drawnAndNotReturned(ledger, tx, deposit.entryId), deposit.charged),
-        source: { kind: 'deposit', id: deposit.id },
+        source: deposit.source,
         actor: request.actor,
         note: request.reason,
         correctsId: deposit.entryId,

@@ -4,17 +4,19 @@ import { describe, expect, it } from 'vitest';
 import { createApiToken } from '../../core/access/createApiToken.js';
 import { openAccount } from '../../core/accounts/openAccount.js';
 import { purchase } from '../../core/ledger/purchase.js';
+import { subscribe } from '../../core/plans/subscribe.js';
 import { verifyLedger } from '../../core/ledger/verify.js';
 import { freshContext } from '../support/databases.js';
 import { freePort } from '../support/freePort.js';
 
 /**
  * Kill -9 in the middle of a stream of writes, restart, and check that nothing was lost or
- * doubled: a separate Creditkeeper process on PostgreSQL takes concurrent spends and purchases,
- * is killed at random moments (CRASH_KILLS times; 3 in CI) and restarted, while the client retries
- * every write it has no answer for with the same idempotency key. At the end every acknowledged
- * write is in the ledger exactly once, every entry is one the client asked for, and the ledger's
- * invariants hold.
+ * doubled: a separate Creditkeeper process on PostgreSQL takes concurrent spends, purchases and
+ * submissions with their deposit reconciliations, and renews subscriptions three weeks behind
+ * (its cron's catch-up at start), is killed at random moments (CRASH_KILLS times; 3 in CI) and
+ * restarted, while the client retries every write it has no answer for with the same idempotency
+ * key. At the end every acknowledged write is in the ledger exactly once, every entry is one the
+ * client asked for, every missed period was granted exactly once, and the invariants hold.
  */
 const kills = Number(process.env.CRASH_KILLS ?? 3);
 
@@ -31,40 +33,63 @@ describe('a Creditkeeper process killed mid-stream', () => {
       await purchase(ctx, { accountId, idempotencyKey: 'opening', actor: { kind: 'SYSTEM' }, amount: 1_000_000n });
       accounts.push(accountId);
     }
+    const subscribers = 600;
+    for (let i = 0; i < subscribers; i++) {
+      const { accountId } = await openAccount(ctx, { owner: { kind: 'USER', externalId: `subscriber-${i}` } });
+      await subscribe(ctx, { accountId, idempotencyKey: 'join', actor: { kind: 'SERVICE' }, plan: 'free' });
+    }
+    // The process was down for three weeks: three weekly periods are due for every subscriber.
+    await ctx.db.sql.query(
+      `UPDATE subscriptions SET anchor_at = anchor_at - interval '21 days 1 minute', period_start = period_start - interval '21 days 1 minute',
+         period_end = period_end - interval '21 days 1 minute'`,
+    );
     const port = await freePort();
     let server = start(url.toString(), port);
     const acknowledged = new Map<string, { accountId: string; amount: bigint }>();
     const sent = new Set<string>();
     let stop = false;
 
+    /** Posts until answered (after a crash it either landed or did not), then records it as acknowledged. */
+    const write = async (accountId: string, path: string, body: unknown, amount: bigint): Promise<{ depositId?: string } | undefined> => {
+      const key = `w-${randomUUID()}`;
+      sent.add(key);
+      for (let tries = 0; tries < 200 && !stop; tries++) {
+        const reply = await fetch(`http://127.0.0.1:${port}/v1/accounts/${accountId}/${path}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': key },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(5000),
+        }).catch(() => undefined);
+        if (reply?.status === 201) {
+          acknowledged.set(key, { accountId, amount });
+          return (await reply.json()) as { depositId?: string };
+        }
+        await reply?.text();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return undefined;
+    };
     const worker = async () => {
       while (!stop) {
         const accountId = accounts[randomInt(accounts.length)]!;
-        const key = `w-${randomUUID()}`;
-        const isPurchase = randomInt(4) === 0;
-        const path = isPurchase ? 'purchases' : 'usage';
-        const body = isPurchase ? { amount: 7 } : { charge: { action: 'image', quantity: 1 } };
-        sent.add(key);
-        // Retry the same request until it is answered: after a crash it either landed or did not.
-        for (let tries = 0; tries < 200; tries++) {
-          const reply = await fetch(`http://127.0.0.1:${port}/v1/accounts/${accountId}/${path}`, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': key },
-            body: JSON.stringify(body),
-            signal: AbortSignal.timeout(5000),
-          }).catch(() => undefined);
-          if (reply?.status === 201) {
-            acknowledged.set(key, { accountId, amount: isPurchase ? 7n : -3n });
-            break;
+        const kind = randomInt(4);
+        if (kind === 0) await write(accountId, 'purchases', { amount: 7 }, 7n);
+        else if (kind === 1) {
+          // A submission (40 + an 8 s clip deposit), then its reconciliation: 6 s delivered, 2 back.
+          const submitted = await write(accountId, 'usage', { charge: { action: 'submission', clipSeconds: [8] } }, -48n);
+          if (submitted?.depositId) {
+            await write(accountId, `deposits/${submitted.depositId}/reconciliation`, { actual: { deliveredSeconds: [6] } }, 2n);
           }
-          await reply?.text();
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
+        } else await write(accountId, 'usage', { charge: { action: 'image', quantity: 1 } }, -3n);
       }
     };
     const workers = Array.from({ length: 6 }, worker);
+    const dueAtKill: number[] = [];
+    const dueNow = async () =>
+      (await ctx.db.sql.query<{ n: number }>("SELECT count(*)::int AS n FROM subscriptions WHERE period_end <= now()"))[0]!.n;
     for (let k = 0; k < kills; k++) {
       await new Promise((resolve) => setTimeout(resolve, 1500 + randomInt(1500)));
+      dueAtKill.push(await dueNow());
       server.kill('SIGKILL');
       await new Promise((resolve) => server.once('exit', resolve));
       server = start(url.toString(), port);
@@ -72,6 +97,8 @@ describe('a Creditkeeper process killed mid-stream', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     stop = true;
     await Promise.all(workers);
+    // The last process finishes the renewals its start-up run began.
+    for (let waited = 0; waited < 30_000 && (await dueNow()) > 0; waited += 200) await new Promise((resolve) => setTimeout(resolve, 200));
     server.kill('SIGTERM');
     await new Promise((resolve) => server.once('exit', resolve));
 
@@ -88,7 +115,18 @@ describe('a Creditkeeper process killed mid-stream', () => {
       }
       for (const key of written.keys()) expect(sent.has(key), `${key} was never sent`).toBe(true);
       expect(acknowledged.size).toBeGreaterThan(50);
-      console.log(`crash test: ${kills} kills, ${acknowledged.size} writes acknowledged, ${entries.length} written, 0 lost, 0 doubled`);
+
+      const renewals = await ctx.db.sql.query<{ period_index: number; grants: number; keys: number }>(
+        `SELECT s.period_index, count(e.id)::int AS grants, count(DISTINCT e.idempotency_key)::int AS keys
+         FROM subscriptions s LEFT JOIN entries e ON e.account_id = s.account_id AND e.type = 'WEEKLY_GRANT' AND e.idempotency_key LIKE 'renewal:%'
+         GROUP BY s.id, s.period_index`,
+      );
+      expect(renewals).toHaveLength(subscribers);
+      for (const r of renewals) expect(r).toEqual({ period_index: 3, grants: 3, keys: 3 });
+      console.log(
+        `crash test: ${kills} kills, ${acknowledged.size} writes acknowledged, ${entries.length} written, ${subscribers * 3} periods renewed once each ` +
+          `(subscriptions still behind at each kill: ${dueAtKill.join(', ')}), 0 lost, 0 doubled`,
+      );
     } finally {
       await ctx.db.close();
     }

@@ -46,6 +46,9 @@ export function unexpectedErrorText(logger: Logger, error: unknown, details: Rec
   return `Something went wrong (ref ${ref}).`;
 }
 
+/** What the presser of a button the bot cannot read (an old message's, another version's) is told. */
+export const staleButtonText = 'That button no longer works: run /activity again.';
+
 /** A kind of credit as a word: PLAN → Plan. */
 export function creditKindName(kind: string): string {
   return kind.charAt(0) + kind.slice(1).toLowerCase();

@@ -10,7 +10,7 @@ import { listMemberAccounts } from '../../core/accounts/listMemberAccounts.js';
 import type { CoreContext } from '../../core/context.js';
 import { resolveChatUser } from '../../core/identity/resolveChatUser.js';
 import type { Logger } from '../../core/logger.js';
-import { clipText, unexpectedErrorText } from '../chatFormat.js';
+import { clipText, staleButtonText, unexpectedErrorText } from '../chatFormat.js';
 import { dispatch } from '../dispatch.js';
 import type { View } from '../views.js';
 import { parseActivityButtonId } from './activityButtons.js';
@@ -65,7 +65,13 @@ async function suggestAccounts(options: DiscordHandlerOptions, interaction: Auto
 
 async function turnPage(options: DiscordHandlerOptions, interaction: ButtonInteraction): Promise<void> {
   const request = parseActivityButtonId(interaction.customId);
-  if (!request) return;
+  const stale = { transport: 'discord', interactionId: interaction.id, customId: interaction.customId };
+  if (!request) {
+    // An old message's button, or one this bot never made: say so rather than leave Discord's "interaction failed".
+    options.logger.warn(stale, 'a button the bot cannot read');
+    await interaction.reply({ content: staleButtonText, flags: MessageFlags.Ephemeral });
+    return;
+  }
   // Discord records who ran the command the message answers; only they may page it.
   if (interaction.message.interactionMetadata?.user.id !== interaction.user.id) {
     await interaction.reply({ content: 'Only the person who ran /activity can turn its pages.', flags: MessageFlags.Ephemeral });
@@ -74,6 +80,12 @@ async function turnPage(options: DiscordHandlerOptions, interaction: ButtonInter
   await interaction.deferUpdate();
   const caller = await discordCaller(options.ctx, interaction, options.staffRoleId);
   const view = await dispatch(options.ctx, options.logger, caller, 'activity', request);
+  if (view.kind === 'error') {
+    // A cursor that no longer reads, an account that is gone: the page stays as it was, and only the presser is told.
+    options.logger.warn({ ...stale, code: view.code }, 'a button could not turn the page');
+    await interaction.followUp({ content: view.text, flags: MessageFlags.Ephemeral });
+    return;
+  }
   await interaction.editReply(renderDiscord(view, request.account));
 }
 

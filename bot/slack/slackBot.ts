@@ -3,7 +3,7 @@ import express from 'express';
 import type { z } from 'zod';
 import type { CoreContext } from '../../core/context.js';
 import type { Logger } from '../../core/logger.js';
-import { unexpectedErrorText } from '../chatFormat.js';
+import { staleButtonText, unexpectedErrorText } from '../chatFormat.js';
 import type { Command } from '../command.js';
 import { commands } from '../commands/index.js';
 import { parseLine } from '../console/parseLine.js';
@@ -62,15 +62,16 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
   });
   const directory = new SlackDirectory(app.client, options.staff, logger);
 
-  async function answer(userId: string, interactionId: string, name: string, values: Record<string, string>): Promise<SlackMessage> {
+  /** The rendered answer; `failed` when it is an error (a refusal, bad input, or something unexpected, already logged). */
+  async function answer(userId: string, interactionId: string, name: string, values: Record<string, string>): Promise<{ message: SlackMessage; failed: boolean }> {
     try {
       const caller = await slackCaller(ctx, directory, userId, interactionId);
       const view = await dispatch(ctx, logger, caller, name, values);
       if (view.kind === 'linked') options.onLinked?.(userId, view);
-      return renderSlack(view, { timeZone: caller.timeZone ?? 'UTC', caller: userId, account: values.account });
+      return { message: renderSlack(view, { timeZone: caller.timeZone ?? 'UTC', caller: userId, account: values.account }), failed: view.kind === 'error' };
     } catch (error) {
       const text = unexpectedErrorText(logger, error, { transport: 'slack', interactionId });
-      return { text, blocks: [] };
+      return { message: { text, blocks: [] }, failed: true };
     }
   }
 
@@ -88,20 +89,33 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
       // Acknowledge at once (Slack waits three seconds); the answer follows through response_url.
       await ack();
       const values = commandOptions(command, slackText(payload.text));
-      await reply(respond, { response_type: 'ephemeral', ...(await answer(payload.user_id, payload.trigger_id, command.name, values)) });
+      await reply(respond, { response_type: 'ephemeral', ...(await answer(payload.user_id, payload.trigger_id, command.name, values)).message });
     });
   }
 
   app.action<BlockAction<ButtonAction>>(activityActionPattern, async ({ ack, body, action, respond }) => {
     await ack();
     const request = parseActivityButtonValue(action.value);
-    if (!request) return;
+    const stale = { transport: 'slack', interactionId: body.trigger_id, value: action.value?.slice(0, 300) };
+    if (!request) {
+      // An old message's button, or a value this bot never wrote: say so rather than nothing at all.
+      logger.warn(stale, 'a button the bot cannot read');
+      await reply(respond, { response_type: 'ephemeral', replace_original: false, text: staleButtonText });
+      return;
+    }
     if (request.caller !== body.user.id) {
       await reply(respond, { response_type: 'ephemeral', replace_original: false, text: 'Only the person who ran /activity can turn its pages.' });
       return;
     }
     const { caller: _caller, ...values } = request;
-    await reply(respond, { replace_original: true, ...(await answer(body.user.id, body.trigger_id, 'activity', values)) });
+    const { message, failed } = await answer(body.user.id, body.trigger_id, 'activity', values);
+    if (failed) {
+      // A cursor that no longer reads, an account that is gone: the page stays as it was, and only the presser is told.
+      logger.warn(stale, 'a button could not turn the page');
+      await reply(respond, { response_type: 'ephemeral', replace_original: false, ...message });
+      return;
+    }
+    await reply(respond, { replace_original: true, ...message });
   });
 
   app.error(async (error) => {

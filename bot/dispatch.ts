@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { z } from 'zod';
 import { recordAudit } from '../core/audit/recordAudit.js';
 import type { CoreContext } from '../core/context.js';
 import { isCreditkeeperError } from '../core/errors.js';
@@ -29,10 +28,6 @@ export async function dispatch(ctx: CoreContext, logger: Logger, caller: Caller,
       });
       return { kind: 'error', code: 'FORBIDDEN', text: errorText.FORBIDDEN };
     }
-    // Core files any complaint about `reason` under REASON_REQUIRED ("please give a reason"),
-    // which misleads someone whose reason was too long: say what is too long instead.
-    const tooLong = tooLongOption(command.options.safeParse(options ?? {}));
-    if (tooLong) return { kind: 'error', code: 'PAYLOAD_TOO_LARGE', text: `${errorText.PAYLOAD_TOO_LARGE} ${tooLong}` };
     return await command.run(ctx, caller, parseInput(command.options, options ?? {}));
   } catch (error) {
     if (isCreditkeeperError(error)) {
@@ -45,8 +40,3 @@ export async function dispatch(ctx: CoreContext, logger: Logger, caller: Caller,
   }
 }
 
-/** "The reason may be at most 500 characters." when a text option is longer than its command allows. */
-function tooLongOption(parsed: z.ZodSafeParseResult<unknown>): string | null {
-  const issue = parsed.error?.issues.find((i) => i.code === 'too_big' && i.origin === 'string');
-  return issue?.code === 'too_big' ? `The ${issue.path.join('.') || 'text'} may be at most ${issue.maximum} characters.` : null;
-}

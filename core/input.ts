@@ -88,10 +88,14 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.in
   }
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+  const issues = result.error.issues.map((issue) => ({
+    path: issue.path.join('.'),
+    message: issue.code === 'too_big' && issue.origin === 'string' ? `may be at most ${issue.maximum} characters` : issue.message,
+  }));
   const code = result.error.issues.some((i) => i.code === 'custom' && i.params?.code === outOfRange)
     ? 'AMOUNT_OUT_OF_RANGE'
-    : result.error.issues.some((i) => i.path.at(-1) === 'reason')
+    : // A reason that is missing or blank; one that is too long is just invalid.
+      result.error.issues.some((i) => i.path.at(-1) === 'reason' && i.code !== 'too_big')
       ? 'REASON_REQUIRED'
       : 'VALIDATION_FAILED';
   const summary = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');

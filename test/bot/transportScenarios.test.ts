@@ -245,8 +245,8 @@ describe('the seed scenarios on Discord', () => {
     const said = async (name: string, options: Record<string, string | number>) => (await answer(slashCommand(ana, name, options))).content as string;
 
     // Discord enforces max_length in its own client; a raw payload need not.
-    expect(await said('lookup', { search: 'x'.repeat(201) })).toBe(`${errorText.PAYLOAD_TOO_LARGE} The search may be at most 200 characters.`);
-    expect(await said('adjust', { account: accountId, amount: 5, reason: 'r'.repeat(501) })).toBe(`${errorText.PAYLOAD_TOO_LARGE} The reason may be at most 500 characters.`);
+    expect(await said('lookup', { search: 'x'.repeat(201) })).toBe(`${errorText.VALIDATION_FAILED}: search: may be at most 200 characters.`);
+    expect(await said('adjust', { account: accountId, amount: 5, reason: 'r'.repeat(501) })).toBe(`${errorText.VALIDATION_FAILED}: reason: may be at most 500 characters.`);
     expect(await said('grant', { account: accountId, amount: -5, reason: 'Goodwill' })).toBe(errorText.AMOUNT_OUT_OF_RANGE);
     // The largest integer Discord lets an option carry, far beyond what one operation may move.
     expect(await said('writeoff', { account: accountId, amount: Number.MAX_SAFE_INTEGER, reason: 'Test credits' })).toBe(errorText.AMOUNT_OUT_OF_RANGE);
@@ -465,8 +465,8 @@ describe('the seed scenarios on Slack, mounted on the admin app', () => {
       return reply.text as string;
     };
 
-    expect(await said('/lookup', 'x'.repeat(201))).toBe(`${errorText.PAYLOAD_TOO_LARGE} The search may be at most 200 characters.`);
-    expect(await said('/adjust', `account:${accountId} amount:5 reason:"${'r'.repeat(501)}"`)).toBe(`${errorText.PAYLOAD_TOO_LARGE} The reason may be at most 500 characters.`);
+    expect(await said('/lookup', 'x'.repeat(201))).toBe(`${errorText.VALIDATION_FAILED}: search: may be at most 200 characters.`);
+    expect(await said('/adjust', `account:${accountId} amount:5 reason:"${'r'.repeat(501)}"`)).toBe(`${errorText.VALIDATION_FAILED}: reason: may be at most 500 characters.`);
     expect(await said('/grant', `account:${accountId} amount:-5 reason:Goodwill`)).toBe(errorText.AMOUNT_OUT_OF_RANGE);
     expect(await said('/writeoff', `account:${accountId} amount:100000000000000000000 reason:"Test credits"`)).toBe(errorText.AMOUNT_OUT_OF_RANGE);
     expect(await said('/adjust', `account:${accountId} amount:lots reason:Clawback`)).toMatch(new RegExp(`^${errorText.VALIDATION_FAILED}: amount: `));

@@ -90,6 +90,8 @@ function openPostgres(url: string, poolSize = 10): Database {
   };
 }
 
+const statisticsEveryMs = 5 * 60_000;
+
 async function openPglite(target: { kind: 'embedded'; dataDir: string } | { kind: 'memory' }): Promise<Database> {
   const lock = target.kind === 'embedded' ? acquireEmbeddedLock(target.dataDir) : undefined;
   try {
@@ -101,6 +103,11 @@ async function openPglite(target: { kind: 'embedded'; dataDir: string } | { kind
       },
       query: async (sql, params) => (await pglite.query(sql, params)).rows as never,
     };
+    // PGlite runs no autovacuum, so nothing would ever give the planner statistics: without them
+    // it misjudges queries on a long history (an activity page, a report). Refresh them now and then.
+    const analyze = () => pglite.exec('ANALYZE').catch(() => undefined);
+    const statistics = setInterval(analyze, statisticsEveryMs);
+    statistics.unref();
     return {
       kind: 'pglite',
       prisma,
@@ -119,6 +126,7 @@ async function openPglite(target: { kind: 'embedded'; dataDir: string } | { kind
           ),
       },
       close: async () => {
+        clearInterval(statistics);
         await prisma.$disconnect();
         await pglite.close();
         lock?.release();

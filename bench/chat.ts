@@ -46,7 +46,6 @@ const repeats = Number(process.env.BENCH_CHAT_REPEATS ?? 30);
 const discordDeadlineMs = 3_000;
 /** Writes in flight at once while building the history: on one account they queue and commit together, in call order. */
 const writeBatch = 256;
-const analyzeEveryBatches = 40;
 /** One action per run of four spends, each in its own category, so activity shows rows of four. */
 const spendActions = ['chat', 'image', 'photo_processing'];
 const topUpEvery = 10_000;
@@ -165,9 +164,6 @@ async function writeHistory(ctx: CoreContext, accountId: string): Promise<void> 
   for (let batch = 0; batch * writeBatch < entries; batch++) {
     const first = batch * writeBatch;
     await Promise.all(Array.from({ length: Math.min(writeBatch, entries - first) }, (_, j) => write(first + j)));
-    // Statistics as autovacuum keeps them on a server (PGlite has no autovacuum): without them the
-    // planner finds a batch's idempotency keys by scanning the account's whole history.
-    if (batch % analyzeEveryBatches === analyzeEveryBatches - 1) await ctx.db.sql.exec('ANALYZE entries');
   }
 }
 

@@ -240,6 +240,10 @@ async function accountPage(
       <table><thead><tr><th>Kind</th><th class="num">Credits</th><th>Next expiry</th></tr></thead><tbody>
       ${breakdown.kinds.map((k) => html`<tr><td>${k.kind.toLowerCase()}</td><td class="num">${k.remaining.toLocaleString('en')}</td><td>${k.nextExpiry ? when(k.nextExpiry) : 'never'}</td></tr>`)}
       </tbody></table>
+      ${breakdown.plan
+        ? html`<p>${breakdown.plan.name} plan (${breakdown.plan.status.toLowerCase()}): used ${breakdown.plan.usedThisPeriod.toLocaleString('en')} of ${breakdown.plan.allocation.toLocaleString('en')} this ${breakdown.plan.period} (${breakdown.plan.usageRatePercent}%).
+            ${breakdown.plan.nextGrant ? html`Next grant: +${breakdown.plan.nextGrant.credits.toLocaleString('en')} on ${when(breakdown.plan.nextGrant.at)}.` : html`No more grants after ${when(breakdown.plan.periodEnd)}.`}</p>`
+        : ''}
       <p class="muted">Used in ${breakdown.usedThisPeriod.period}: ${breakdown.usedThisPeriod.used.toLocaleString('en')} credits in ${breakdown.usedThisPeriod.transactions} transactions.</p></div>
     <div class="card"><h2>Adjust the balance</h2>
       <form method="post" action="/admin/accounts/${accountId}/adjustments">

@@ -9,6 +9,7 @@ import { createLoginLink } from '../../core/access/createLoginLink.js';
 import { openAccount } from '../../core/accounts/openAccount.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
+import { subscribe } from '../../core/plans/subscribe.js';
 import { entryCount, service, useFreshLedger } from '../support/scenario.js';
 
 /** The admin page in a real headless Chromium (Debian's chromium, driven by playwright-core). */
@@ -104,6 +105,19 @@ describe('the admin page in a browser', () => {
     await page.click('button:has-text("Post adjustment")');
     expect(await page.textContent('[role=alert]')).toContain('REASON_REQUIRED');
     expect(await entryCount(ctx, accountId)).toBe(before);
+    await page.close();
+  });
+
+  it('seed 001 on the account page: a subscriber’s plan, what was used of it and when the next grant lands', async () => {
+    const subscriber = (await openAccount(ctx, { owner: { kind: 'USER', externalId: `pia-${randomUUID().slice(0, 8)}` } })).accountId;
+    await subscribe(ctx, { accountId: subscriber, idempotencyKey: 'plan', actor: service, plan: 'starter' });
+    await spend(ctx, { accountId: subscriber, idempotencyKey: 'img', actor: service, charge: { action: 'image', quantity: 10 } });
+    const page = await signedIn();
+    await page.goto(`${base}/admin/accounts/${subscriber}`);
+    const text = await page.textContent('main');
+    expect(text).toContain('120 credits available');
+    expect(text).toContain('Starter plan (active): used 30 of 150 this month (20%).');
+    expect(text).toMatch(/Next grant: \+150 on /);
     await page.close();
   });
 

@@ -32,7 +32,7 @@ describe('hostile input (PGlite)', () => {
     const opened = await call('POST', '/v1/accounts', { key: randomUUID(), body: { owner: { kind: 'USER', externalId: 'target' } } });
     const accountId = opened.body.accountId as string;
     await call('POST', `/v1/accounts/${accountId}/purchases`, { key: randomUUID(), body: { amount: 1000 } });
-    const fieldNames = ['amount', 'charge', 'action', 'quantity', 'clipSeconds', 'reason', 'entryId', 'actual', 'owner', 'type', 'bucket', 'expiresAt', 'source', 'discountPercent', 'held', 'role', 'userExternalId'];
+    const fieldNames = ['amount', 'charge', 'action', 'quantity', 'clipSeconds', 'reason', 'entryId', 'actual', 'owner', 'type', 'bucket', 'expiresAt', 'source', 'discountPercent', 'held', 'role', 'userExternalId', 'plan', 'timeZone', 'anchorAt', 'enabled', 'monthlyLimit', 'provider', 'externalId'];
     const body = fc.oneof(
       hostileValue,
       fc.dictionary(fc.constantFrom(...fieldNames), hostileValue, { maxKeys: 4 }),
@@ -44,7 +44,7 @@ describe('hostile input (PGlite)', () => {
         fc.constantFrom(...apiRoutes),
         fc.constantFrom(accountId, randomUUID(), 'not-an-id', '..%2F..', '%00'),
         body,
-        fc.dictionary(fc.constantFrom('filter', 'types', 'pageSize', 'cursor', 'from', 'to', 'since', 'expectedBalance', 'timeZone', 'days', 'search', 'x'), fc.string({ maxLength: 20 }), { maxKeys: 3 }),
+        fc.dictionary(fc.constantFrom('filter', 'types', 'pageSize', 'cursor', 'from', 'to', 'since', 'expectedBalance', 'timeZone', 'days', 'search', 'transaction_id', 'user_id', 'key_id', 'signature', 'x'), fc.string({ maxLength: 20 }), { maxKeys: 3 }),
         fc.option(fc.string({ maxLength: 30 })),
         async (route, id, payload, query, key) => {
           const path = route.path.replace(/:(\w+)/g, (_m, name: string) => (name === 'accountId' ? id : name === 'seq' ? '1' : encodeURIComponent(String(id))));

@@ -1,6 +1,6 @@
 import type { CoreContext } from '../context.js';
 import type { CreditkeeperError } from '../errors.js';
-import { keyUsedAt } from '../ledger/keyUsed.js';
+import { keyUse } from '../ledger/keyUsed.js';
 import { writePurchase } from '../ledger/purchase.js';
 import { getAutoReload } from './autoReloadSettings.js';
 
@@ -15,9 +15,10 @@ import { getAutoReload } from './autoReloadSettings.js';
  */
 export async function autoReload(ctx: CoreContext, spend: { accountId: string; idempotencyKey: string }, denial: CreditkeeperError): Promise<boolean> {
   if (!ctx.payments) return false;
-  const reloadKey = `${spend.idempotencyKey}#auto-reload`;
+  // Outside the spend's own `<key>#…` keys: a replay of the spend answers with the spend alone.
+  const reloadKey = `auto-reload#${spend.idempotencyKey}`;
   // The top-up landed on an earlier attempt, which then stopped short of the spend.
-  if (await keyUsedAt(ctx, spend.accountId, reloadKey)) return true;
+  if (await keyUse(ctx, spend.accountId, reloadKey)) return true;
   const settings = await getAutoReload(ctx, spend.accountId);
   if (!settings?.enabled) return false;
   const shortfall = BigInt(denial.details.required as string) - BigInt(denial.details.available as string);

@@ -82,8 +82,7 @@ const maxBatch = 100;
 const queues = new WeakMap<Database, Map<string, AccountQueue>>();
 
 function write(ctx: CoreContext, spec: LedgerWriteSpec): Promise<WriteResult> {
-  const { origin: _origin, ...sameness } = spec.request;
-  const requestHash = hashRequest(spec.operation, sameness);
+  const requestHash = requestHashOf(spec.operation, spec.request);
   return new Promise((resolve, reject) => {
     let accounts = queues.get(ctx.db);
     if (!accounts) queues.set(ctx.db, (accounts = new Map()));
@@ -238,14 +237,22 @@ interface AccountState {
 }
 
 async function replay(session: SqlSession, accountId: string, key: string): Promise<WriteResult> {
+  // The operation's own entry and those it derived keys for (`<key>#…`): a range of the key index.
   const rows = await session.query<EntryRow>(
     `SELECT ${entryColumns} FROM entries e
-     WHERE e.account_id = $1::uuid AND e.idempotency_key = ANY($2::text[]) ORDER BY e.seq`,
-    [accountId, [key, `${key}#settle`]],
+     WHERE e.account_id = $1::uuid AND (e.idempotency_key = $2 OR (e.idempotency_key >= $2 || '#' AND e.idempotency_key < $2 || '$'))
+     ORDER BY e.seq`,
+    [accountId, key],
   );
   const entries = rows.map((r) => toEntryView(r));
   const last = entries.at(-1)!;
   return { entries, balance: last.balanceAfter, outstanding: last.outstandingAfter, replayed: true };
+}
+
+/** What makes two requests "the same" for a retry: the operation and its input, where it came from aside. */
+export function requestHashOf(operation: string, request: LedgerWriteSpec['request']): string {
+  const { origin: _origin, ...sameness } = request;
+  return hashRequest(operation, sameness);
 }
 
 export function hashRequest(operation: string, request: unknown): string {

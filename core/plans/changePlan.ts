@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CoreContext } from '../context.js';
 import { ledgerWriteBase, parseInput } from '../input.js';
-import { keyUsedAt } from '../ledger/keyUsed.js';
+import { keyUse } from '../ledger/keyUsed.js';
 import { ledgerWrite } from '../ledger/ledgerWrite.js';
 import { defaultPriority } from '../ledger/entryTypes.js';
 import { periodAt } from './billingPeriod.js';
@@ -30,7 +30,7 @@ export async function changePlan(ctx: CoreContext, input: z.input<typeof changeP
   const request = parseInput(changePlanInput, input);
   const subscription = await activeSubscription(ctx, request.accountId);
   const plan = findPlan(ctx.plans, request.plan);
-  const usedAt = await keyUsedAt(ctx, request.accountId, request.idempotencyKey);
+  const usedAt = (await keyUse(ctx, request.accountId, request.idempotencyKey))?.at;
   if (subscription.plan === plan.id && !usedAt) return { subscription, write: null };
   const current = Object.hasOwn(ctx.plans, subscription.plan) ? findPlan(ctx.plans, subscription.plan) : null;
   const restart = current?.period !== plan.period;

@@ -25,14 +25,15 @@ export function stagePlanGrant(
   }
   const { bucket, type } = planGrant(plan);
   const expiresAt = planCreditsExpiry(plan, grant.anchorAt, grant.timeZone, period);
+  const granted = ledger.addBucket(bucket, BigInt(plan.allocation), expiresAt, defaultPriority[bucket]);
   ledger.post({
     type,
     description: `${type === 'PLAN_GRANT' ? 'Monthly' : 'Weekly'} grant: ${plan.name} plan`,
-    movements: [ledger.addBucket(bucket, BigInt(plan.allocation), expiresAt, defaultPriority[bucket])],
+    movements: [granted],
     source: { kind: 'plan', id: plan.id, label: `${plan.name} plan` },
     actor: { kind: 'SYSTEM' },
   });
-  if (ledger.isExpired({ expiresAt })) ledger.sweepExpired();
+  if (ledger.isExpired({ expiresAt })) ledger.expire(ledger.bucket(granted.bucketId)!, granted.amount, `${grant.idempotencyKey}#over`);
 }
 
 /** When a period's plan credits stop: at its end, or a period later on a rollover plan. */

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import type { CoreContext } from '../context.js';
 import { CreditkeeperError } from '../errors.js';
 import { ledgerWriteBase, parseInput, timeZone } from '../input.js';
-import { keyUsedAt } from '../ledger/keyUsed.js';
-import { ledgerWrite, type WriteResult } from '../ledger/ledgerWrite.js';
+import { keyUse } from '../ledger/keyUsed.js';
+import { ledgerWrite, requestHashOf, type WriteResult } from '../ledger/ledgerWrite.js';
 import { periodContaining } from './billingPeriod.js';
 import { changePlan } from './changePlan.js';
 import { findPlan } from './planCatalog.js';
@@ -32,13 +32,16 @@ export interface SubscriptionResult {
  * Puts an account on a plan and grants the current period's allocation. On an account already
  * subscribed this is a plan change (prorated, see changePlan). The grant is written first and the
  * subscription after: a retry with the same key replays the grant and saves the subscription.
+ * A retry of a subscribe that was a plan change is a retry of that plan change.
  */
 export async function subscribe(ctx: CoreContext, input: z.input<typeof subscribeInput>): Promise<SubscriptionResult> {
   const request = parseInput(subscribeInput, input);
   const plan = findPlan(ctx.plans, request.plan);
   const existing = await findSubscription(ctx.db.sql, request.accountId);
-  const usedAt = await keyUsedAt(ctx, request.accountId, request.idempotencyKey);
-  if (existing?.status === 'ACTIVE' && !usedAt) {
+  const used = await keyUse(ctx, request.accountId, request.idempotencyKey);
+  // On an active subscription this is a plan change, unless it is the retry of this very subscribe.
+  const retried = used?.requestHash === requestHashOf('subscribe', request);
+  if (existing?.status === 'ACTIVE' && !retried) {
     return changePlan(ctx, { accountId: request.accountId, idempotencyKey: request.idempotencyKey, actor: request.actor, origin: request.origin, plan: request.plan });
   }
   let anchorAt: Date | undefined;
@@ -61,7 +64,7 @@ export async function subscribe(ctx: CoreContext, input: z.input<typeof subscrib
   if (write.replayed) {
     // Saved already, unless the first attempt stopped between its grant and its save; then the
     // subscription is missing, or is one cancelled before this grant.
-    const grantedAt = usedAt ?? write.entries[0]!.createdAt;
+    const grantedAt = used?.at ?? write.entries[0]!.createdAt;
     const saved = existing && (existing.status === 'ACTIVE' || existing.cancelledAt! > grantedAt);
     if (saved) return { subscription: existing, write };
     anchorAt = request.anchorAt ?? grantedAt;

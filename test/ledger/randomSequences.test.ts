@@ -13,11 +13,14 @@ import { reversePurchase } from '../../core/ledger/reversePurchase.js';
 import { spend } from '../../core/ledger/spend.js';
 import { voidDeposit } from '../../core/ledger/voidDeposit.js';
 import { writeOff } from '../../core/ledger/writeOff.js';
+import { renewSubscription } from '../../core/plans/renewSubscription.js';
+import { subscribe } from '../../core/plans/subscribe.js';
+import { findSubscription } from '../../core/plans/subscriptionRecord.js';
 import { engines, freshContext } from '../support/databases.js';
 import { entryCount, expectLedgerSound, newUserAccount, service, staff } from '../support/scenario.js';
 
 /**
- * Random sequences of every ledger operation on one account. After each step: the balance is
+ * Random sequences of every ledger operation on one account, plan changes and renewals included. After each step: the balance is
  * what the step reported, a spend is denied exactly when it exceeds the balance, a failed step
  * wrote nothing, and a retry of a successful step changes nothing. At the end, every invariant.
  */
@@ -31,7 +34,9 @@ type Step =
   | { op: 'refund'; pick: number; amount: number }
   | { op: 'reverse'; pick: number }
   | { op: 'adjust'; amount: number }
-  | { op: 'writeOff'; amount: number };
+  | { op: 'writeOff'; amount: number }
+  | { op: 'subscribe'; plan: 'free' | 'starter' | 'growth' | 'scale' }
+  | { op: 'renew' };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ op: fc.constant('grant' as const), amount: fc.integer({ min: 1, max: 60 }), days: fc.option(fc.integer({ min: 1, max: 40 })) }),
@@ -44,7 +49,11 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ op: fc.constant('reverse' as const), pick: fc.nat() }),
   fc.record({ op: fc.constant('adjust' as const), amount: fc.integer({ min: -40, max: 40 }).filter((n) => n !== 0) }),
   fc.record({ op: fc.constant('writeOff' as const), amount: fc.integer({ min: 1, max: 30 }) }),
+  fc.record({ op: fc.constant('subscribe' as const), plan: fc.constantFrom('free' as const, 'starter' as const, 'growth' as const, 'scale' as const) }),
+  fc.record({ op: fc.constant('renew' as const) }),
 );
+
+const noChange = { entries: [], balance: 0n, outstanding: 0n, replayed: false } satisfies WriteResult;
 
 describe.each(engines)('random operation sequences on %s', (engine) => {
   let ctx: CoreContext;
@@ -71,6 +80,8 @@ describe.each(engines)('random operation sequences on %s', (engine) => {
           const entriesBefore = await entryCount(ctx, accountId);
           const base = { accountId, idempotencyKey, actor: service };
           const expiry = s.op === 'grant' && s.days ? { expiresAt: new Date(Date.now() + s.days * 86_400_000) } : {};
+          // Read once per step, so the retry below renews the same period (renewing early: the grant is what is tested).
+          const subscription = s.op === 'renew' ? await findSubscription(ctx.db.sql, accountId) : null;
           const attempt = (): Promise<WriteResult & { depositId?: string | null }> | undefined => {
             switch (s.op) {
               case 'grant':
@@ -101,6 +112,11 @@ describe.each(engines)('random operation sequences on %s', (engine) => {
                 return adjust(ctx, { ...base, actor: staff, amount: s.amount, reason: 'random correction' });
               case 'writeOff':
                 return writeOff(ctx, { ...base, actor: staff, amount: s.amount, reason: 'random writeoff' });
+              case 'subscribe':
+                // A first subscription, or a plan change (prorated or a new cycle); the same plan again writes nothing.
+                return subscribe(ctx, { ...base, plan: s.plan }).then(({ write }) => write ?? noChange);
+              case 'renew':
+                return subscription ? renewSubscription(ctx, subscription).then(({ write }) => write) : undefined;
             }
           };
           const pending = attempt();
@@ -109,6 +125,7 @@ describe.each(engines)('random operation sequences on %s', (engine) => {
             if (!(error instanceof CreditkeeperError)) throw error;
             return error;
           });
+          if (result === noChange) continue;
           const after = await getBalance(ctx, { accountId });
           if (result instanceof CreditkeeperError) {
             expect(await entryCount(ctx, accountId), `${s.op} failed with ${result.code} but wrote`).toBe(entriesBefore);

@@ -189,7 +189,7 @@ describe('auto-reload (seed 002)', () => {
     charge().reply(200, { chargeId: 'ch_late' }); // the processor answers the same key with the same charge
     await spend(ctx, { accountId, idempotencyKey: spendKey, actor: service, charge: { action: 'image', quantity: 5 } });
     await spend(ctx, { accountId, idempotencyKey: spendKey, actor: service, charge: { action: 'image', quantity: 5 } }); // a replay: no charge
-    expect(new Set(keys)).toEqual(new Set([`${spendKey}#auto-reload`]));
+    expect(new Set(keys)).toEqual(new Set([`auto-reload#${spendKey}`]));
     expect(keys).toHaveLength(3);
     expect(await balanceOf(ctx, accountId)).toBe(5n);
   });

@@ -237,10 +237,13 @@ interface AccountState {
 }
 
 async function replay(session: SqlSession, accountId: string, key: string): Promise<WriteResult> {
-  // The operation's own entry and those it derived keys for (`<key>#…`): a range of the key index.
+  // The operation's own entry and those it derived keys for (`<key>#…`), all written by the same
+  // statement and so stamped with the same time: found by that time, whatever the collation.
   const rows = await session.query<EntryRow>(
     `SELECT ${entryColumns} FROM entries e
-     WHERE e.account_id = $1::uuid AND (e.idempotency_key = $2 OR (e.idempotency_key >= $2 || '#' AND e.idempotency_key < $2 || '$'))
+     WHERE e.account_id = $1::uuid
+       AND e.created_at = (SELECT o.created_at FROM entries o WHERE o.account_id = $1::uuid AND o.idempotency_key = $2)
+       AND (e.idempotency_key = $2 OR starts_with(e.idempotency_key, $2 || '#'))
      ORDER BY e.seq`,
     [accountId, key],
   );

@@ -12,6 +12,13 @@
  * as a share of Discord's 3-second deadline, and writes bench/results/chat-latest.json. Nothing
  * asserts a timing.
  *
+ * Then (bench/chatTransports.ts) /credits, /activity and /why go through the real transports
+ * on the same account, BENCH_CHAT_REPEATS times each: Slack as startChat starts it on the admin
+ * app (a signed slash-command POST: until its HTTP response, and until the ephemeral reply
+ * reaches the response_url), and the Discord bot fed raw interactions (until the deferral
+ * callback, and until the edit that carries the answer), Slack and Discord answered by nock.
+ * Their table follows the dispatch table, and they are in the results file under `transports`.
+ *
  * The history is written now, in seconds, so /usage sees one busy day rather than months; /why,
  * with no plan or weekly grant to start from, explains the whole history (its worst case). While
  * writing, the entries table is analysed every 10,240 entries, and vacuumed and analysed before
@@ -19,6 +26,8 @@
  *
  * Knobs: BENCH_CHAT_ENTRIES, BENCH_CHAT_REPEATS, BENCH_DATABASE_URL.
  */
+// First: nock (and its Node 20 polyfill) must be in place before discord.js loads.
+import { interceptChatApis, printTransportTable, timeTransports, transportMoments } from './chatTransports.js';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -89,6 +98,7 @@ interface ChatCall {
 
 async function main(): Promise<void> {
   const logger = createLogger('warn');
+  const stopIntercepting = interceptChatApis();
   const runs = [];
   for (const engine of engines) {
     const { db, cleanup } = await engine.open();
@@ -130,11 +140,14 @@ async function main(): Promise<void> {
         times.sort((a, b) => a - b);
         results.push({ command: call.label, medianMs: percentile(times, 50)!, p95Ms: percentile(times, 95)!, repeats });
       }
-      runs.push({ engine: engine.name, writeSeconds: written.ms / 1000, verifySeconds: verified.ms / 1000, results });
+      // The same commands through the real Slack and Discord transports (after the link, which pays Discord's reward: one entry more).
+      const transports = await timeTransports(ctx, logger, userExternalId, repeats);
+      runs.push({ engine: engine.name, writeSeconds: written.ms / 1000, verifySeconds: verified.ms / 1000, results, transports });
     } finally {
       await cleanup();
     }
   }
+  stopIntercepting();
 
   console.log(`\n${'engine'.padEnd(10)} ${'command'.padEnd(36)} ${'median ms'.padStart(10)} ${'p95 ms'.padStart(8)} ${'p95 of 3 s'.padStart(10)}`);
   for (const { engine, results } of runs) {
@@ -143,9 +156,10 @@ async function main(): Promise<void> {
       console.log(`${engine.padEnd(10)} ${r.command.padEnd(36)} ${r.medianMs.toFixed(2).padStart(10)} ${r.p95Ms.toFixed(2).padStart(8)} ${share.padStart(10)}`);
     }
   }
+  printTransportTable(runs, discordDeadlineMs);
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'chat-latest.json'), JSON.stringify({ at: new Date().toISOString(), entries, repeats, discordDeadlineMs, runs }, null, 2));
+  writeFileSync(join(dir, 'chat-latest.json'), JSON.stringify({ at: new Date().toISOString(), entries, repeats, discordDeadlineMs, transportMoments, runs }, null, 2));
 }
 
 /**

@@ -41,6 +41,23 @@ function periodStart(anchor: Date, timeZone: string, unit: PeriodUnit, index: nu
   return fromWallClock({ ...local, year, month, day: Math.min(local.day, lastDay) }, timeZone);
 }
 
+/**
+ * The most recent midnight (in `timeZone`, at or before `now`) that fell on `day` of its month,
+ * in a month that has that day: so an anniversary on the 31st stays on the 31st (and renews on
+ * the last day of the months in between).
+ */
+export function lastAnniversary(day: number, timeZone: string, now: Date): Date {
+  const today = wallClock(now, timeZone);
+  for (let back = 0; ; back++) {
+    const monthIndex = today.month - 1 - back;
+    const year = today.year + Math.floor(monthIndex / 12);
+    const month = (((monthIndex % 12) + 12) % 12) + 1;
+    if (day > new Date(Date.UTC(year, month, 0)).getUTCDate()) continue;
+    const candidate = fromWallClock({ year, month, day, hour: 0, minute: 0, second: 0, millisecond: 0 }, timeZone);
+    if (candidate.getTime() <= now.getTime()) return candidate;
+  }
+}
+
 interface WallClock {
   year: number;
   month: number;

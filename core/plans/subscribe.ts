@@ -4,7 +4,7 @@ import { CreditkeeperError } from '../errors.js';
 import { ledgerWriteBase, parseInput, timeZone } from '../input.js';
 import { keyUse } from '../ledger/keyUsed.js';
 import { ledgerWrite, requestHashOf, type WriteResult } from '../ledger/ledgerWrite.js';
-import { periodContaining } from './billingPeriod.js';
+import { lastAnniversary, periodContaining } from './billingPeriod.js';
 import { changePlan } from './changePlan.js';
 import { findPlan } from './planCatalog.js';
 import { findSubscription, saveSubscription, type SubscriptionRecord } from './subscriptionRecord.js';
@@ -20,6 +20,14 @@ export const subscribeInput = z.strictObject({
    * system) starts in the period that contains now, without granting the earlier ones.
    */
   anchorAt: z.coerce.date({ message: 'must be a date' }).optional(),
+  /**
+   * Or just the day of the month it renews on (1–31; the 29th–31st renew on the last day of
+   * shorter months): the anchor is then that day's most recent midnight in the time zone.
+   */
+  anniversaryDay: z.number().int().min(1).max(31).optional(),
+}).refine((s) => s.anchorAt === undefined || s.anniversaryDay === undefined, {
+  message: 'give anchorAt or anniversaryDay, not both',
+  path: ['anniversaryDay'],
 });
 
 export interface SubscriptionResult {
@@ -53,7 +61,8 @@ export async function subscribe(ctx: CoreContext, input: z.input<typeof subscrib
     request,
     batchable: true,
     write: (ledger) => {
-      anchorAt = request.anchorAt ?? ledger.now;
+      anchorAt =
+        request.anchorAt ?? (request.anniversaryDay ? lastAnniversary(request.anniversaryDay, request.timeZone, ledger.now) : ledger.now);
       if (anchorAt.getTime() > ledger.now.getTime()) {
         throw new CreditkeeperError('VALIDATION_FAILED', 'anchorAt: cannot be in the future', { issues: [{ path: 'anchorAt', message: 'cannot be in the future' }] });
       }
@@ -67,7 +76,7 @@ export async function subscribe(ctx: CoreContext, input: z.input<typeof subscrib
     const grantedAt = used?.at ?? write.entries[0]!.createdAt;
     const saved = existing && (existing.status === 'ACTIVE' || existing.cancelledAt! > grantedAt);
     if (saved) return { subscription: existing, write };
-    anchorAt = request.anchorAt ?? grantedAt;
+    anchorAt = request.anchorAt ?? (request.anniversaryDay ? lastAnniversary(request.anniversaryDay, request.timeZone, grantedAt) : grantedAt);
     period = periodContaining(anchorAt, request.timeZone, plan.period, grantedAt);
   }
   const subscription = await saveSubscription(ctx.db.sql, {

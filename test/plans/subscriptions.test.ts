@@ -7,6 +7,7 @@ import { cancelSubscription } from '../../core/plans/cancelSubscription.js';
 import { changePlan } from '../../core/plans/changePlan.js';
 import { renewDueSubscriptions } from '../../core/plans/renewDueSubscriptions.js';
 import { subscribe } from '../../core/plans/subscribe.js';
+import { lastAnniversary, periodAt } from '../../core/plans/billingPeriod.js';
 import { findSubscription } from '../../core/plans/subscriptionRecord.js';
 import { getBalanceBreakdown } from '../../core/reports/balanceBreakdown.js';
 import { balanceOf, entryCount, expectError, key, newUserAccount, service, useFreshLedger } from '../support/scenario.js';
@@ -253,5 +254,71 @@ describe('the balance breakdown of a subscriber (seed 001: Total Used and Usage 
     });
     await cancelSubscription(ctx, { accountId });
     expect((await getBalanceBreakdown(ctx, { accountId })).plan).toMatchObject({ status: 'CANCELLED', nextGrant: null });
+  });
+});
+
+describe('a simulated year (PostgreSQL)', () => {
+  const ctx = useFreshLedger('postgres');
+
+  /** A subscription one period in, its first grant never made, as if the process had been down since `anchorAt`. */
+  async function downSince(plan: string, anchorAt: Date, timeZone = 'UTC'): Promise<string> {
+    const accountId = await newUserAccount(ctx);
+    const unit = ctx.plans[plan]!.period;
+    const first = periodAt(anchorAt, timeZone, unit, 0);
+    await ctx.db.sql.query(
+      `INSERT INTO subscriptions (account_id, plan, time_zone, anchor_at, period_index, period_start, period_end) VALUES ($1::uuid, $2, $3, $4, 0, $5, $6)`,
+      [accountId, plan, timeZone, anchorAt, first.start, first.end],
+    );
+    return accountId;
+  }
+
+  async function grantsOf(accountId: string) {
+    return ctx.db.sql.query<{ key: string; amount: string }>(
+      "SELECT idempotency_key AS key, amount::text FROM entries WHERE account_id = $1::uuid AND type IN ('PLAN_GRANT', 'WEEKLY_GRANT') ORDER BY seq",
+      [accountId],
+    );
+  }
+
+  it('monthly renewals on the 31st land on the last day of shorter months, once per missed month, and a year of weekly resets once per week', async () => {
+    const now = Date.now();
+    const anchorAt = lastAnniversary(31, 'Europe/Berlin', new Date(now - 366 * day));
+    const growth = await downSince('growth', anchorAt, 'Europe/Berlin');
+    const free = await downSince('free', new Date(now - 52 * 7 * day - 60_000));
+    const run = await renewDueSubscriptions(ctx, { logger });
+    expect(run.failed).toBe(0);
+
+    const monthly = await grantsOf(growth);
+    const months = monthly.length;
+    expect(months).toBeGreaterThanOrEqual(12);
+    // Each key names its period's start: midnight in Berlin on the 31st, or the month's last day.
+    const days = monthly.map((g) => {
+      const start = new Date(g.key.split(':').slice(3).join(':'));
+      const local = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Berlin', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', hourCycle: 'h23' }).formatToParts(start);
+      const part = (type: string) => Number(local.find((p) => p.type === type)!.value);
+      return { day: part('day'), last: new Date(Date.UTC(part('year'), part('month'), 0)).getUTCDate(), hour: part('hour') };
+    });
+    for (const d of days) expect(d).toEqual({ day: Math.min(31, d.last), last: d.last, hour: 0 });
+    expect(days.some((d) => d.last < 31)).toBe(true);
+    expect(await balanceOf(ctx, growth)).toBe(325n); // every month but the current one expired at once
+
+    expect(await grantsOf(free)).toHaveLength(52);
+    expect(await balanceOf(ctx, free)).toBe(12n);
+    expect((await findSubscription(ctx.db.sql, free))!.periodIndex).toBe(52);
+
+    // Running again (a second renewer, or the next cron tick) finds nothing due.
+    expect(await renewDueSubscriptions(ctx, { logger })).toMatchObject({ granted: 0, alreadyGranted: 0 });
+    expect(await grantsOf(growth)).toHaveLength(months);
+  });
+
+  it('refuses an anniversary outside 1–31, and takes the 31st as the day of the month a subscription renews on', async () => {
+    const accountId = await newUserAccount(ctx);
+    for (const anniversaryDay of [0, 32, 1.5]) {
+      await expectError(subscribe(ctx, { accountId, idempotencyKey: key(), actor: service, plan: 'growth', anniversaryDay }), 'VALIDATION_FAILED');
+    }
+    const { subscription } = await subscribe(ctx, { accountId, idempotencyKey: key(), actor: service, plan: 'growth', anniversaryDay: 31, timeZone: 'America/New_York' });
+    const anchorDay = Number(new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', day: 'numeric' }).format(subscription.anchorAt));
+    expect(anchorDay).toBe(31);
+    expect(subscription.periodStart.getTime()).toBeLessThanOrEqual(Date.now());
+    expect(subscription.periodEnd.getTime()).toBeGreaterThan(Date.now());
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Renewals benchmark: how long the renewal job takes to land one period's grants for
  * BENCH_RENEWALS due subscriptions (default 100,000), first alone, then again while usage
- * traffic keeps spending on the same accounts.
+ * traffic keeps spending on the same accounts; on PostgreSQL, then on PGlite (in memory).
  *
  * Setup writes users, accounts and subscriptions straight in SQL (opening 100,000 accounts
  * through the API is not what is measured): seven in ten on Free (weekly), the rest on the
@@ -34,90 +34,88 @@ const poolSize = Number(process.env.BENCH_POOL ?? 16);
 const logger = pino({ level: 'warn' });
 
 async function main(): Promise<void> {
-  const database = await createServerDatabase('ck_bench_renewals');
-  const db = await openDatabase({ kind: 'postgres', url: database.url, poolSize });
-  const ctx: CoreContext = { db, priceList: seedPriceList, plans: seedPlans };
-  try {
-    const seeded = await timed(() => seedSubscriptions(ctx));
-    console.log(`seeded ${subscriptions.toLocaleString('en')} due subscriptions in ${(seeded.ms / 1000).toFixed(1)} s`);
-
-    const alone = await timed(() => renewDueSubscriptions(ctx, { logger, concurrency: poolSize }));
-    report('round 1, renewals alone', alone.value.granted, alone.ms);
-
-    // Every subscription one period back: all due again, for a round under load.
-    await db.sql.query(
-      `UPDATE subscriptions SET anchor_at = anchor_at - p.step, period_start = period_start - p.step, period_end = period_end - p.step
-       FROM (SELECT 'free' AS plan, interval '7 days' AS step UNION ALL SELECT unnest(ARRAY['starter','growth','scale']), interval '31 days') p
-       WHERE subscriptions.plan = p.plan`,
-    );
-    const accounts = (await db.sql.query<{ account_id: string }>('SELECT account_id FROM subscriptions')).map((r) => r.account_id);
-    let renewing = true;
-    const latencies: number[] = [];
-    let denied = 0;
-    const traffic = Array.from({ length: usageClients }, async (_, client) => {
-      let n = 0;
-      while (renewing) {
-        const accountId = accounts[Math.floor(Math.random() * accounts.length)]!;
-        const started = performance.now();
-        try {
-          await spend(ctx, { accountId, idempotencyKey: `bench-${client}-${n++}`, actor: { kind: 'SERVICE' }, charge: { action: 'chat', quantity: 1 } });
-        } catch (error) {
-          if (!isCreditkeeperError(error, 'INSUFFICIENT_CREDITS')) throw error;
-          denied += 1;
-        }
-        latencies.push(performance.now() - started);
-      }
-    });
-    const loaded = await timed(async () => {
-      try {
-        return await renewDueSubscriptions(ctx, { logger, concurrency: poolSize });
-      } finally {
-        renewing = false;
-      }
-    });
-    await Promise.all(traffic);
-    report(`round 2, renewals with ${usageClients} usage clients`, loaded.value.granted, loaded.ms);
-    latencies.sort((a, b) => a - b);
-    const spendsPerSecond = latencies.length / (loaded.ms / 1000);
-    console.log(
-      `  usage meanwhile: ${latencies.length.toLocaleString('en')} spends (${denied} denied for want of credits), ${spendsPerSecond.toFixed(0)}/s, ` +
-        `p50 ${percentile(latencies, 50)!.toFixed(1)} ms, p95 ${percentile(latencies, 95)!.toFixed(1)} ms, p99 ${percentile(latencies, 99)!.toFixed(1)} ms`,
-    );
-
-    const verified = await timed(() => verifyLedger(db));
-    console.log(`verifier: ${verified.value.ok ? 'ledger sound' : 'INVARIANTS BROKEN'} (${verified.value.entries.toLocaleString('en')} entries, ${(verified.ms / 1000).toFixed(1)} s)`);
-    if (!verified.value.ok) process.exitCode = 1;
-
-    const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(
-      join(dir, 'renewals-latest.json'),
-      JSON.stringify(
-        {
-          at: new Date().toISOString(),
-          subscriptions,
-          poolSize,
-          alone: { granted: alone.value.granted, seconds: alone.ms / 1000 },
-          underLoad: {
-            granted: loaded.value.granted,
-            seconds: loaded.ms / 1000,
-            usageClients,
-            spends: latencies.length,
-            spendsPerSecond,
-            p50Ms: percentile(latencies, 50),
-            p95Ms: percentile(latencies, 95),
-            p99Ms: percentile(latencies, 99),
-          },
-          ledgerSound: verified.value.ok,
-        },
-        null,
-        2,
-      ),
-    );
-  } finally {
-    await db.close();
-    await database.drop();
+  const results = [];
+  for (const engine of ['PostgreSQL', 'PGlite'] as const) {
+    const database = engine === 'PostgreSQL' ? await createServerDatabase('ck_bench_renewals') : null;
+    const db = await openDatabase(database ? { kind: 'postgres', url: database.url, poolSize } : { kind: 'memory' });
+    try {
+      results.push({ engine, ...(await rounds(engine, { db, priceList: seedPriceList, plans: seedPlans })) });
+    } finally {
+      await db.close();
+      await database?.drop();
+    }
   }
+  const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'renewals-latest.json'), JSON.stringify({ at: new Date().toISOString(), subscriptions, poolSize, results }, null, 2));
+}
+
+/** Round 1 alone, round 2 under usage traffic, then the verifier: on one engine. */
+async function rounds(engine: string, ctx: CoreContext) {
+  const { db } = ctx;
+  const seeded = await timed(() => seedSubscriptions(ctx));
+  console.log(`${engine}: seeded ${subscriptions.toLocaleString('en')} due subscriptions in ${(seeded.ms / 1000).toFixed(1)} s`);
+
+  const alone = await timed(() => renewDueSubscriptions(ctx, { logger, concurrency: poolSize }));
+  report(`${engine}: round 1, renewals alone`, alone.value.granted, alone.ms);
+
+  // Every subscription one period back: all due again, for a round under load.
+  await db.sql.query(
+    `UPDATE subscriptions SET anchor_at = anchor_at - p.step, period_start = period_start - p.step, period_end = period_end - p.step
+     FROM (SELECT 'free' AS plan, interval '7 days' AS step UNION ALL SELECT unnest(ARRAY['starter','growth','scale']), interval '31 days') p
+     WHERE subscriptions.plan = p.plan`,
+  );
+  const accounts = (await db.sql.query<{ account_id: string }>('SELECT account_id FROM subscriptions')).map((r) => r.account_id);
+  let renewing = true;
+  const latencies: number[] = [];
+  let denied = 0;
+  const traffic = Array.from({ length: usageClients }, async (_, client) => {
+    let n = 0;
+    while (renewing) {
+      const accountId = accounts[Math.floor(Math.random() * accounts.length)]!;
+      const started = performance.now();
+      try {
+        await spend(ctx, { accountId, idempotencyKey: `bench-${client}-${n++}`, actor: { kind: 'SERVICE' }, charge: { action: 'chat', quantity: 1 } });
+      } catch (error) {
+        if (!isCreditkeeperError(error, 'INSUFFICIENT_CREDITS')) throw error;
+        denied += 1;
+      }
+      latencies.push(performance.now() - started);
+    }
+  });
+  const loaded = await timed(async () => {
+    try {
+      return await renewDueSubscriptions(ctx, { logger, concurrency: poolSize });
+    } finally {
+      renewing = false;
+    }
+  });
+  await Promise.all(traffic);
+  report(`${engine}: round 2, renewals with ${usageClients} usage clients`, loaded.value.granted, loaded.ms);
+  latencies.sort((a, b) => a - b);
+  const spendsPerSecond = latencies.length / (loaded.ms / 1000);
+  console.log(
+    `  usage meanwhile: ${latencies.length.toLocaleString('en')} spends (${denied} denied for want of credits), ${spendsPerSecond.toFixed(0)}/s, ` +
+      `p50 ${percentile(latencies, 50)!.toFixed(1)} ms, p95 ${percentile(latencies, 95)!.toFixed(1)} ms, p99 ${percentile(latencies, 99)!.toFixed(1)} ms`,
+  );
+
+  const verified = await timed(() => verifyLedger(db));
+  console.log(`${engine}: verifier: ${verified.value.ok ? 'ledger sound' : 'INVARIANTS BROKEN'} (${verified.value.entries.toLocaleString('en')} entries, ${(verified.ms / 1000).toFixed(1)} s)`);
+  if (!verified.value.ok) process.exitCode = 1;
+  return {
+    alone: { granted: alone.value.granted, seconds: alone.ms / 1000 },
+    underLoad: {
+      granted: loaded.value.granted,
+      seconds: loaded.ms / 1000,
+      usageClients,
+      spends: latencies.length,
+      spendsPerSecond,
+      p50Ms: percentile(latencies, 50),
+      p95Ms: percentile(latencies, 95),
+      p99Ms: percentile(latencies, 99),
+    },
+    ledgerSound: verified.value.ok,
+  };
 }
 
 function report(label: string, granted: number, ms: number): void {

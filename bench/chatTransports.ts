@@ -13,17 +13,12 @@
  */
 import '../test/support/promiseWithResolvers.js';
 import nock from 'nock';
-import { linkedUser } from '../test/bot/chatTransportSupport.js';
-import { createHmac } from 'node:crypto';
-import type { Server } from 'node:http';
+import { discordInteractionApi, discordSlashCommand, injectInteraction, linkedUser, refuseAllButLoopback, requestBody, signedSlackRequest, slackResponsePath, slackResponseUrls, slackSlashCommand, slackWebApi, startSlackOnLoopback } from '../test/bot/chatTransportSupport.js';
 import { Worker } from 'node:worker_threads';
-import { createApp } from '../admin/app.js';
 import type { CoreContext } from '../core/context.js';
 import type { Logger } from '../core/logger.js';
-import { loadChatConfig } from '../bot/chatConfig.js';
 import { createDiscordBot } from '../bot/discord/discordBot.js';
 import { errorText } from '../bot/errorText.js';
-import { slackEventsPath, startChat } from '../bot/startChat.js';
 import { percentile } from './support.js';
 
 /** The commands issue 5 names, as typed with no options. */
@@ -45,12 +40,7 @@ export interface TransportTiming {
   repeats: number;
 }
 
-const slackSigningSecret = 'bench-signing-secret-0123456789';
 const slackUserId = 'UBENCH01';
-const slackResponseHost = 'https://hooks.slack.com';
-const discordApplicationId = '1000000000000000001';
-const discordGuildId = '1000000000000000002';
-const discordChannelId = '1000000000000000003';
 const discordUserId = '1100000000000000001';
 /** A request that never reaches the fake API fails the bench rather than hanging it. */
 const arrivalTimeoutMs = 10_000;
@@ -84,8 +74,7 @@ class Arrivals {
   /** Call first thing in the interceptor, so reading the body is not inside the time. */
   async arrived(key: string, request: Request): Promise<void> {
     const at = clock();
-    const text = await request.text();
-    const body = request.headers.get('content-type')?.includes('json') ? (JSON.parse(text) as unknown) : text;
+    const body = await requestBody(request);
     this.waiting.get(key)?.({ at, body });
     this.waiting.delete(key);
   }
@@ -98,48 +87,15 @@ const arrivals = new Arrivals();
  * other host except loopback refused). Returns the undo.
  */
 export function interceptChatApis(): () => void {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/^(127\.0\.0\.1|localhost)(:\d+)?$/);
-  nock('https://slack.com')
-    .persist()
-    .post(/\/api\/.*/)
-    .reply(async (request: Request) => {
-      const method = new URL(request.url).pathname.replace('/api/', '');
-      const body = Object.fromEntries(new URLSearchParams(await request.text()));
-      if (method === 'auth.test') return [200, { ok: true, user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1' }];
-      if (method === 'users.info') return [200, { ok: true, user: { id: body.user, tz: 'UTC' } }];
-      return [200, { ok: true, channel: body.channel, ts: '1.1' }];
-    });
-  nock(slackResponseHost)
-    .persist()
-    .post(/.*/)
-    .reply(async (request: Request) => {
-      await arrivals.arrived(new URL(request.url).pathname, request);
-      return [200, 'ok'];
-    });
-  nock('https://discord.com')
-    .persist()
-    .post(/\/api\/v10\/interactions\/\d+\/[^/]+\/callback/)
-    .query(true)
-    .reply(async (request: Request) => {
-      await arrivals.arrived(`callback:${new URL(request.url).pathname.split('/')[5]}`, request);
-      return [204, ''];
-    })
-    .patch(/\/api\/v10\/webhooks\/\d+\/[^/]+\/messages\/(@|%40)original/)
-    .query(true)
-    .reply(async (request: Request) => {
-      await arrivals.arrived(`edit:${new URL(request.url).pathname.split('/')[5]}`, request);
-      const author = { id: discordApplicationId, username: 'creditkeeper', discriminator: '0', global_name: null, avatar: null, bot: true };
-      return [200, { id: snowflake(), channel_id: discordChannelId, content: '', embeds: [], components: [], attachments: [], author, timestamp: new Date().toISOString() }];
-    });
+  refuseAllButLoopback();
+  slackWebApi();
+  slackResponseUrls((path, request) => arrivals.arrived(path, request));
+  discordInteractionApi((call, token, request) => arrivals.arrived(`${call}:${token}`, request));
   return () => {
     nock.cleanAll();
     nock.enableNetConnect();
   };
 }
-
-let nextSnowflake = 1200000000000000000n;
-const snowflake = () => String(++nextSnowflake);
 
 /** One command sent through a transport: milliseconds to its acknowledgement and to its answer. */
 interface Transport {
@@ -187,46 +143,23 @@ function summary(times: number[]): { medianMs: number; p95Ms: number } {
 
 /** startChat with a Slack configuration (HTTP mode), its router on the admin app on loopback. */
 async function startSlack(ctx: CoreContext, logger: Logger): Promise<Transport> {
-  const chat = await startChat({ ctx, logger, config: loadChatConfig({ SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: slackSigningSecret }) });
-  const app = createApp(ctx, logger, { routers: chat.routers });
-  const server = await new Promise<Server>((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
-  });
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}${slackEventsPath}`;
+  const slack = await startSlackOnLoopback(ctx, logger);
   const sender = new SlackSender();
-  let sent = 0;
   return {
     name: 'Slack',
     send: async (command) => {
-      const responsePath = `/commands/T1/${++sent}/reply`;
-      const body = new URLSearchParams({
-        token: 'legacy',
-        team_id: 'T1',
-        team_domain: 'studio',
-        channel_id: 'C1',
-        channel_name: 'general',
-        user_id: slackUserId,
-        user_name: 'bench',
-        command: `/${command}`,
-        text: '',
-        api_app_id: 'A1',
-        response_url: `${slackResponseHost}${responsePath}`,
-        trigger_id: `${sent}.1.bench`,
-      }).toString();
+      const form = slackSlashCommand(slackUserId, `/${command}`);
       // Signed as Slack signs it, before the clock starts: the time is the receiving side's.
-      const timestamp = Math.floor(Date.now() / 1000);
-      const signature = `v0=${createHmac('sha256', slackSigningSecret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
-      const headers = { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(timestamp), 'x-slack-signature': signature };
-      const replied = arrivals.expect(responsePath);
-      const { status, startedAt, respondedAt } = await sender.post(url, headers, body);
+      const { headers, body } = signedSlackRequest(form);
+      const replied = arrivals.expect(slackResponsePath(form));
+      const { status, startedAt, respondedAt } = await sender.post(slack.eventsUrl, headers, body);
       if (status !== 200) throw new Error(`Slack /${command}: HTTP ${status}`);
       const reply = await replied;
       return { ackMs: respondedAt - startedAt, answerMs: reply.at - startedAt, answer: reply.body };
     },
     close: async () => {
       await sender.close();
-      await new Promise((resolve) => server.close(resolve));
-      await chat.close();
+      await slack.close();
     },
   };
 }
@@ -287,44 +220,19 @@ class SlackSender {
 /** The Discord bot as createDiscordBot builds it, never logged in: raw interactions go straight into its client. */
 async function startDiscord(ctx: CoreContext, logger: Logger): Promise<Transport> {
   const bot = createDiscordBot({ ctx, logger, token: 'bench-token', clientOptions: { intents: [], rest: { retries: 0, timeout: arrivalTimeoutMs } } });
-  // What the gateway connection does with an INTERACTION_CREATE dispatch.
-  const inject = (payload: unknown) =>
-    (bot.client as unknown as { actions: { InteractionCreate: { handle(data: unknown): void } } }).actions.InteractionCreate.handle(payload);
   return {
     name: 'Discord',
     send: async (command) => {
-      const payload = slashCommandPayload(command);
+      // A slash command with no options, from a server member without staff rights.
+      const payload = discordSlashCommand({ id: discordUserId }, command);
       const deferred = arrivals.expect(`callback:${payload.token}`);
       const edited = arrivals.expect(`edit:${payload.token}`);
       const started = clock();
-      inject(payload);
+      injectInteraction(bot.client, payload);
       const [ack, answer] = await Promise.all([deferred, edited]);
       return { ackMs: ack.at - started, answerMs: answer.at - started, answer: answer.body };
     },
     close: () => bot.close(),
-  };
-}
-
-/** A slash command with no options, as Discord sends it from a server member without staff rights. */
-function slashCommandPayload(name: string) {
-  const user = { id: discordUserId, username: 'bench', discriminator: '0', global_name: null, avatar: null };
-  return {
-    id: snowflake(),
-    application_id: discordApplicationId,
-    type: 2,
-    token: `bench-${snowflake()}`,
-    version: 1,
-    guild_id: discordGuildId,
-    channel_id: discordChannelId,
-    channel: { id: discordChannelId, type: 0 },
-    member: { user, roles: [], permissions: '0', joined_at: '2024-01-01T00:00:00.000Z', deaf: false, mute: false, flags: 0 },
-    app_permissions: '0',
-    locale: 'en-GB',
-    guild_locale: 'en-GB',
-    entitlements: [],
-    authorizing_integration_owners: { '0': discordGuildId },
-    context: 0,
-    data: { id: snowflake(), name, type: 1, options: [] },
   };
 }
 

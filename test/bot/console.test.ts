@@ -1,14 +1,12 @@
+import { expectWhyOfMonthOfUse, seedMonthOfUse } from './chatTransportSupport.js';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { openAccount } from '../../core/accounts/openAccount.js';
-import { grant } from '../../core/ledger/grant.js';
-import { purchase } from '../../core/ledger/purchase.js';
-import { spend } from '../../core/ledger/spend.js';
 import type { Caller } from '../../bot/command.js';
 import { dispatch } from '../../bot/dispatch.js';
 import { parseLine } from '../../bot/console/parseLine.js';
 import { renderText } from '../../bot/console/renderText.js';
-import { entryCount, key, service, useFreshLedger } from '../support/scenario.js';
+import { entryCount, useFreshLedger } from '../support/scenario.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -24,11 +22,7 @@ describe('chat commands on the console', () => {
 
   it('seed 000 and 002: after a monthly grant of 325 and some spends, /why shows the grant, the spends by category, and a sum that matches /credits', async () => {
     const { accountId } = await openAccount(ctx, { owner: { kind: 'USER', externalId: 'maria', displayName: 'Maria' } });
-    await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'PLAN_GRANT', bucket: 'PLAN', amount: 325n, expiresAt: new Date(Date.now() + 30 * 86_400_000) });
-    await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 50n });
-    for (let i = 0; i < 4; i++) await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'image', quantity: 3 }, source: { kind: 'project', id: `p${i}` } });
-    await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'chat', quantity: 20 } });
-    await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'submission', clipSeconds: [8, 8, 8, 8, 8, 8] } });
+    await seedMonthOfUse(ctx, accountId);
 
     const credits = await say('maria', '/credits');
     expect(credits).toContain('Maria: 231 credits available');
@@ -37,14 +31,7 @@ describe('chat commands on the console', () => {
     expect(credits).toContain('in flight: 1 submission(s), 88 credits deducted at submit');
 
     const why = await say('maria', '/why');
-    expect(why).toContain('from your last monthly grant on');
-    expect(why).toContain('your balance was 0.');
-    expect(why).toMatch(/Monthly grant\s+1×\s+\+325/);
-    expect(why).toMatch(/Image generation\s+4×\s+-36/);
-    expect(why).toMatch(/Chat\s+1×\s+-20/);
-    expect(why).toMatch(/Submission\s+1×\s+-88/);
-    expect(why).toContain('Now: 231 (0 + 231, it adds up).');
-    expect(why).toContain('1 submission(s) still in flight: 88 credits were deducted at submit');
+    expectWhyOfMonthOfUse(why, { balanceWas: 0, now: 231 });
 
     const activity = await say('maria', '/activity filter:used');
     expect(activity).toContain('showing 1–6 of 6');

@@ -1,5 +1,5 @@
-import { eventually, linkedUser, offline, recordingLogger } from './chatTransportSupport.js';
-import { ApplicationCommandOptionType, Client, Events, type Interaction } from 'discord.js';
+import { discordButtonPress, discordInteractionApi, discordSlashCommand, discordStaffRoleId, eventually, interactionFrom, linkedUser, offline, offlineClientOptions, type RawInteraction, recordingLogger, requestBody, seedTwelveChats, snowflake } from './chatTransportSupport.js';
+import { ApplicationCommandOptionType, Client } from 'discord.js';
 import nock from 'nock';
 import { describe, expect, it } from 'vitest';
 import { addMember } from '../../core/accounts/addMember.js';
@@ -13,93 +13,7 @@ import { type DiscordHandlerOptions, handleInteraction } from '../../bot/discord
 import { errorText } from '../../bot/errorText.js';
 import { balanceOf, entryCount, inDays, key, service, useFreshLedger } from '../support/scenario.js';
 
-const applicationId = '1000000000000000001';
-const guildId = '1000000000000000002';
-const channelId = '1000000000000000003';
-const staffRoleId = '1000000000000000004';
 const manageGuild = (1n << 5n).toString();
-let nextSnowflake = 1200000000000000000n;
-const snowflake = () => String(++nextSnowflake);
-
-/** A Discord user as the API sends it. */
-const discordUser = (id: string) => ({ id, username: `u${id.slice(-4)}`, discriminator: '0', global_name: null, avatar: null });
-
-interface Invoker {
-  id: string;
-  roles?: string[];
-  permissions?: string;
-}
-
-/** The raw INTERACTION_CREATE payloads Discord sends, in a server. */
-function rawInteraction(invoker: Invoker, type: number, data: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  return {
-    id: snowflake(),
-    application_id: applicationId,
-    type,
-    token: `token-${snowflake()}`,
-    version: 1,
-    guild_id: guildId,
-    channel_id: channelId,
-    channel: { id: channelId, type: 0 },
-    member: {
-      user: discordUser(invoker.id),
-      roles: invoker.roles ?? [],
-      permissions: invoker.permissions ?? '0',
-      joined_at: '2024-01-01T00:00:00.000Z',
-      deaf: false,
-      mute: false,
-      flags: 0,
-    },
-    app_permissions: '0',
-    locale: 'en-GB',
-    guild_locale: 'en-GB',
-    entitlements: [],
-    authorizing_integration_owners: { '0': guildId },
-    context: 0,
-    data,
-    ...extra,
-  };
-}
-
-function slashCommand(invoker: Invoker, name: string, options: Record<string, string | number> = {}) {
-  const typeOf = (value: string | number) => (typeof value === 'number' ? ApplicationCommandOptionType.Integer : ApplicationCommandOptionType.String);
-  return rawInteraction(invoker, 2, {
-    id: snowflake(),
-    name,
-    type: 1,
-    options: Object.entries(options).map(([optionName, value]) => ({ name: optionName, type: typeOf(value), value })),
-  });
-}
-
-/** A press on a button of a message that answered `ranBy`'s command. */
-function buttonPress(invoker: Invoker, customId: string, ranBy: string) {
-  return rawInteraction(
-    invoker,
-    3,
-    { custom_id: customId, component_type: 2 },
-    {
-      message: {
-        id: snowflake(),
-        channel_id: channelId,
-        type: 20,
-        flags: 64,
-        content: '',
-        author: { ...discordUser(applicationId), bot: true },
-        embeds: [],
-        components: [],
-        attachments: [],
-        mentions: [],
-        mention_roles: [],
-        mention_everyone: false,
-        pinned: false,
-        tts: false,
-        timestamp: new Date().toISOString(),
-        edited_timestamp: null,
-        interaction_metadata: { id: snowflake(), type: 2, user: discordUser(ranBy), authorizing_integration_owners: { '0': guildId } },
-      },
-    },
-  );
-}
 
 /** What the bot sent to Discord's API, in order. */
 interface Sent {
@@ -114,20 +28,10 @@ interface Sent {
  */
 function discordApi(failing = false) {
   const sent: Sent[] = [];
-  const record = (method: string) => async (request: Request) => {
-    const text = await request.text();
-    sent.push({ method, path: new URL(request.url).pathname, body: request.headers.get('content-type')?.startsWith('application/json') ? (JSON.parse(text) as Record<string, unknown>) : text });
-    if (failing) return [500, { message: 'Internal Server Error', code: 0 }];
-    return method === 'POST' ? [204, ''] : [200, { id: snowflake(), channel_id: channelId, content: '', embeds: [], components: [], attachments: [], author: discordUser(applicationId), timestamp: new Date().toISOString() }];
-  };
-  nock('https://discord.com')
-    .persist()
-    .post(/\/api\/v10\/interactions\/.*\/callback/)
-    .query(true)
-    .reply(record('POST'))
-    .patch(/\/api\/v10\/webhooks\/.*\/messages\/(@|%40)original/)
-    .query(true)
-    .reply(record('PATCH'));
+  discordInteractionApi(async (_call, _token, request) => {
+    sent.push({ method: request.method, path: new URL(request.url).pathname, body: (await requestBody(request)) as Sent['body'] });
+    return failing ? 500 : undefined;
+  });
   return sent;
 }
 
@@ -137,21 +41,19 @@ describe('the Discord bot', () => {
   const ctx = useFreshLedger('pglite');
   offline();
   const { logger, lines } = recordingLogger();
-  const client = new Client({ intents: [], rest: { retries: 0, timeout: 2_000 } });
+  const client = new Client(offlineClientOptions);
   const linkedToBot: { to: string; rewarded: bigint }[] = [];
   const handler = (over: Partial<DiscordHandlerOptions> = {}): DiscordHandlerOptions => ({
     ctx,
     logger,
-    staffRoleId,
+    staffRoleId: discordStaffRoleId,
     onLinked: (to, view) => linkedToBot.push({ to, rewarded: view.rewarded }),
     ...over,
   });
 
   /** Feeds a raw payload through discord.js, as the gateway does, and runs the bot's handler on it. */
-  async function receive(payload: ReturnType<typeof rawInteraction>, options = handler()): Promise<void> {
-    const interaction = new Promise<Interaction>((resolve) => client.once(Events.InteractionCreate, resolve));
-    (client as unknown as { actions: { InteractionCreate: { handle(data: unknown): void } } }).actions.InteractionCreate.handle(payload);
-    await handleInteraction(options, await interaction);
+  async function receive(payload: RawInteraction, options = handler()): Promise<void> {
+    await handleInteraction(options, await interactionFrom(client, payload));
   }
 
   it('registers typed commands from the zod options: integers, choices, autocomplete, staff hidden by default', () => {
@@ -176,7 +78,7 @@ describe('the Discord bot', () => {
 
   it('an unlinked member is told to link, in a reply only they see, after deferring', async () => {
     const sent = discordApi();
-    await receive(slashCommand({ id: snowflake() }, 'credits'));
+    await receive(discordSlashCommand({ id: snowflake() }, 'credits'));
 
     expect(sent.map((s) => `${s.method} ${s.path.split('/').slice(3, 4)}`)).toEqual(['POST interactions', 'PATCH webhooks']);
     expect(json(sent[0]!.body)).toEqual({ type: 5, data: { flags: 64 } });
@@ -187,9 +89,9 @@ describe('the Discord bot', () => {
     const discordId = snowflake();
     const { accountId } = await openAccount(ctx, { owner: { kind: 'USER', externalId: 'dora' } });
     const sent = discordApi();
-    await receive(slashCommand({ id: discordId }, 'link', { code: (await createLinkCode(ctx, { userExternalId: 'dora', provider: 'DISCORD' })).code }));
+    await receive(discordSlashCommand({ id: discordId }, 'link', { code: (await createLinkCode(ctx, { userExternalId: 'dora', provider: 'DISCORD' })).code }));
     expect(json(sent[1]!.body)).toMatchObject({ content: 'Linked to dora. Discord reward: +5 — balance 5.' });
-    await receive(slashCommand({ id: discordId }, 'link', { code: (await createLinkCode(ctx, { userExternalId: 'dora', provider: 'DISCORD' })).code }));
+    await receive(discordSlashCommand({ id: discordId }, 'link', { code: (await createLinkCode(ctx, { userExternalId: 'dora', provider: 'DISCORD' })).code }));
     expect(json(sent[3]!.body)).toMatchObject({ content: 'Linked to dora.' });
     expect(await balanceOf(ctx, accountId)).toBe(5n);
     expect(linkedToBot.filter((l) => l.to === discordId)).toEqual([
@@ -204,7 +106,7 @@ describe('the Discord bot', () => {
     const expiresAt = inDays(20);
     await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'PLAN_GRANT', bucket: 'PLAN', amount: 150n, expiresAt });
     const sent = discordApi();
-    await receive(slashCommand({ id: discordId }, 'credits'));
+    await receive(discordSlashCommand({ id: discordId }, 'credits'));
     const [embed] = json(sent[1]!.body).embeds as { title: string; fields: { name: string; value: string }[] }[];
     expect(embed!.title).toBe('carla: 155 credits available');
     expect(embed!.fields).toContainEqual(expect.objectContaining({ name: 'Plan', value: `150 · expires <t:${Math.floor(expiresAt.getTime() / 1000)}:f>` }));
@@ -213,12 +115,9 @@ describe('the Discord bot', () => {
   it('/activity pages with buttons that carry filter and cursor; only the caller may press them', async () => {
     const discordId = snowflake();
     const accountId = await linkedUser(ctx, 'paula', 'DISCORD', discordId);
-    await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'SIGNUP_BONUS', bucket: 'BONUS', amount: 100n });
-    for (let i = 0; i < 12; i++) {
-      await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'chat', quantity: 1 }, source: { kind: 'project', id: `p${i}`, label: `Project ${i}`, url: `https://studio.example/p/${i}` } });
-    }
+    await seedTwelveChats(ctx, accountId, (i) => ({ label: `Project ${i}`, url: `https://studio.example/p/${i}` }));
     const sent = discordApi();
-    await receive(slashCommand({ id: discordId }, 'activity', { filter: 'used' }));
+    await receive(discordSlashCommand({ id: discordId }, 'activity', { filter: 'used' }));
     const first = json(sent[1]!.body) as { embeds: { description: string; fields: { name: string; value: string }[] }[]; components: { components: { custom_id: string; disabled: boolean; label: string }[] }[] };
     expect(first.embeds[0]!.description).toBe('Showing 1–10 of 12');
     expect(first.embeds[0]!.fields).toHaveLength(10);
@@ -229,10 +128,10 @@ describe('the Discord bot', () => {
     expect(next).toMatchObject({ label: 'Next', disabled: false });
     expect(next!.custom_id).toMatch(/^activity\|used\|[\w-]+\|$/);
 
-    await receive(buttonPress({ id: snowflake() }, next!.custom_id, discordId));
+    await receive(discordButtonPress({ id: snowflake() }, next!.custom_id, discordId));
     expect(json(sent[2]!.body)).toMatchObject({ type: 4, data: { content: 'Only the person who ran /activity can turn its pages.', flags: 64 } });
 
-    await receive(buttonPress({ id: discordId }, next!.custom_id, discordId));
+    await receive(discordButtonPress({ id: discordId }, next!.custom_id, discordId));
     expect(json(sent[3]!.body)).toEqual({ type: 6 });
     const second = json(sent[4]!.body) as typeof first;
     expect(second.embeds[0]!.description).toBe('Showing 11–12 of 12');
@@ -250,16 +149,16 @@ describe('the Discord bot', () => {
     for (let i = 0; i < 11; i++) await spend(ctx, { accountId: org.accountId, idempotencyKey: key(), actor: service, charge: { action: 'chat', quantity: 1 }, source: { kind: 'event', id: `e${i}` } });
 
     const sent = discordApi();
-    const typing = slashCommand({ id: discordId }, 'activity');
+    const typing = discordSlashCommand({ id: discordId }, 'activity');
     (typing.data as { options: unknown[] }).options = [{ name: 'account', type: ApplicationCommandOptionType.String, value: 'st', focused: true }];
     await receive({ ...typing, type: 4 });
     expect(json(sent[0]!.body)).toEqual({ type: 8, data: { choices: [{ name: 'Studio — studio', value: 'studio' }, { name: 'Acme (Studio) — studio/acme', value: 'studio/acme' }].sort((a, b) => a.value.localeCompare(b.value)) } });
 
-    await receive(slashCommand({ id: discordId }, 'activity', { account: 'studio' }));
+    await receive(discordSlashCommand({ id: discordId }, 'activity', { account: 'studio' }));
     const page = json(sent[2]!.body) as { embeds: { title: string }[]; components: { components: { custom_id: string }[] }[] };
     expect(page.embeds[0]!.title).toBe('Studio — activity (all)');
     expect(page.components[0]!.components[1]!.custom_id).toMatch(/\|studio$/);
-    await receive(buttonPress({ id: discordId }, page.components[0]!.components[1]!.custom_id, discordId));
+    await receive(discordButtonPress({ id: discordId }, page.components[0]!.components[1]!.custom_id, discordId));
     expect((json(sent[4]!.body) as { embeds: { title: string; description: string }[] }).embeds[0]).toMatchObject({ title: 'Studio — activity (all)', description: 'Showing 11–12 of 12' });
   });
 
@@ -268,7 +167,7 @@ describe('the Discord bot', () => {
     const accountId = await linkedUser(ctx, 'uma', 'DISCORD', discordId);
     await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'chat', quantity: 3 } });
     const sent = discordApi();
-    await receive(slashCommand({ id: discordId }, 'usage'));
+    await receive(discordSlashCommand({ id: discordId }, 'usage'));
     const body = String(sent[1]!.body);
     expect(body).toContain('filename="usage.png"');
     expect(body).toContain('PNG');
@@ -280,14 +179,14 @@ describe('the Discord bot', () => {
     const { accountId } = await openAccount(ctx, { owner: { kind: 'USER', externalId: 'sid' } });
     const sent = discordApi();
     const notStaff = snowflake();
-    await receive(slashCommand({ id: notStaff, roles: ['1000000000000000099'] }, 'adjust', { account: accountId, amount: 500, reason: 'I deserve it' }));
+    await receive(discordSlashCommand({ id: notStaff, roles: ['1000000000000000099'] }, 'adjust', { account: accountId, amount: 500, reason: 'I deserve it' }));
     expect(json(sent[1]!.body)).toMatchObject({ content: errorText.FORBIDDEN });
     expect(await ctx.db.prisma.auditEntry.count({ where: { action: 'chat.adjust', outcome: 'denied: not staff', actorId: `discord:${notStaff}` } })).toBe(1);
     expect(await entryCount(ctx, accountId)).toBe(0);
 
-    await receive(slashCommand({ id: snowflake(), roles: [staffRoleId] }, 'adjust', { account: accountId, amount: 25, reason: 'Delivery miss' }));
+    await receive(discordSlashCommand({ id: snowflake(), roles: [discordStaffRoleId] }, 'adjust', { account: accountId, amount: 25, reason: 'Delivery miss' }));
     expect(json(sent[3]!.body).content).toMatch(/^Adjustment posted: \+25 — balance after 25, reason “Delivery miss”/);
-    await receive(slashCommand({ id: snowflake(), permissions: manageGuild }, 'writeoff', { account: accountId, amount: 5, reason: 'Test credits' }));
+    await receive(discordSlashCommand({ id: snowflake(), permissions: manageGuild }, 'writeoff', { account: accountId, amount: 5, reason: 'Test credits' }));
     expect(json(sent[5]!.body).content).toMatch(/^Write-off posted: -5 — balance after 20/);
     expect(await balanceOf(ctx, accountId)).toBe(20n);
   });
@@ -295,13 +194,13 @@ describe('the Discord bot', () => {
   it('an unexpected failure replies "Something went wrong (ref …)"; a failing Discord API is logged, never thrown', async () => {
     const brokenDb = { ...ctx.db, sql: { ...ctx.db.sql, query: () => Promise.reject(new Error('connection reset')) } } as CoreContext['db'];
     let sent = discordApi();
-    await receive(slashCommand({ id: snowflake() }, 'credits'), handler({ ctx: { ...ctx, db: brokenDb } }));
+    await receive(discordSlashCommand({ id: snowflake() }, 'credits'), handler({ ctx: { ...ctx, db: brokenDb } }));
     expect(json(sent[1]!.body).content).toMatch(/^Something went wrong \(ref [0-9a-f]{8}\)\.$/);
     expect(lines.some((l) => l.msg === 'chat request failed' && (l.err as { message: string }).message === 'connection reset')).toBe(true);
 
     nock.cleanAll();
     sent = discordApi(true);
-    await expect(receive(slashCommand({ id: snowflake() }, 'credits'))).resolves.toBeUndefined();
+    await expect(receive(discordSlashCommand({ id: snowflake() }, 'credits'))).resolves.toBeUndefined();
     await eventually(() => lines.some((l) => l.msg === 'could not tell a Discord user about a failure'));
     expect(sent.length).toBeGreaterThanOrEqual(1);
   });

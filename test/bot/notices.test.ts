@@ -1,4 +1,4 @@
-import { eventually, linkedUser, offline, recordingLogger } from './chatTransportSupport.js';
+import { eventually, linkedUser, offline, offlineClientOptions, recordingLogger, snowflake } from './chatTransportSupport.js';
 import nock from 'nock';
 import { describe, expect, it } from 'vitest';
 import { createDiscordBot } from '../../bot/discord/discordBot.js';
@@ -7,9 +7,6 @@ import type { CoreContext } from '../../core/context.js';
 import { grant } from '../../core/ledger/grant.js';
 import { spend } from '../../core/ledger/spend.js';
 import { key, service, useFreshLedger } from '../support/scenario.js';
-
-let nextSnowflake = 1300000000000000000n;
-const snowflake = () => String(++nextSnowflake);
 
 /** Discord's direct-message API: opening the DM channel, then posting to it (answered with `status`). */
 function discordDirectMessages(status: number) {
@@ -38,7 +35,7 @@ describe('chat notices', () => {
   const ledger = useFreshLedger('pglite');
   offline();
   const { logger, lines } = recordingLogger();
-  const discord = createDiscordBot({ ctx: ledger, logger, token: 'test-token', clientOptions: { intents: [], rest: { retries: 0, timeout: 2_000 } } });
+  const discord = createDiscordBot({ ctx: ledger, logger, token: 'test-token', clientOptions: offlineClientOptions });
 
   /** The ledger as the running process has it: every write told to the notifier. */
   function notifying(send: DirectMessageSender, attempts = 3): { ctx: CoreContext; notifier: ChatNotifier } {

@@ -3,7 +3,7 @@ import type { Logger } from '../core/logger.js';
 import type { ActivityRow } from '../core/reports/activity.js';
 import type { BalanceBreakdown } from '../core/reports/balanceBreakdown.js';
 
-/** Pieces of wording the Discord and Slack renderers share, so a row reads the same in both. */
+/** Pieces of wording the Discord, Slack and console renderers share, so a row reads the same in each. */
 
 export function credits(value: bigint): string {
   return value.toLocaleString('en');

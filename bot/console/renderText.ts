@@ -1,4 +1,5 @@
 import type { WhyFinding } from '../../core/reports/why.js';
+import { creditsNotes } from '../chatFormat.js';
 import type { View } from '../views.js';
 
 /**
@@ -16,15 +17,7 @@ export function renderText(view: View, timeZone = 'UTC'): string {
       return [
         `${view.account}: ${n(b.available)} credits available`,
         ...b.kinds.map((k) => `  ${k.kind.toLowerCase().padEnd(10)} ${n(k.remaining).padStart(8)}  ${k.nextExpiry ? `expires ${at(k.nextExpiry)}` : 'never expires'}`),
-        ...(b.outstanding > 0n ? [`  outstanding ${n(b.outstanding)} (paid first by your next top-up)`] : []),
-        ...(b.inFlightDeposits.count > 0 ? [`  in flight: ${b.inFlightDeposits.count} submission(s), ${n(b.inFlightDeposits.amount)} credits deducted at submit`] : []),
-        ...(b.plan
-          ? [
-              `  ${b.plan.name} plan: used ${n(b.plan.usedThisPeriod)} of ${n(BigInt(b.plan.allocation))} this ${b.plan.period} (${b.plan.usageRatePercent}%)`,
-              b.plan.nextGrant ? `  next grant: +${n(BigInt(b.plan.nextGrant.credits))} on ${at(b.plan.nextGrant.at)}` : `  cancelled: no more grants after ${at(b.plan.periodEnd)}`,
-            ]
-          : [`  used in ${b.usedThisPeriod.period}: ${n(b.usedThisPeriod.used)} credits (${b.usedThisPeriod.transactions} transactions)`]),
-        ...(b.costPerCredit ? [`  one credit costs ${b.costPerCredit.amount} ${b.costPerCredit.currency}`] : []),
+        ...creditsNotes(b, at).map((line) => `  ${line}`),
       ].join('\n');
     }
     case 'activity': {

@@ -28,7 +28,7 @@ describe('chat commands on the console', () => {
     expect(credits).toContain('Maria: 231 credits available');
     expect(credits).toMatch(/plan\s+181/);
     expect(credits).toMatch(/purchased\s+50\s+never expires/);
-    expect(credits).toContain('in flight: 1 submission(s), 88 credits deducted at submit');
+    expect(credits).toContain('In flight: 1 submission(s), 88 credits deducted at submit');
 
     const why = await say('maria', '/why');
     expectWhyOfMonthOfUse(why, { balanceWas: 0, now: 231 });

@@ -1,7 +1,6 @@
 import type { CoreContext } from '../context.js';
 import type { SqlSession } from '../db/sqlRunner.js';
 import { CreditkeeperError } from '../errors.js';
-import type { PeriodUnit } from './billingPeriod.js';
 
 /** A subscription as the plan use-cases read it. */
 export interface SubscriptionRecord {
@@ -78,8 +77,4 @@ export async function saveSubscription(
     [s.accountId, s.plan, s.timeZone, s.anchorAt, s.periodIndex, s.periodStart, s.periodEnd],
   );
   return toSubscriptionRecord(row!);
-}
-
-export function periodWord(unit: PeriodUnit): 'weekly' | 'monthly' {
-  return unit === 'week' ? 'weekly' : 'monthly';
 }

@@ -13,7 +13,8 @@ import type { WhyExplanation } from '../core/reports/why.js';
 export type View =
   | { kind: 'credits'; account: string; breakdown: BalanceBreakdown }
   | { kind: 'activity'; account: string; filter: string; page: ActivityPage }
-  | { kind: 'why'; account: string; explanation: WhyExplanation }
+  /** timeZone: the viewer's where the transport knows it, else the account owner's (for times written in text). */
+  | { kind: 'why'; account: string; explanation: WhyExplanation; timeZone: string }
   | { kind: 'usage'; account: string; daily: DailyUsage; monthly: MonthlySummary }
   | { kind: 'posted'; what: string; result: WriteResult }
   | ({ kind: 'linked'; provider: IdentityProvider } & LinkResult)

@@ -20,6 +20,6 @@ export const why = command({
       ...(options.since && { since: options.since }),
       ...(options.expected && { expectedBalance: options.expected }),
     });
-    return { kind: 'why', account: account.label, explanation };
+    return { kind: 'why', account: account.label, explanation, timeZone: caller.timeZone ?? account.timeZone };
   },
 });

@@ -7,8 +7,10 @@ import type { View } from '../views.js';
  * rich layouts are off. Times are in the zone the view was made for.
  */
 export function renderText(view: View, timeZone = 'UTC'): string {
+  // A view that knows its reader's zone (the /why explanation) is written in it.
+  const zone = 'timeZone' in view ? view.timeZone : timeZone;
   const at = (date: Date) =>
-    new Intl.DateTimeFormat('en-GB', { timeZone, dateStyle: 'medium', timeStyle: 'short' }).format(date);
+    new Intl.DateTimeFormat('en-GB', { timeZone: zone, dateStyle: 'medium', timeStyle: 'short' }).format(date);
   const n = (value: bigint) => value.toLocaleString('en');
   const signed = (value: bigint) => (value > 0n ? `+${n(value)}` : n(value));
   switch (view.kind) {

@@ -52,7 +52,7 @@ export function renderDiscord(view: View, account?: string): DiscordReply {
         files: [new AttachmentBuilder(usageChartPng(view.daily), { name: chartName })],
       };
     case 'why':
-      // The explanation is a table: a code block keeps its columns (times there are in UTC).
+      // The explanation is a table: a code block keeps its columns, so its times are text, in the account's zone.
       return { embeds: [{ color: brand, title: `${view.account}: why`, description: codeBlock(renderText(view), maxDescription) }] };
     default:
       return { content: renderText(view) };

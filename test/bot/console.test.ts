@@ -2,11 +2,12 @@ import { expectWhyOfMonthOfUse, seedMonthOfUse } from './chatTransportSupport.js
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { openAccount } from '../../core/accounts/openAccount.js';
+import { grant } from '../../core/ledger/grant.js';
 import type { Caller } from '../../bot/command.js';
 import { dispatch } from '../../bot/dispatch.js';
 import { parseLine } from '../../bot/console/parseLine.js';
 import { renderText } from '../../bot/console/renderText.js';
-import { entryCount, useFreshLedger } from '../support/scenario.js';
+import { entryCount, key, service, useFreshLedger } from '../support/scenario.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -69,5 +70,17 @@ describe('chat commands on the console', () => {
     expect(await say('ana', `/adjust account:${accountId} amount:-5 reason:"x"`, true)).toBe('There are not enough credits for that.');
     expect(await say('ana', `/adjust account:${accountId} amount:2.5 reason:"x"`, true)).toMatch(/^That did not look right/);
     expect(await say('ana', `/writeoff account:${accountId} amount:5 reason:"  "`, true)).toBe('Please give a reason: the user sees it on their activity log.');
+  });
+});
+
+describe('times in /why', () => {
+  const ctx = useFreshLedger('pglite');
+  it('are written in the account owner’s zone when the transport does not know the reader’s (Discord, the console without --zone)', async () => {
+    const { accountId } = await openAccount(ctx, { owner: { kind: 'USER', externalId: 'kenji', timeZone: 'Asia/Tokyo' } });
+    const granted = await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'PLAN_GRANT', bucket: 'PLAN', amount: 150n, expiresAt: new Date(Date.now() + 30 * 86_400_000) });
+    const caller: Caller = { transport: 'discord', chatUserId: '42', userExternalId: 'kenji', isStaff: false, interactionId: 'why-tokyo' };
+    const text = renderText(await dispatch(ctx, logger, caller, 'why', {}));
+    const tokyo = new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Tokyo', dateStyle: 'medium', timeStyle: 'short' }).format(granted.entries[0]!.createdAt);
+    expect(text).toContain(`from your last monthly grant on ${tokyo}`);
   });
 });

@@ -2,6 +2,7 @@ import 'dotenv/config';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { DatabaseTarget } from './db/database.js';
+import { defaultRewards } from './rewards/rewardSettings.js';
 
 /** Process configuration, from the environment (and `.env` when present), validated once. */
 const configSchema = z.object({
@@ -25,10 +26,10 @@ const configSchema = z.object({
   /** When the renewal job looks for due subscriptions (cron syntax); "off" runs none in this process. */
   RENEWAL_SCHEDULE: z.string().min(1).default('*/5 * * * *'),
   /** Seed 000: linking Discord pays 5 credits, once. */
-  LINK_REWARD_CREDITS: z.coerce.bigint().min(0n).max(1_000_000n).default(5n),
+  LINK_REWARD_CREDITS: z.coerce.bigint().min(0n).max(1_000_000n).default(defaultRewards.discordLink),
   /** Credits per verified rewarded-ad view, and how many such rewards an account may get a day (UTC). */
-  AD_REWARD_CREDITS: z.coerce.bigint().min(1n).max(1_000_000n).default(2n),
-  AD_REWARD_DAILY_CAP: z.coerce.number().int().min(0).max(10_000).default(5),
+  AD_REWARD_CREDITS: z.coerce.bigint().min(1n).max(1_000_000n).default(defaultRewards.ad),
+  AD_REWARD_DAILY_CAP: z.coerce.number().int().min(0).max(10_000).default(defaultRewards.adDailyCap),
   /** The ad network's published verification keys (AdMob's by default). */
   AD_VERIFIER_KEYS_URL: z.string().url().default('https://www.gstatic.com/admob/reward/verifier-keys.json'),
   /** Auto-reload charges through this webhook (HMAC-signed with the secret); unset: auto-reload is off everywhere. */

@@ -1,6 +1,6 @@
 import type { CoreContext } from '../context.js';
 import type { CreditkeeperError } from '../errors.js';
-import { keyUse } from '../ledger/keyUsed.js';
+import { keyUse } from '../ledger/keyUse.js';
 import { writePurchase } from '../ledger/purchase.js';
 import { getAutoReload } from './autoReloadSettings.js';
 

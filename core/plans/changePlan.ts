@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import type { CoreContext } from '../context.js';
 import { ledgerWriteBase, parseInput } from '../input.js';
-import { keyUse } from '../ledger/keyUsed.js';
+import { keyUse } from '../ledger/keyUse.js';
 import { ledgerWrite } from '../ledger/ledgerWrite.js';
 import { defaultPriority } from '../ledger/entryTypes.js';
 import { periodAt } from './billingPeriod.js';
 import { findPlan, type Plan, planGrant } from './planCatalog.js';
 import { planCreditsExpiry, planKinds, stagePlanGrant } from './stagePlanGrant.js';
 import type { SubscriptionResult } from './subscribe.js';
-import { activeSubscription, saveSubscription, type SubscriptionRecord } from './subscriptionRecord.js';
+import { activeSubscription, periodFields, saveSubscription, type SubscriptionRecord } from './subscriptionRecord.js';
 
 export const changePlanInput = z.strictObject({
   ...ledgerWriteBase,
@@ -89,8 +89,4 @@ function proration(current: Plan | null, next: Plan, subscription: SubscriptionR
   const length = BigInt(subscription.periodEnd.getTime() - subscription.periodStart.getTime());
   const left = BigInt(Math.max(0, subscription.periodEnd.getTime() - now.getTime()));
   return ((BigInt(next.allocation) - BigInt(current?.allocation ?? 0)) * left) / length;
-}
-
-function periodFields(period: { index: number; start: Date; end: Date }) {
-  return { periodIndex: period.index, periodStart: period.start, periodEnd: period.end };
 }

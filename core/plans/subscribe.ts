@@ -2,12 +2,12 @@ import { z } from 'zod';
 import type { CoreContext } from '../context.js';
 import { CreditkeeperError } from '../errors.js';
 import { ledgerWriteBase, parseInput, timeZone } from '../input.js';
-import { keyUse } from '../ledger/keyUsed.js';
+import { keyUse } from '../ledger/keyUse.js';
 import { ledgerWrite, requestHashOf, type WriteResult } from '../ledger/ledgerWrite.js';
 import { lastAnniversary, periodContaining } from './billingPeriod.js';
 import { changePlan } from './changePlan.js';
 import { findPlan } from './planCatalog.js';
-import { findSubscription, saveSubscription, type SubscriptionRecord } from './subscriptionRecord.js';
+import { findSubscription, periodFields, saveSubscription, type SubscriptionRecord } from './subscriptionRecord.js';
 import { stagePlanGrant } from './stagePlanGrant.js';
 
 export const subscribeInput = z.strictObject({
@@ -52,8 +52,12 @@ export async function subscribe(ctx: CoreContext, input: z.input<typeof subscrib
   if (existing?.status === 'ACTIVE' && !retried) {
     return changePlan(ctx, { accountId: request.accountId, idempotencyKey: request.idempotencyKey, actor: request.actor, origin: request.origin, plan: request.plan });
   }
-  let anchorAt: Date | undefined;
-  let period: ReturnType<typeof periodContaining> | undefined;
+  // The anniversary and the current period, as of the moment the grant is (or was) written.
+  const cycleAt = (now: Date) => {
+    const anchorAt = request.anchorAt ?? (request.anniversaryDay ? lastAnniversary(request.anniversaryDay, request.timeZone, now) : now);
+    return { anchorAt, period: periodContaining(anchorAt, request.timeZone, plan.period, now) };
+  };
+  let cycle: ReturnType<typeof cycleAt> | undefined;
   const write = await ledgerWrite(ctx, {
     accountId: request.accountId,
     idempotencyKey: request.idempotencyKey,
@@ -61,13 +65,11 @@ export async function subscribe(ctx: CoreContext, input: z.input<typeof subscrib
     request,
     batchable: true,
     write: (ledger) => {
-      anchorAt =
-        request.anchorAt ?? (request.anniversaryDay ? lastAnniversary(request.anniversaryDay, request.timeZone, ledger.now) : ledger.now);
-      if (anchorAt.getTime() > ledger.now.getTime()) {
+      cycle = cycleAt(ledger.now);
+      if (cycle.anchorAt.getTime() > ledger.now.getTime()) {
         throw new CreditkeeperError('VALIDATION_FAILED', 'anchorAt: cannot be in the future', { issues: [{ path: 'anchorAt', message: 'cannot be in the future' }] });
       }
-      period = periodContaining(anchorAt, request.timeZone, plan.period, ledger.now);
-      stagePlanGrant(ledger, { plan, anchorAt, timeZone: request.timeZone, period, idempotencyKey: request.idempotencyKey });
+      stagePlanGrant(ledger, { plan, ...cycle, timeZone: request.timeZone, idempotencyKey: request.idempotencyKey });
     },
   });
   if (write.replayed) {
@@ -76,17 +78,14 @@ export async function subscribe(ctx: CoreContext, input: z.input<typeof subscrib
     const grantedAt = used?.at ?? write.entries[0]!.createdAt;
     const saved = existing && (existing.status === 'ACTIVE' || existing.cancelledAt! > grantedAt);
     if (saved) return { subscription: existing, write };
-    anchorAt = request.anchorAt ?? (request.anniversaryDay ? lastAnniversary(request.anniversaryDay, request.timeZone, grantedAt) : grantedAt);
-    period = periodContaining(anchorAt, request.timeZone, plan.period, grantedAt);
+    cycle = cycleAt(grantedAt);
   }
   const subscription = await saveSubscription(ctx.db.sql, {
     accountId: request.accountId,
     plan: plan.id,
     timeZone: request.timeZone,
-    anchorAt: anchorAt!,
-    periodIndex: period!.index,
-    periodStart: period!.start,
-    periodEnd: period!.end,
+    anchorAt: cycle!.anchorAt,
+    ...periodFields(cycle!.period),
   });
   return { subscription, write };
 }

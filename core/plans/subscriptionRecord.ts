@@ -1,4 +1,5 @@
 import type { CoreContext } from '../context.js';
+import type { Period } from './billingPeriod.js';
 import type { SqlSession } from '../db/sqlRunner.js';
 import { CreditkeeperError } from '../errors.js';
 
@@ -77,4 +78,9 @@ export async function saveSubscription(
     [s.accountId, s.plan, s.timeZone, s.anchorAt, s.periodIndex, s.periodStart, s.periodEnd],
   );
   return toSubscriptionRecord(row!);
+}
+
+/** A period as the subscription stores it. */
+export function periodFields(period: Period): Pick<SubscriptionRecord, 'periodIndex' | 'periodStart' | 'periodEnd'> {
+  return { periodIndex: period.index, periodStart: period.start, periodEnd: period.end };
 }

@@ -11,13 +11,13 @@ const usageTypes = (Object.keys(entryTypes) as EntryType[]).filter((t) => ['usag
  */
 export async function usedSince(ctx: CoreContext, accountId: string, since: Date): Promise<{ used: bigint; transactions: number }> {
   const [row] = await ctx.db.sql.query<{ used: string; transactions: number }>(
-    `WITH edge AS (SELECT date_bin('15 minutes', $2::timestamptz, '2000-01-01T00:00:00Z') + interval '15 minutes' AS at)
-     SELECT (coalesce((SELECT sum(used) FROM usage_rollups, edge WHERE account_id = $1::uuid AND period_start >= edge.at), 0)
-           - coalesce((SELECT sum(amount) FROM entries, edge WHERE account_id = $1::uuid AND created_at >= $2 AND created_at < edge.at
-                         AND type::text = ANY($3::text[])), 0))::text AS used,
-            (coalesce((SELECT sum(usage_count) FROM usage_rollups, edge WHERE account_id = $1::uuid AND period_start >= edge.at), 0)
-           + (SELECT count(*) FROM entries, edge WHERE account_id = $1::uuid AND created_at >= $2 AND created_at < edge.at
-                AND type::text = ANY($4::text[])))::int AS transactions`,
+    `WITH edge AS (SELECT date_bin('15 minutes', $2::timestamptz, '2000-01-01T00:00:00Z') + interval '15 minutes' AS at),
+     whole AS (SELECT coalesce(sum(r.used), 0) AS used, coalesce(sum(r.usage_count), 0) AS transactions
+               FROM usage_rollups r, edge WHERE r.account_id = $1::uuid AND r.period_start >= edge.at),
+     partial AS (SELECT coalesce(-sum(e.amount), 0) AS used, count(*) FILTER (WHERE e.type::text = ANY($4::text[])) AS transactions
+                 FROM entries e, edge WHERE e.account_id = $1::uuid AND e.created_at >= $2 AND e.created_at < edge.at
+                   AND e.type::text = ANY($3::text[]))
+     SELECT (whole.used + partial.used)::text AS used, (whole.transactions + partial.transactions)::int AS transactions FROM whole, partial`,
     [accountId, since, usageTypes, usageTypes.filter((t) => entryTypes[t].class === 'usage')],
   );
   return { used: BigInt(row!.used), transactions: row!.transactions };

@@ -141,6 +141,8 @@ export class AccountLedger {
   private balance: bigint;
   private outstanding: bigint;
   private seq: bigint;
+  /** The sequence the account was read at: the flush applies only if it is still there. */
+  private readonly startSeq: bigint;
   private readonly buckets = new Map<string, BucketState>();
   private operationKey = '';
   private requestHash = '';
@@ -156,6 +158,7 @@ export class AccountLedger {
     this.balance = account.balance;
     this.outstanding = account.outstanding;
     this.seq = account.lastSeq;
+    this.startSeq = account.lastSeq;
     for (const bucket of buckets) this.buckets.set(bucket.id, bucket);
   }
 
@@ -391,6 +394,7 @@ export class AccountLedger {
   audit(action: string, actor: Actor, origin: Origin | undefined, mark: Mark): void {
     const own = this.entriesSince(mark);
     this.auditRows.push({
+      account_id: this.accountId,
       actor_kind: actor.kind,
       actor_id: actor.id ?? null,
       action,
@@ -404,8 +408,13 @@ export class AccountLedger {
     });
   }
 
-  /** Everything the operation changed, in the shape the flush statement reads. */
+  /**
+   * Every change of this write as rows for the flush statement, each naming its account: the
+   * flush writes several accounts' changes at once, and each account's rows only if the account
+   * is still at the sequence this write read (`expected_seq`).
+   */
   toFlush(): FlushPayload {
+    const account_id = this.accountId;
     const buckets = [...this.buckets.values()].filter((b) => b.changed);
     let used = 0n;
     let added = 0n;
@@ -417,16 +426,22 @@ export class AccountLedger {
       if (kind === 'addition') added += entry.amount;
     }
     return {
-      now: this.now.toISOString(),
       account: {
-        id: this.accountId,
+        id: account_id,
+        expected_seq: this.startSeq.toString(),
         balance: this.balance.toString(),
         outstanding: this.outstanding.toString(),
         last_seq: this.seq.toString(),
+        now: this.now.toISOString(),
+        used: used.toString(),
+        added: added.toString(),
+        usage_count: usageCount,
+        entry_count: this.entries.length,
       },
       new_buckets: buckets
         .filter((b) => b.isNew)
         .map((b) => ({
+          account_id,
           id: b.id,
           kind: b.kind,
           granted: b.granted.toString(),
@@ -434,8 +449,9 @@ export class AccountLedger {
           priority: b.priority,
           expires_at: b.expiresAt?.toISOString() ?? null,
         })),
-      bucket_updates: buckets.filter((b) => !b.isNew).map((b) => ({ id: b.id, remaining: b.remaining.toString() })),
+      bucket_updates: buckets.filter((b) => !b.isNew).map((b) => ({ account_id, id: b.id, remaining: b.remaining.toString() })),
       entries: this.entries.map((e) => ({
+        account_id,
         id: e.id,
         seq: e.seq.toString(),
         type: e.type,
@@ -461,9 +477,10 @@ export class AccountLedger {
         group_seq: e.groupSeq.toString(),
       })),
       movements: this.entries.flatMap((e) =>
-        e.movements.map((m) => ({ entry_id: e.id, bucket_id: m.bucketId, amount: m.amount.toString() })),
+        e.movements.map((m) => ({ account_id, entry_id: e.id, bucket_id: m.bucketId, amount: m.amount.toString() })),
       ),
       new_deposits: this.newDeposits.map((d) => ({
+        account_id,
         id: d.id,
         entry_id: d.entryId,
         charged: d.charged.toString(),
@@ -471,27 +488,38 @@ export class AccountLedger {
         action: d.action,
       })),
       settled_deposits: this.settledDeposits.map((d) => ({
+        account_id,
         id: d.id,
         status: d.status,
         settled_entry_id: d.settledEntryId,
         actual_amount: d.actualAmount?.toString() ?? null,
       })),
-      rollup: { used: used.toString(), added: added.toString(), usage_count: usageCount },
       audit: this.auditRows,
     };
   }
 }
 
+/** One account's part of a flush; the rows' parts are concatenated across the accounts flushed together. */
 export interface FlushPayload {
-  now: string;
-  account: { id: string; balance: string; outstanding: string; last_seq: string };
-  new_buckets: unknown[];
-  bucket_updates: unknown[];
-  entries: unknown[];
-  movements: unknown[];
-  new_deposits: unknown[];
-  settled_deposits: unknown[];
-  rollup: { used: string; added: string; usage_count: number };
+  account: {
+    id: string;
+    expected_seq: string;
+    balance: string;
+    outstanding: string;
+    last_seq: string;
+    now: string;
+    /** This write's contribution to the account's usage rollup for `now`'s quarter hour. */
+    used: string;
+    added: string;
+    usage_count: number;
+    entry_count: number;
+  };
+  new_buckets: object[];
+  bucket_updates: object[];
+  entries: object[];
+  movements: object[];
+  new_deposits: object[];
+  settled_deposits: object[];
   audit: object[];
 }
 

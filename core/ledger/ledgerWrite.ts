@@ -5,8 +5,9 @@ import type { BucketKind, EntryType } from '../db/generated/enums.js';
 import type { SqlSession } from '../db/sqlRunner.js';
 import { CreditkeeperError } from '../errors.js';
 import type { Actor, Origin } from '../input.js';
-import { AccountLedger, type BucketState, type StagedEntry } from './accountLedger.js';
+import { AccountLedger, type BucketState, type FlushPayload, type StagedEntry } from './accountLedger.js';
 import { type EntryRow, type EntryView, entryColumns, toEntryView } from './entryView.js';
+import { flushStatement, lockAccountStatement, readStateStatement } from './writeStatements.js';
 
 /** What a use-case may read inside its write (its reads are validated by the write's guard). */
 export type Tx = SqlSession;
@@ -33,8 +34,8 @@ export interface LedgerWriteSpec {
   /** Stages the operation's entries on the ledger; throwing writes nothing. */
   write: (ledger: AccountLedger, tx: Tx) => Promise<void> | void;
   /**
-   * The staging reads nothing but the ledger itself (spends, purchases, grants, adjustments):
-   * on a busy account such writes are committed together with the others queued behind them.
+   * The staging reads nothing but the ledger itself (spends, purchases, grants, adjustments,
+   * renewals): such writes are committed together with the others waiting, on any account.
    * Writes that read entries or deposits of their own (refunds, reversals, reconciliations) run
    * alone, so what they read cannot be changed by a write staged beside them.
    */
@@ -47,9 +48,10 @@ export interface LedgerWriteSpec {
  * sequence number is unchanged): two round trips, no lock held across them. If another process
  * did write, redo it holding the account's row lock, where the same statement cannot miss.
  *
- * Within a process, writes on one account queue; while one is in flight the next ones wait, and
- * the waiting batchable ones then go together: one read, each staged in turn (a failing one is
- * undone alone and fails alone), one statement. A hot account's throughput grows with its load.
+ * Within a process, writes on one account queue, and at most two groups of writes are in flight;
+ * what arrives meanwhile waits and then goes as one group: one read of all its accounts, each write
+ * staged in turn on its account (a failing one is undone alone and fails alone), one statement, one
+ * commit. A busy account's queued writes go in one group too, so throughput grows with load.
  */
 export async function ledgerWrite(ctx: CoreContext, spec: LedgerWriteSpec): Promise<WriteResult> {
   if (!ctx.observer) return write(ctx, spec);
@@ -73,40 +75,88 @@ interface Queued {
   reject: (error: unknown) => void;
 }
 
+/** One account's writes waiting in this process; at most one batch of them is being written at a time. */
 interface AccountQueue {
+  accountId: string;
   waiting: Queued[];
-  running: boolean;
 }
 
+/** What this process is writing to one database. */
+interface Writer {
+  /** Accounts with writes waiting or being written. */
+  accounts: Map<string, AccountQueue>;
+  /** Accounts with writes waiting and none being written, oldest first. */
+  ready: AccountQueue[];
+  /** Groups of batchable writes being written now (writes that run alone are not counted). */
+  groupsWriting: number;
+}
+
+/** One account's share of a group: the next writes of its queue. */
+interface AccountBatch {
+  accountId: string;
+  items: Queued[];
+}
+
+/** Writes of one account in one group. */
 const maxBatch = 100;
-const queues = new WeakMap<Database, Map<string, AccountQueue>>();
+/** Accounts in one group. */
+const maxGroupAccounts = 64;
+/**
+ * Groups written at once. While they are in flight, new writes wait and then go together: one
+ * round trip and one commit for many. Two keep both the server and this process busy; more
+ * only split the same work into more, smaller transactions.
+ */
+const maxGroupsWriting = 2;
+const writers = new WeakMap<Database, Writer>();
 
 function write(ctx: CoreContext, spec: LedgerWriteSpec): Promise<WriteResult> {
   const requestHash = requestHashOf(spec.operation, spec.request);
   return new Promise((resolve, reject) => {
-    let accounts = queues.get(ctx.db);
-    if (!accounts) queues.set(ctx.db, (accounts = new Map()));
-    let queue = accounts.get(spec.accountId);
-    if (!queue) accounts.set(spec.accountId, (queue = { waiting: [], running: false }));
-    queue.waiting.push({ spec, requestHash, resolve, reject });
-    if (!queue.running) {
-      queue.running = true;
-      void drain(ctx, spec.accountId, queue, accounts);
+    let writer = writers.get(ctx.db);
+    if (!writer) writers.set(ctx.db, (writer = { accounts: new Map(), ready: [], groupsWriting: 0 }));
+    const accountId = spec.accountId.toLowerCase(); // as the database writes a uuid
+    let queue = writer.accounts.get(accountId);
+    if (!queue) {
+      queue = { accountId, waiting: [] };
+      writer.accounts.set(accountId, queue);
+      writer.ready.push(queue);
     }
+    queue.waiting.push({ spec, requestHash, resolve, reject });
+    startGroups(ctx, writer);
   });
 }
 
-async function drain(ctx: CoreContext, accountId: string, queue: AccountQueue, accounts: Map<string, AccountQueue>): Promise<void> {
-  while (queue.waiting.length > 0) {
-    const batch = nextBatch(queue.waiting);
-    try {
-      await commit(ctx, batch);
-    } catch (error) {
-      for (const item of batch) item.reject(error);
+function startGroups(ctx: CoreContext, writer: Writer): void {
+  // A write that must run alone cannot share a statement, so it does not wait for a group's turn.
+  for (let i = 0; i < writer.ready.length; ) {
+    const queue = writer.ready[i]!;
+    if (queue.waiting[0]!.spec.batchable) i += 1;
+    else {
+      writer.ready.splice(i, 1);
+      startGroup(ctx, writer, [{ accountId: queue.accountId, items: nextBatch(queue.waiting) }], false);
     }
   }
-  queue.running = false;
-  accounts.delete(accountId);
+  while (writer.groupsWriting < maxGroupsWriting && writer.ready.length > 0) {
+    startGroup(ctx, writer, nextGroup(writer.ready), true);
+  }
+}
+
+function startGroup(ctx: CoreContext, writer: Writer, group: AccountBatch[], countsAsGroup: boolean): void {
+  if (countsAsGroup) writer.groupsWriting += 1;
+  void commit(ctx, group).finally(() => {
+    if (countsAsGroup) writer.groupsWriting -= 1;
+    for (const { accountId } of group) {
+      const queue = writer.accounts.get(accountId)!;
+      if (queue.waiting.length > 0) writer.ready.push(queue);
+      else writer.accounts.delete(accountId);
+    }
+    startGroups(ctx, writer);
+  });
+}
+
+/** The next batch of each ready account, oldest first, up to a group's size (all batchable: startGroups took the others). */
+function nextGroup(ready: AccountQueue[]): AccountBatch[] {
+  return ready.splice(0, maxGroupAccounts).map((queue) => ({ accountId: queue.accountId, items: nextBatch(queue.waiting) }));
 }
 
 /** The first waiting write, and the batchable ones right behind it (one per idempotency key). */
@@ -121,37 +171,113 @@ function nextBatch(waiting: Queued[]): Queued[] {
   return batch;
 }
 
-async function commit(ctx: CoreContext, batch: Queued[]): Promise<void> {
+/** Writes a group and settles every write in it; never rejects. */
+async function commit(ctx: CoreContext, group: AccountBatch[]): Promise<void> {
   const groupWindowMs = ctx.usageGroupWindowMs ?? defaultUsageGroupWindowMs;
-  let outcomes = await attempt(ctx.db.sql, batch, groupWindowMs, false);
-  if (outcomes === 'conflict') {
-    outcomes = await ctx.db.sql.transaction(async (tx) => {
-      const locked = await attempt(tx, batch, groupWindowMs, true);
-      if (locked === 'conflict') throw new Error('ledger write lost its account lock'); // cannot happen under the lock
-      return locked;
-    });
+  let attempted: AccountOutcome[];
+  try {
+    attempted = await attempt(ctx.db.sql, group, groupWindowMs, false);
+  } catch (error) {
+    // A failed statement wrote nothing. With several accounts in it, write each alone, so that
+    // whatever failed fails only its own writes (a retry of a write that did land is a replay).
+    if (group.length > 1) {
+      for (const batch of group) await commit(ctx, [batch]);
+    } else {
+      for (const item of group[0]!.items) item.reject(error);
+    }
+    return;
   }
-  outcomes.forEach((outcome, i) => ('error' in outcome ? batch[i]!.reject(outcome.error) : batch[i]!.resolve(outcome.result)));
+  for (const [i, batch] of group.entries()) {
+    let outcome = attempted[i]!;
+    if (outcome === 'conflict') {
+      // Another process wrote this account since it was read: redo it holding the account's row lock.
+      try {
+        [outcome] = (await ctx.db.sql.transaction((tx) => attempt(tx, [batch], groupWindowMs, true))) as [AccountOutcome];
+        if (outcome === 'conflict') throw new Error('ledger write lost its account lock'); // cannot happen under the lock
+      } catch (error) {
+        for (const item of batch.items) item.reject(error);
+        continue;
+      }
+    }
+    outcome.forEach((o, j) => ('error' in o ? batch.items[j]!.reject(o.error) : batch.items[j]!.resolve(o.result)));
+  }
 }
 
 export const defaultUsageGroupWindowMs = 5 * 60_000;
 
 type Outcome = { result: WriteResult } | { error: unknown };
+type AccountOutcome = Outcome[] | 'conflict';
+type Staged = { replay: true } | { error: unknown } | { entries: StagedEntry[]; balance: bigint; outstanding: bigint };
 
-async function attempt(session: SqlSession, batch: Queued[], groupWindowMs: number, lock: boolean): Promise<Outcome[] | 'conflict'> {
-  const accountId = batch[0]!.spec.accountId;
-  const [row] = await session.query<{ state: AccountState | null }>(
-    'SELECT creditkeeper_write_state($1::uuid, $2::text[], $3) AS state',
-    [accountId, batch.map((item) => item.spec.idempotencyKey), lock],
-    'creditkeeper_write_state',
+/** Reads the group's accounts, stages every write on its account, and writes them all in one statement. */
+async function attempt(session: SqlSession, group: AccountBatch[], groupWindowMs: number, lock: boolean): Promise<AccountOutcome[]> {
+  if (lock) await session.query(lockAccountStatement, [group[0]!.accountId], 'creditkeeper_lock_account');
+  const keys = group.flatMap((batch) => batch.items.map((item) => [batch.accountId, item.spec.idempotencyKey] as const));
+  const rows = await session.query<{ account_id: string; state: AccountState }>(
+    readStateStatement,
+    [group.map((batch) => batch.accountId), keys.map(([accountId]) => accountId), keys.map(([, key]) => key)],
+    'creditkeeper_read_state',
   );
-  const state = row?.state;
-  if (!state) return batch.map(() => ({ error: new CreditkeeperError('ACCOUNT_NOT_FOUND', `No account ${accountId}`) }));
+  const states = new Map(rows.map((row) => [row.account_id, row.state]));
 
-  const now = new Date(state.now);
-  const lastSeq = BigInt(state.last_seq);
+  const staged: { batch: AccountBatch; state: AccountState | null; writes: Staged[]; ledger: AccountLedger | null }[] = [];
+  for (const batch of group) {
+    const state = states.get(batch.accountId) ?? null;
+    staged.push({ batch, state, ...(state ? await stage(session, batch, state, groupWindowMs) : { writes: [], ledger: null }) });
+  }
+
+  // An account none of whose writes succeeded is not written at all, not even its sweep (the next write will make it).
+  const flushes = staged.filter((s) => s.writes.some((w) => 'entries' in w)).map((s) => s.ledger!.toFlush());
+  let written = new Set<string>();
+  if (flushes.length > 0) {
+    const [flushed] = await session.query<{ written: string[] }>(
+      flushStatement,
+      [JSON.stringify(mergeFlushes(flushes)), flushes.map((f) => f.account.id)],
+      'creditkeeper_flush',
+    );
+    written = new Set(flushed!.written);
+  }
+
+  const outcomes: AccountOutcome[] = [];
+  for (const { batch, state, writes, ledger } of staged) {
+    if (!state) {
+      outcomes.push(batch.items.map(() => ({ error: new CreditkeeperError('ACCOUNT_NOT_FOUND', `No account ${batch.accountId}`) })));
+      continue;
+    }
+    if (writes.some((w) => 'entries' in w) && !written.has(ledger!.accountId)) {
+      outcomes.push('conflict');
+      continue;
+    }
+    const now = new Date(state.now);
+    const accountOutcomes: Outcome[] = [];
+    for (const [j, w] of writes.entries()) {
+      if ('replay' in w) accountOutcomes.push({ result: await replay(session, ledger!.accountId, batch.items[j]!.spec.idempotencyKey) });
+      else if ('error' in w) accountOutcomes.push({ error: w.error });
+      else {
+        accountOutcomes.push({
+          result: {
+            entries: w.entries.map((e) => toEntryView({ ...e, accountId: ledger!.accountId, createdAt: now })),
+            balance: w.balance,
+            outstanding: w.outstanding,
+            replayed: false,
+          },
+        });
+      }
+    }
+    outcomes.push(accountOutcomes);
+  }
+  return outcomes;
+}
+
+/** Stages one account's writes in turn on its ledger; a failing one is undone alone and fails alone. */
+async function stage(
+  session: SqlSession,
+  batch: AccountBatch,
+  state: AccountState,
+  groupWindowMs: number,
+): Promise<{ writes: Staged[]; ledger: AccountLedger }> {
   const ledger = new AccountLedger(
-    { id: accountId, balance: BigInt(state.balance), outstanding: BigInt(state.outstanding), lastSeq, now },
+    { id: batch.accountId, balance: BigInt(state.balance), outstanding: BigInt(state.outstanding), lastSeq: BigInt(state.last_seq), now: new Date(state.now) },
     state.buckets.map(toBucketState),
     state.last_entry && {
       type: state.last_entry.type,
@@ -165,11 +291,11 @@ async function attempt(session: SqlSession, batch: Queued[], groupWindowMs: numb
   );
   ledger.sweepExpired();
 
-  const staged: ({ replay: true } | { error: unknown } | { entries: StagedEntry[]; balance: bigint; outstanding: bigint })[] = [];
-  for (const { spec, requestHash } of batch) {
+  const writes: Staged[] = [];
+  for (const { spec, requestHash } of batch.items) {
     const previous = state.replay_hashes[spec.idempotencyKey];
     if (previous !== undefined) {
-      staged.push(
+      writes.push(
         previous === requestHash
           ? { replay: true }
           : {
@@ -185,38 +311,28 @@ async function attempt(session: SqlSession, batch: Queued[], groupWindowMs: numb
       await spec.write(ledger, session);
       ledger.settleOutstanding();
       if (spec.request.actor.kind === 'STAFF') ledger.audit(spec.operation, spec.request.actor, spec.request.origin, mark);
-      staged.push({ entries: ledger.entriesSince(mark), ...ledger.state });
+      writes.push({ entries: ledger.entriesSince(mark), ...ledger.state });
     } catch (error) {
       ledger.rollback(mark);
-      staged.push({ error });
+      writes.push({ error });
     }
   }
+  return { writes, ledger };
+}
 
-  // Nothing succeeded: write nothing, not even the sweep (the next write will make it).
-  if (staged.some((s) => 'entries' in s)) {
-    const [flushed] = await session.query<{ written: number }>(
-      flushStatement,
-      [JSON.stringify({ ...ledger.toFlush(), expected_seq: lastSeq.toString() })],
-      'creditkeeper_flush',
-    );
-    if (flushed!.written === 0) return 'conflict';
-  }
-  const outcomes: Outcome[] = [];
-  for (const [i, s] of staged.entries()) {
-    if ('replay' in s) outcomes.push({ result: await replay(session, accountId, batch[i]!.spec.idempotencyKey) });
-    else if ('error' in s) outcomes.push({ error: s.error });
-    else {
-      outcomes.push({
-        result: {
-          entries: s.entries.map((e) => toEntryView({ ...e, accountId, createdAt: now })),
-          balance: s.balance,
-          outstanding: s.outstanding,
-          replayed: false,
-        },
-      });
-    }
-  }
-  return outcomes;
+/** The accounts' flushes as one document, accounts in id order (see flushStatement). */
+function mergeFlushes(flushes: FlushPayload[]): object {
+  const sorted = flushes.toSorted((a, b) => (a.account.id < b.account.id ? -1 : a.account.id > b.account.id ? 1 : 0));
+  return {
+    accounts: sorted.map((f) => f.account),
+    new_buckets: sorted.flatMap((f) => f.new_buckets),
+    bucket_updates: sorted.flatMap((f) => f.bucket_updates),
+    entries: sorted.flatMap((f) => f.entries),
+    movements: sorted.flatMap((f) => f.movements),
+    new_deposits: sorted.flatMap((f) => f.new_deposits),
+    settled_deposits: sorted.flatMap((f) => f.settled_deposits),
+    audit: sorted.flatMap((f) => f.audit),
+  };
 }
 
 interface AccountState {
@@ -293,77 +409,3 @@ export function toBucketState(raw: RawBucket): BucketState {
     changed: false,
   };
 }
-
-/**
- * Every change of one write, from one JSON document, in one statement. `account` moves the
- * account only if its sequence is still the one the write started from; every other part joins
- * `account`, so when it does not move, nothing does, and `written` is 0.
- */
-const flushStatement = `
-WITH input AS (SELECT $1::jsonb AS doc),
-account AS (
-  UPDATE accounts SET balance = (doc->'account'->>'balance')::bigint,
-    outstanding = (doc->'account'->>'outstanding')::bigint, last_seq = (doc->'account'->>'last_seq')::bigint
-  FROM input
-  WHERE accounts.id = (doc->'account'->>'id')::uuid AND accounts.last_seq = (doc->>'expected_seq')::bigint
-  RETURNING accounts.id
-),
-new_buckets AS (
-  INSERT INTO buckets (id, account_id, kind, granted, remaining, priority, expires_at, created_at)
-  SELECT b.id, account.id, b.kind::"BucketKind", b.granted, b.remaining, b.priority, b.expires_at, (doc->>'now')::timestamptz
-  FROM account, input, jsonb_to_recordset(doc->'new_buckets')
-    AS b(id uuid, kind text, granted bigint, remaining bigint, priority int, expires_at timestamptz)
-),
-bucket_updates AS (
-  UPDATE buckets SET remaining = u.remaining
-  FROM account, input, jsonb_to_recordset(doc->'bucket_updates') AS u(id uuid, remaining bigint)
-  WHERE buckets.account_id = account.id AND buckets.id = u.id
-),
-new_entries AS (
-  INSERT INTO entries (id, account_id, seq, type, category, action, quantity, description, amount, balance_after, outstanding_after,
-    original_amount, discount_percent, source_kind, source_id, source_label, source_url, actor_kind, actor_id, note,
-    idempotency_key, request_hash, corrects_id, group_seq, created_at)
-  SELECT e.id, account.id, e.seq, e.type::"EntryType", e.category, e.action, e.quantity, e.description, e.amount,
-    e.balance_after, e.outstanding_after, e.original_amount, e.discount_percent, e.source_kind, e.source_id,
-    e.source_label, e.source_url, e.actor_kind::"ActorKind", e.actor_id, e.note, e.idempotency_key, e.request_hash,
-    e.corrects_id, e.group_seq, (doc->>'now')::timestamptz
-  FROM account, input, jsonb_to_recordset(doc->'entries') AS e(id uuid, seq bigint, type text, category text,
-    action text, quantity int, description text, amount bigint, balance_after bigint, outstanding_after bigint, original_amount bigint,
-    discount_percent int, source_kind text, source_id text, source_label text, source_url text, actor_kind text,
-    actor_id text, note text, idempotency_key text, request_hash text, corrects_id uuid, group_seq bigint)
-),
-new_movements AS (
-  INSERT INTO movements (entry_id, bucket_id, amount)
-  SELECT m.entry_id, m.bucket_id, m.amount
-  FROM account, input, jsonb_to_recordset(doc->'movements') AS m(entry_id uuid, bucket_id uuid, amount bigint)
-),
-new_deposits AS (
-  INSERT INTO deposits (id, account_id, entry_id, charged, held, action, created_at)
-  SELECT d.id, account.id, d.entry_id, d.charged, d.held, d.action, (doc->>'now')::timestamptz
-  FROM account, input, jsonb_to_recordset(doc->'new_deposits')
-    AS d(id uuid, entry_id uuid, charged bigint, held bigint, action text)
-),
-settled_deposits AS (
-  UPDATE deposits SET status = s.status::"DepositStatus", settled_entry_id = s.settled_entry_id,
-    actual_amount = s.actual_amount, settled_at = (doc->>'now')::timestamptz
-  FROM account, input, jsonb_to_recordset(doc->'settled_deposits')
-    AS s(id uuid, status text, settled_entry_id uuid, actual_amount bigint)
-  WHERE deposits.account_id = account.id AND deposits.id = s.id
-),
-audit AS (
-  INSERT INTO audit_log (id, actor_kind, actor_id, action, outcome, account_id, entry_id, reason, origin, details, created_at)
-  SELECT gen_random_uuid(), a.actor_kind::"ActorKind", a.actor_id, a.action, 'done', account.id, a.entry_id, a.reason,
-    a.origin, a.details, (doc->>'now')::timestamptz
-  FROM account, input, jsonb_to_recordset(doc->'audit')
-    AS a(actor_kind text, actor_id text, action text, entry_id uuid, reason text, origin jsonb, details jsonb)
-),
-rollup AS (
-  INSERT INTO usage_rollups (account_id, period_start, used, added, usage_count)
-  SELECT account.id, date_bin('15 minutes', (doc->>'now')::timestamptz, '2000-01-01T00:00:00Z'),
-    (doc->'rollup'->>'used')::bigint,
-    (doc->'rollup'->>'added')::bigint, (doc->'rollup'->>'usage_count')::int
-  FROM account, input WHERE jsonb_array_length(doc->'entries') > 0
-  ON CONFLICT (account_id, period_start) DO UPDATE SET used = usage_rollups.used + EXCLUDED.used,
-    added = usage_rollups.added + EXCLUDED.added, usage_count = usage_rollups.usage_count + EXCLUDED.usage_count
-)
-SELECT count(*)::int AS written FROM account`;

@@ -88,12 +88,15 @@ describe('a Creditkeeper process killed mid-stream', () => {
     const dueNow = async () =>
       (await ctx.db.sql.query<{ n: number }>("SELECT count(*)::int AS n FROM subscriptions WHERE period_end <= now()"))[0]!.n;
     for (let k = 0; k < kills; k++) {
+      // A random moment of the process's working life: its start-up (seconds on a slow machine) is not counted.
+      await ready(port);
       await new Promise((resolve) => setTimeout(resolve, 1500 + randomInt(1500)));
       dueAtKill.push(await dueNow());
       server.kill('SIGKILL');
       await new Promise((resolve) => server.once('exit', resolve));
       server = start(url.toString(), port);
     }
+    await ready(port);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     stop = true;
     await Promise.all(workers);
@@ -132,6 +135,17 @@ describe('a Creditkeeper process killed mid-stream', () => {
     }
   }, 120_000);
 });
+
+/** Waits until the process answers its readiness probe. */
+async function ready(port: number): Promise<void> {
+  for (let waited = 0; waited < 60_000; waited += 50) {
+    const reply = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+    await reply?.text();
+    if (reply?.ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the Creditkeeper process did not become ready within a minute');
+}
 
 function start(databaseUrl: string, port: number): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', 'cli/creditkeeper.ts', 'start'], {

@@ -1,0 +1,117 @@
+/**
+ * The statements of a ledger write, each covering every account written together: read the
+ * accounts' state, then write all that was staged on them.
+ */
+
+/**
+ * Each account's state (none for no such account) and, of the keys its writes bring, those used
+ * before with the request they were used for. $1 the accounts; $2 and $3 each key and its account.
+ *
+ * A prepared statement, planned once per connection: every lookup is by account on a unique or
+ * account-leading index, the keys one at a time on (account_id, idempotency_key), so the plan
+ * holds however long the history grows (a join with the keys could walk an account's entries).
+ */
+export const readStateStatement = `
+SELECT a.id::text AS account_id, json_build_object(
+  'balance', a.balance::text,
+  'outstanding', a.outstanding::text,
+  'last_seq', a.last_seq::text,
+  'now', date_trunc('milliseconds', clock_timestamp()),
+  'replay_hashes', (SELECT coalesce(json_object_agg(used.key, used.request_hash), '{}'::json)
+                    FROM (SELECT k.key, (SELECT e.request_hash FROM entries e
+                                         WHERE e.account_id = a.id AND e.idempotency_key = k.key) AS request_hash
+                          FROM unnest($2::uuid[], $3::text[]) AS k(account_id, key)
+                          WHERE k.account_id = a.id) used
+                    WHERE used.request_hash IS NOT NULL),
+  'buckets', (SELECT coalesce(json_agg(json_build_object(
+                'id', b.id, 'kind', b.kind, 'granted', b.granted::text, 'remaining', b.remaining::text,
+                'priority', b.priority, 'expires_at', b.expires_at, 'created_at', b.created_at)), '[]'::json)
+              FROM buckets b WHERE b.account_id = a.id AND b.remaining > 0),
+  'last_entry', (SELECT json_build_object(
+                   'type', e.type, 'category', e.category, 'source_kind', e.source_kind, 'source_id', e.source_id,
+                   'group_seq', e.group_seq::text, 'group_started_at', g.created_at)
+                 FROM entries e JOIN entries g ON g.account_id = e.account_id AND g.seq = e.group_seq
+                 WHERE e.account_id = a.id AND e.seq = a.last_seq)) AS state
+FROM accounts a WHERE a.id = ANY($1::uuid[])`;
+
+/** Taken before reading an account another process wrote meanwhile, so the write cannot miss again. */
+export const lockAccountStatement = 'SELECT 1 FROM accounts WHERE id = $1::uuid FOR UPDATE';
+
+/**
+ * Every change of the accounts written together, from one JSON document, in one statement.
+ * `account` moves each account only if its sequence is still the one its write started from; every
+ * other part joins `account`, so an account that does not move writes nothing, and is missing from
+ * `written`. $2 the accounts' ids: looked up by the primary key whatever the planner believes the
+ * document holds, and in id order, so two processes' statements lock accounts in one order.
+ */
+export const flushStatement = `
+WITH input AS (SELECT $1::jsonb AS doc),
+account AS (
+  UPDATE accounts SET balance = a.balance, outstanding = a.outstanding, last_seq = a.last_seq
+  FROM input, jsonb_to_recordset(doc->'accounts') AS a(id uuid, expected_seq bigint, balance bigint, outstanding bigint,
+    last_seq bigint, now timestamptz, used bigint, added bigint, usage_count int, entry_count int)
+  WHERE accounts.id = ANY($2::uuid[]) AND accounts.id = a.id AND accounts.last_seq = a.expected_seq
+  RETURNING accounts.id, a.now, a.used, a.added, a.usage_count, a.entry_count
+),
+new_buckets AS (
+  INSERT INTO buckets (id, account_id, kind, granted, remaining, priority, expires_at, created_at)
+  SELECT b.id, account.id, b.kind::"BucketKind", b.granted, b.remaining, b.priority, b.expires_at, account.now
+  FROM input, jsonb_to_recordset(doc->'new_buckets')
+    AS b(account_id uuid, id uuid, kind text, granted bigint, remaining bigint, priority int, expires_at timestamptz), account
+  WHERE account.id = b.account_id
+),
+bucket_updates AS (
+  UPDATE buckets SET remaining = u.remaining
+  FROM input, jsonb_to_recordset(doc->'bucket_updates') AS u(account_id uuid, id uuid, remaining bigint), account
+  WHERE account.id = u.account_id AND buckets.account_id = u.account_id AND buckets.id = u.id
+),
+new_entries AS (
+  INSERT INTO entries (id, account_id, seq, type, category, action, quantity, description, amount, balance_after, outstanding_after,
+    original_amount, discount_percent, source_kind, source_id, source_label, source_url, actor_kind, actor_id, note,
+    idempotency_key, request_hash, corrects_id, group_seq, created_at)
+  SELECT e.id, account.id, e.seq, e.type::"EntryType", e.category, e.action, e.quantity, e.description, e.amount,
+    e.balance_after, e.outstanding_after, e.original_amount, e.discount_percent, e.source_kind, e.source_id,
+    e.source_label, e.source_url, e.actor_kind::"ActorKind", e.actor_id, e.note, e.idempotency_key, e.request_hash,
+    e.corrects_id, e.group_seq, account.now
+  FROM input, jsonb_to_recordset(doc->'entries') AS e(account_id uuid, id uuid, seq bigint, type text, category text,
+    action text, quantity int, description text, amount bigint, balance_after bigint, outstanding_after bigint, original_amount bigint,
+    discount_percent int, source_kind text, source_id text, source_label text, source_url text, actor_kind text,
+    actor_id text, note text, idempotency_key text, request_hash text, corrects_id uuid, group_seq bigint), account
+  WHERE account.id = e.account_id
+),
+new_movements AS (
+  INSERT INTO movements (entry_id, bucket_id, amount)
+  SELECT m.entry_id, m.bucket_id, m.amount
+  FROM input, jsonb_to_recordset(doc->'movements') AS m(account_id uuid, entry_id uuid, bucket_id uuid, amount bigint), account
+  WHERE account.id = m.account_id
+),
+new_deposits AS (
+  INSERT INTO deposits (id, account_id, entry_id, charged, held, action, created_at)
+  SELECT d.id, account.id, d.entry_id, d.charged, d.held, d.action, account.now
+  FROM input, jsonb_to_recordset(doc->'new_deposits')
+    AS d(account_id uuid, id uuid, entry_id uuid, charged bigint, held bigint, action text), account
+  WHERE account.id = d.account_id
+),
+settled_deposits AS (
+  UPDATE deposits SET status = s.status::"DepositStatus", settled_entry_id = s.settled_entry_id,
+    actual_amount = s.actual_amount, settled_at = account.now
+  FROM input, jsonb_to_recordset(doc->'settled_deposits')
+    AS s(account_id uuid, id uuid, status text, settled_entry_id uuid, actual_amount bigint), account
+  WHERE account.id = s.account_id AND deposits.account_id = s.account_id AND deposits.id = s.id
+),
+audit AS (
+  INSERT INTO audit_log (id, actor_kind, actor_id, action, outcome, account_id, entry_id, reason, origin, details, created_at)
+  SELECT gen_random_uuid(), a.actor_kind::"ActorKind", a.actor_id, a.action, 'done', account.id, a.entry_id, a.reason,
+    a.origin, a.details, account.now
+  FROM input, jsonb_to_recordset(doc->'audit')
+    AS a(account_id uuid, actor_kind text, actor_id text, action text, entry_id uuid, reason text, origin jsonb, details jsonb), account
+  WHERE account.id = a.account_id
+),
+rollup AS (
+  INSERT INTO usage_rollups (account_id, period_start, used, added, usage_count)
+  SELECT account.id, date_bin('15 minutes', account.now, '2000-01-01T00:00:00Z'), account.used, account.added, account.usage_count
+  FROM account WHERE account.entry_count > 0
+  ON CONFLICT (account_id, period_start) DO UPDATE SET used = usage_rollups.used + EXCLUDED.used,
+    added = usage_rollups.added + EXCLUDED.added, usage_count = usage_rollups.usage_count + EXCLUDED.usage_count
+)
+SELECT coalesce(array_agg(account.id::text), '{}') AS written FROM account`;

@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import type { CoreContext } from '../../core/context.js';
+import type { Database } from '../../core/db/database.js';
+import { openDatabase } from '../../core/db/database.js';
+import type { SqlRunner } from '../../core/db/sqlRunner.js';
+import { isCreditkeeperError } from '../../core/errors.js';
+import { grant } from '../../core/ledger/grant.js';
+import { ledgerWrite, type LedgerWriteSpec } from '../../core/ledger/ledgerWrite.js';
+import { purchase } from '../../core/ledger/purchase.js';
+import { spend } from '../../core/ledger/spend.js';
+import { engines, freshContext } from '../support/databases.js';
+import { balanceOf, expectLedgerSound, inDays, key, newUserAccount, service, useFreshLedger } from '../support/scenario.js';
+
+/** The statements a context's writes send, by name; `failFlush` makes the next flush of several accounts fail. */
+function watched(ctx: CoreContext): { ctx: CoreContext; reads: string[][]; flushes: string[][]; failFlush: () => void } {
+  const reads: string[][] = [];
+  const flushes: string[][] = [];
+  let failNext = false;
+  const sql: SqlRunner = {
+    ...ctx.db.sql,
+    query: async (text, params, name) => {
+      if (name === 'creditkeeper_read_state') reads.push(params![0] as string[]);
+      if (name === 'creditkeeper_flush') {
+        const accounts = params![1] as string[];
+        if (failNext && accounts.length > 1) {
+          failNext = false;
+          throw new Error('connection reset by peer');
+        }
+        flushes.push(accounts);
+      }
+      return ctx.db.sql.query(text, params, name);
+    },
+  };
+  const db: Database = { ...ctx.db, sql };
+  return { ctx: { ...ctx, db }, reads, flushes, failFlush: () => (failNext = true) };
+}
+
+const chatTurn = (amount: bigint): Pick<LedgerWriteSpec, 'operation' | 'request' | 'batchable' | 'write'> => ({
+  operation: 'test',
+  request: { actor: service },
+  batchable: true,
+  write: (ledger) => {
+    ledger.post({ type: 'USAGE', category: 'Chat', description: 'Chat turn', movements: ledger.draw(amount), actor: service });
+  },
+});
+
+describe.each(engines)('group commit across accounts on %s', (engine) => {
+  const base = useFreshLedger(engine, 12);
+
+  it("seed 000 on ten Free accounts at once: 12 weekly credits buy four 3-credit images each, every fifth is denied on its own account", async () => {
+    const { ctx, flushes } = watched(base);
+    const accounts: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const accountId = await newUserAccount(ctx);
+      await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'WEEKLY_GRANT', bucket: 'WEEKLY', amount: 12n, expiresAt: inDays(7) });
+      accounts.push(accountId);
+    }
+    flushes.length = 0;
+    const outcomes = await Promise.allSettled(
+      accounts.flatMap((accountId) =>
+        Array.from({ length: 5 }, (_, i) =>
+          spend(ctx, { accountId, idempotencyKey: `image-${i}`, actor: service, charge: { action: 'image', quantity: 1 } }),
+        ),
+      ),
+    );
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(40);
+    expect(outcomes.filter((o) => o.status === 'rejected' && isCreditkeeperError(o.reason, 'INSUFFICIENT_CREDITS'))).toHaveLength(10);
+    for (const accountId of accounts) {
+      expect(await balanceOf(ctx, accountId)).toBe(0n);
+      const entries = await ctx.db.prisma.entry.findMany({ where: { accountId }, orderBy: { seq: 'asc' } });
+      expect(entries.map((e) => e.balanceAfter)).toEqual([12n, 9n, 6n, 3n, 0n]);
+    }
+    // 40 spends landed in a handful of statements, most of them covering several accounts.
+    expect(flushes.length).toBeLessThan(10);
+    expect(Math.max(...flushes.map((f) => f.length))).toBeGreaterThan(1);
+    await expectLedgerSound(ctx);
+  });
+
+  it('a statement for several accounts that fails is retried account by account: each write lands once', async () => {
+    const { ctx, flushes, failFlush } = watched(base);
+    const accounts = [await newUserAccount(ctx), await newUserAccount(ctx), await newUserAccount(ctx), await newUserAccount(ctx)];
+    for (const accountId of accounts) await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 10n });
+    failFlush();
+    flushes.length = 0;
+    const results = await Promise.all(accounts.map((accountId) => ledgerWrite(ctx, { accountId, idempotencyKey: 'turn-1', ...chatTurn(4n) })));
+    expect(results.map((r) => [r.balance, r.replayed])).toEqual(accounts.map(() => [6n, false]));
+    for (const accountId of accounts) expect(await balanceOf(ctx, accountId)).toBe(6n);
+    // The two started at once went alone; the two that waited failed together, then went one by one.
+    expect(flushes.map((f) => f.length)).toEqual([1, 1, 1, 1]);
+  });
+});
+
+describe('group commit across accounts, two processes on PostgreSQL', () => {
+  it('an account another process wrote meanwhile is redone alone under its lock; the others in its statement land as they were', async () => {
+    const first = await freshContext('postgres');
+    const [row] = await first.db.sql.query<{ name: string }>('SELECT current_database() AS name');
+    const address = new URL(process.env.TEST_DATABASE_URL!);
+    address.pathname = `/${row!.name}`;
+    const other = { ...first, db: await openDatabase({ kind: 'postgres', url: address.toString() }) };
+    const { ctx, reads, flushes } = watched(first);
+    try {
+      const [a, b, contested, quiet] = [await newUserAccount(ctx), await newUserAccount(ctx), await newUserAccount(ctx), await newUserAccount(ctx)];
+      for (const accountId of [a!, b!, contested!, quiet!]) await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 10n });
+      reads.length = 0;
+      flushes.length = 0;
+
+      // Two writes in flight hold the process's two slots; the next two wait and then go together.
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const held = [a!, b!].map((accountId) =>
+        ledgerWrite(ctx, {
+          accountId,
+          idempotencyKey: 'held',
+          ...chatTurn(1n),
+          write: async (ledger) => {
+            await gate;
+            ledger.post({ type: 'USAGE', category: 'Chat', description: 'Chat turn', movements: ledger.draw(1n), actor: service });
+          },
+        }),
+      );
+      let contestedStagings = 0;
+      const contestedWrite = ledgerWrite(ctx, {
+        accountId: contested!,
+        idempotencyKey: 'contested',
+        ...chatTurn(8n),
+        write: async (ledger) => {
+          contestedStagings += 1;
+          // The first time, another process lands a purchase between our read and our write.
+          if (contestedStagings === 1) await purchase(other, { accountId: contested!, idempotencyKey: 'interloper', actor: service, amount: 5n });
+          ledger.post({ type: 'USAGE', category: 'Chat', description: 'Chat turn', movements: ledger.draw(8n), actor: service });
+        },
+      });
+      const quietWrite = ledgerWrite(ctx, { accountId: quiet!, idempotencyKey: 'quiet', ...chatTurn(3n) });
+      release();
+      await Promise.all(held);
+
+      expect((await contestedWrite).entries[0]).toMatchObject({ seq: 3n, amount: -8n, balanceAfter: 7n });
+      expect((await quietWrite).entries[0]).toMatchObject({ seq: 2n, amount: -3n, balanceAfter: 7n });
+      expect(contestedStagings).toBe(2);
+      expect(reads).toContainEqual(expect.arrayContaining([contested, quiet]));
+      expect(flushes).toContainEqual(expect.arrayContaining([contested, quiet]));
+      const entries = await ctx.db.prisma.entry.findMany({ where: { accountId: contested! }, orderBy: { seq: 'asc' } });
+      expect(entries.map((e) => [e.idempotencyKey, e.amount, e.balanceAfter])).toEqual([
+        [expect.any(String), 10n, 10n],
+        ['interloper', 5n, 15n],
+        ['contested', -8n, 7n],
+      ]);
+      expect(await ctx.db.prisma.entry.count({ where: { accountId: quiet! } })).toBe(2);
+      await expectLedgerSound(ctx);
+    } finally {
+      await other.db.close();
+      await first.db.close();
+    }
+  });
+});

@@ -11,20 +11,21 @@
  *     and on one hot account. PGlite is a single connection, so its transactions run one at a time.
  *   - pgbench, same server: the built-in simple-update workload (`-N`, scale 1 = 100,000 rows) and a
  *     one-hot-row script (update one row, read it back, insert history) at 1, 8 and 32 clients,
- *     against its own database `ck_pgbench_<random>`, dropped at the end.
+ *     against its own database `ck_pgbench_<random>`, dropped at the end. Each pgbench run comes
+ *     right after our run with the same workload and clients, so both meet the disk in the same mood.
  *
  * How to read it
  *   - ops/s is spends per second for ours and pgbench's "tps (without initial connection time)".
  *   - p50 / p99 are per-spend latencies of successful spends (pgbench reports only an average).
  *   - ours/pgbench is our spends/s divided by pgbench's tps for the matching row: many accounts vs `-N`,
  *     hot account vs the hot-row script, same client count. It is shown for the PostgreSQL rows only
- *     (a PGlite spend against a server transaction is not a like-for-like ratio). An uncontended
- *     spend is two round trips (read the account's state; one guarded statement that writes five
- *     tables) plus validation in Node; a contended one is redone under the account's row lock.
+ *     (a PGlite spend against a server transaction is not a like-for-like ratio). A write is two
+ *     round trips (read the accounts' state; one guarded statement that writes five tables) plus
+ *     validation in Node, for every write waiting at that moment together (group commit, at most
+ *     two groups in flight); an account another process wrote meanwhile is redone under its lock.
  *     pgbench runs five bare statements from C, so the ratio says how much the ledger's work costs
  *     next to the server's floor; what matters is how it moves with clients and between versions.
- *   - Hot-account rows: writes on one account queue in the process and the ones waiting are
- *     committed together (group commit), so more clients mean bigger batches, not more waiting.
+ *   - More clients mean bigger groups, not more waiting: over many accounts and on one hot account.
  *   - After the runs the ledger is verified (core verifyLedger) and the entries and credits are
  *     reconciled with the spends counted here: a fast ledger that lost money proves nothing.
  *   - Numbers are for this machine and this moment; nothing here asserts a timing.
@@ -276,6 +277,7 @@ async function benchSpends(
   seeded: Seeded,
   clientCounts: number[],
   tally: Tally,
+  baseline: Pgbench | null,
 ): Promise<RunResult[]> {
   const warmup = await measureCount(ctx, seeded.accounts, config.warmupSpends);
   tally.spends += warmup;
@@ -292,6 +294,13 @@ async function benchSpends(
       const result = summarise(m, { workload, engine, accounts, clients });
       results.push(result);
       logRun(result);
+      // pgbench right after, on the same server and the same disk at nearly the same moment: this
+      // machine's commit times wander by a factor of two or more from one minute to the next.
+      if (baseline) {
+        const reference = await baseline.run(workload, clients);
+        results.push(reference);
+        logRun(reference);
+      }
     }
   }
   return results;
@@ -350,7 +359,7 @@ async function checkLedger(db: Database, engine: 'postgres' | 'pglite', tally: T
 // ---------------------------------------------------------------------------------------------
 // Engines
 
-async function benchPostgres(): Promise<{ results: RunResult[]; check: LedgerCheck }> {
+async function benchPostgres(baseline: Pgbench | null): Promise<{ results: RunResult[]; check: LedgerCheck }> {
   const database = await createServerDatabase('ck_bench');
   console.log(`PostgreSQL: database ${database.name}`);
   let db: Database | undefined;
@@ -361,7 +370,7 @@ async function benchPostgres(): Promise<{ results: RunResult[]; check: LedgerChe
     const seeded = await timed(`seeding ${config.postgresAccounts} accounts + 1 hot`, () =>
       seedAccounts(ctx, config.postgresAccounts, config.seedConcurrency, tally),
     );
-    const results = await benchSpends(ctx, 'postgres', seeded, config.postgresClients, tally);
+    const results = await benchSpends(ctx, 'postgres', seeded, config.postgresClients, tally, baseline);
     const check = await checkLedger(db, 'postgres', tally);
     return { results, check };
   } finally {
@@ -379,7 +388,7 @@ async function benchPglite(): Promise<{ results: RunResult[]; check: LedgerCheck
     const seeded = await timed(`seeding ${config.pgliteAccounts} accounts + 1 hot`, () =>
       seedAccounts(ctx, config.pgliteAccounts, 4, tally),
     );
-    const results = await benchSpends(ctx, 'pglite', seeded, config.pgliteClients, tally);
+    const results = await benchSpends(ctx, 'pglite', seeded, config.pgliteClients, tally, null);
     const check = await checkLedger(db, 'pglite', tally);
     return { results, check };
   } finally {
@@ -420,33 +429,41 @@ function findPgbench(): string | null {
   return installed.at(-1) ?? null;
 }
 
-async function benchPgbench(pgbench: string): Promise<RunResult[]> {
+interface Pgbench {
+  /** One pgbench run of the workload matching ours: `-N` for many accounts, the hot-row script for one. */
+  run(workload: Workload, clients: number): Promise<RunResult>;
+  close(): Promise<void>;
+}
+
+async function openPgbench(pgbench: string): Promise<Pgbench> {
   const database = await createServerDatabase('ck_pgbench');
   const scriptDir = mkdtempSync(join(tmpdir(), 'ck-pgbench-'));
   const hotScript = join(scriptDir, 'hot-row.sql');
   writeFileSync(hotScript, hotRowScript);
   console.log(`pgbench: ${pgbench}, database ${database.name}`);
-  try {
-    await timed('pgbench -i -s 1', () => run(pgbench, ['-i', '-s', '1', '-q', database.url]));
-    const workloads: [Workload, string, string[], number][] = [
-      ['many accounts', '-N', ['-N'], 100_000],
-      ['hot account', 'hot row', ['-f', hotScript], 1],
-    ];
-    const results: RunResult[] = [];
-    for (const [workload, detail, args, accounts] of workloads) {
-      for (const clients of config.pgbenchClients) {
-        await checkpoint();
-        const result = await pgbenchRun(pgbench, database.url, args, clients);
-        const row: RunResult = { workload, engine: 'pgbench', detail, accounts, clients, ...result, ratioToPgbench: null };
-        results.push(row);
-        logRun(row);
-      }
-    }
-    return results;
-  } finally {
+  const close = async () => {
     rmSync(scriptDir, { recursive: true, force: true });
     await database.drop();
+  };
+  try {
+    await timed('pgbench -i -s 1', () => run(pgbench, ['-i', '-s', '1', '-q', database.url]));
+  } catch (error) {
+    await close();
+    throw error;
   }
+  const workloads: Record<Workload, { detail: string; args: string[]; accounts: number }> = {
+    'many accounts': { detail: '-N', args: ['-N'], accounts: 100_000 },
+    'hot account': { detail: 'hot row', args: ['-f', hotScript], accounts: 1 },
+  };
+  return {
+    run: async (workload, clients) => {
+      const { detail, args, accounts } = workloads[workload];
+      await checkpoint();
+      const result = await pgbenchRun(pgbench, database.url, args, clients);
+      return { workload, engine: 'pgbench', detail, accounts, clients, ...result, ratioToPgbench: null };
+    },
+    close,
+  };
 }
 
 async function pgbenchRun(
@@ -552,15 +569,18 @@ async function main(): Promise<void> {
       `  server ${new URL(config.serverUrl).host}: ${server}\n`,
   );
 
-  const postgres = await benchPostgres();
+  const pgbench = findPgbench();
+  if (!pgbench) console.log('pgbench is unavailable (not on PATH nor in /usr/lib/postgresql/*/bin): skipping the baseline and ratios');
+  const baseline = pgbench ? await openPgbench(pgbench) : null;
+  let postgres: Awaited<ReturnType<typeof benchPostgres>>;
+  try {
+    postgres = await benchPostgres(baseline);
+  } finally {
+    await baseline?.close();
+  }
   const pglite = await benchPglite();
 
-  const pgbench = findPgbench();
-  let pgbenchResults: RunResult[] = [];
-  if (pgbench) pgbenchResults = await benchPgbench(pgbench);
-  else console.log('pgbench is unavailable (not on PATH nor in /usr/lib/postgresql/*/bin): skipping the baseline and ratios');
-
-  const rows = [...postgres.results, ...pglite.results, ...pgbenchResults];
+  const rows = [...postgres.results, ...pglite.results];
   attachRatios(rows);
 
   console.log('');

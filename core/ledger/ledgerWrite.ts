@@ -7,7 +7,7 @@ import { CreditkeeperError } from '../errors.js';
 import type { Actor, Origin } from '../input.js';
 import { AccountLedger, type BucketState, type FlushPayload, type StagedEntry } from './accountLedger.js';
 import { type EntryRow, type EntryView, entryColumns, toEntryView } from './entryView.js';
-import { flushStatement, lockAccountStatement, readStateStatement } from './writeStatements.js';
+import { type FlushPart, flushStatement, lockAccountStatement, readStateStatement } from './writeStatements.js';
 
 /** What a use-case may read inside its write (its reads are validated by the write's guard). */
 export type Tx = SqlSession;
@@ -212,10 +212,9 @@ type Staged = { replay: true } | { error: unknown } | { entries: StagedEntry[]; 
 /** Reads the group's accounts, stages every write on its account, and writes them all in one statement. */
 async function attempt(session: SqlSession, group: AccountBatch[], groupWindowMs: number, lock: boolean): Promise<AccountOutcome[]> {
   if (lock) await session.query(lockAccountStatement, [group[0]!.accountId], 'creditkeeper_lock_account');
-  const keys = group.flatMap((batch) => batch.items.map((item) => [batch.accountId, item.spec.idempotencyKey] as const));
   const rows = await session.query<{ account_id: string; state: AccountState }>(
     readStateStatement,
-    [group.map((batch) => batch.accountId), keys.map(([accountId]) => accountId), keys.map(([, key]) => key)],
+    [JSON.stringify(group.map((batch) => ({ id: batch.accountId, keys: batch.items.map((item) => item.spec.idempotencyKey) })))],
     'creditkeeper_read_state',
   );
   const states = new Map(rows.map((row) => [row.account_id, row.state]));
@@ -230,11 +229,9 @@ async function attempt(session: SqlSession, group: AccountBatch[], groupWindowMs
   const flushes = staged.filter((s) => s.writes.some((w) => 'entries' in w)).map((s) => s.ledger!.toFlush());
   let written = new Set<string>();
   if (flushes.length > 0) {
-    const [flushed] = await session.query<{ written: string[] }>(
-      flushStatement,
-      [JSON.stringify(mergeFlushes(flushes)), flushes.map((f) => f.account.id)],
-      'creditkeeper_flush',
-    );
+    const doc = mergeFlushes(flushes);
+    const statement = flushStatement(doc);
+    const [flushed] = await session.query<{ written: string[] }>(statement.text, [JSON.stringify(doc), flushes.map((f) => f.account.id)], statement.name);
     written = new Set(flushed!.written);
   }
 
@@ -321,7 +318,7 @@ async function stage(
 }
 
 /** The accounts' flushes as one document, accounts in id order (see flushStatement). */
-function mergeFlushes(flushes: FlushPayload[]): object {
+function mergeFlushes(flushes: FlushPayload[]): Record<FlushPart | 'accounts', object[]> {
   const sorted = flushes.toSorted((a, b) => (a.account.id < b.account.id ? -1 : a.account.id > b.account.id ? 1 : 0));
   return {
     accounts: sorted.map((f) => f.account),

@@ -19,8 +19,8 @@ function watched(ctx: CoreContext): { ctx: CoreContext; reads: string[][]; flush
   const sql: SqlRunner = {
     ...ctx.db.sql,
     query: async (text, params, name) => {
-      if (name === 'creditkeeper_read_state') reads.push(params![0] as string[]);
-      if (name === 'creditkeeper_flush') {
+      if (name === 'creditkeeper_read_state') reads.push((JSON.parse(params![0] as string) as { id: string }[]).map((account) => account.id));
+      if (name?.startsWith('creditkeeper_flush')) {
         const accounts = params![1] as string[];
         if (failNext && accounts.length > 1) {
           failNext = false;

@@ -51,6 +51,8 @@ function openPostgres(url: string, poolSize = 10): Database {
     },
     query: async (sql, params, name) => (await client.query(name ? { name, text: sql, values: params } : { text: sql, values: params })).rows,
   });
+  const statistics = setInterval(() => void refreshStatistics(runOn(pool)), statisticsCheckEveryMs);
+  statistics.unref();
   return {
     kind: 'postgres',
     prisma,
@@ -84,6 +86,7 @@ function openPostgres(url: string, poolSize = 10): Database {
       },
     },
     close: async () => {
+      clearInterval(statistics);
       await prisma.$disconnect();
       await pool.end();
     },
@@ -91,6 +94,26 @@ function openPostgres(url: string, poolSize = 10): Database {
 }
 
 const statisticsEveryMs = 5 * 60_000;
+const statisticsCheckEveryMs = 60_000;
+
+/**
+ * Analyzes the tables that changed by more than autovacuum's own threshold since they were last
+ * analyzed. A server may run without autovacuum (this project's own machines do), and then the
+ * plans a connection prepared while the tables were nearly empty would stay for good: the ledger's
+ * state read would walk an account's whole history on every write. An ANALYZE makes PostgreSQL
+ * plan them again. Where autovacuum runs, it has usually got there first and this finds nothing.
+ */
+export async function refreshStatistics(session: SqlSession): Promise<void> {
+  try {
+    const stale = await session.query<{ name: string }>(
+      `SELECT format('%I.%I', schemaname, relname) AS name FROM pg_stat_user_tables
+       WHERE n_mod_since_analyze > 50 + 0.1 * greatest(n_live_tup, 0)`,
+    );
+    for (const { name } of stale) await session.exec(`ANALYZE ${name}`);
+  } catch {
+    // Statistics are an optimisation: a failure (a closing pool, missing rights) changes no result.
+  }
+}
 
 async function openPglite(target: { kind: 'embedded'; dataDir: string } | { kind: 'memory' }): Promise<Database> {
   const lock = target.kind === 'embedded' ? acquireEmbeddedLock(target.dataDir) : undefined;

@@ -181,7 +181,7 @@ async function commit(ctx: CoreContext, group: AccountBatch[]): Promise<void> {
     // A failed statement wrote nothing. With several accounts in it, write each alone, so that
     // whatever failed fails only its own writes (a retry of a write that did land is a replay).
     if (group.length > 1) {
-      for (const batch of group) await commit(ctx, [batch]);
+      await Promise.all(group.map((batch) => commit(ctx, [batch])));
     } else {
       for (const item of group[0]!.items) item.reject(error);
     }

@@ -94,7 +94,7 @@ function openPostgres(url: string, poolSize = 10): Database {
 }
 
 const statisticsEveryMs = 5 * 60_000;
-const statisticsCheckEveryMs = 60_000;
+const statisticsCheckEveryMs = 15_000;
 
 /**
  * Analyzes the tables that changed by more than autovacuum's own threshold since they were last

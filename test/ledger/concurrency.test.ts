@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { isCreditkeeperError } from '../../core/errors.js';
-import { openDatabase } from '../../core/db/database.js';
 import { adjust } from '../../core/ledger/adjust.js';
 import { ledgerWrite } from '../../core/ledger/ledgerWrite.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { reconcileDeposit } from '../../core/ledger/reconcileDeposit.js';
 import { refund } from '../../core/ledger/refund.js';
 import { spend } from '../../core/ledger/spend.js';
-import { engines, freshContext } from '../support/databases.js';
+import { anotherProcess, engines, freshContext } from '../support/databases.js';
 import { balanceOf, expectLedgerSound, key, newUserAccount, service, useFreshLedger } from '../support/scenario.js';
 
 const codeOf = (outcome: PromiseSettledResult<unknown>) =>
@@ -109,11 +108,7 @@ describe.each(engines)('concurrent writers on %s', (engine) => {
 describe('several processes sharing one PostgreSQL', () => {
   it('two Creditkeeper processes spending on one account never overdraw', async () => {
     const first = await freshContext('postgres', 12);
-    const url = await first.db.sql.query<{ name: string }>('SELECT current_database() AS name');
-    const address = new URL(process.env.TEST_DATABASE_URL!);
-    address.pathname = `/${url[0]!.name}`;
-    // A second, independent connection pool on the same database: another process as far as PostgreSQL can tell.
-    const second = { ...first, db: await openDatabase({ kind: 'postgres', url: address.toString(), poolSize: 12 }) };
+    const second = await anotherProcess(first, 12);
     try {
       const accountId = await newUserAccount(first);
       await purchase(first, { accountId, idempotencyKey: key(), actor: service, amount: 90n });
@@ -134,10 +129,7 @@ describe('several processes sharing one PostgreSQL', () => {
 
   it('a write that loses the race to another process is redone under the row lock: not lost, not doubled', async () => {
     const first = await freshContext('postgres');
-    const [row] = await first.db.sql.query<{ name: string }>('SELECT current_database() AS name');
-    const address = new URL(process.env.TEST_DATABASE_URL!);
-    address.pathname = `/${row!.name}`;
-    const other = { ...first, db: await openDatabase({ kind: 'postgres', url: address.toString() }) };
+    const other = await anotherProcess(first);
     try {
       const accountId = await newUserAccount(first);
       await purchase(first, { accountId, idempotencyKey: key(), actor: service, amount: 10n });

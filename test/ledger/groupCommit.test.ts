@@ -1,14 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { CoreContext } from '../../core/context.js';
 import type { Database } from '../../core/db/database.js';
-import { openDatabase } from '../../core/db/database.js';
 import type { SqlRunner } from '../../core/db/sqlRunner.js';
 import { isCreditkeeperError } from '../../core/errors.js';
 import { grant } from '../../core/ledger/grant.js';
 import { ledgerWrite, type LedgerWriteSpec } from '../../core/ledger/ledgerWrite.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
-import { engines, freshContext } from '../support/databases.js';
+import { anotherProcess, engines, freshContext } from '../support/databases.js';
 import { balanceOf, expectLedgerSound, inDays, key, newUserAccount, service, useFreshLedger } from '../support/scenario.js';
 
 /** The statements a context's writes send, by name; `failFlush` makes the next flush of several accounts fail. */
@@ -93,10 +92,7 @@ describe.each(engines)('group commit across accounts on %s', (engine) => {
 describe('group commit across accounts, two processes on PostgreSQL', () => {
   it('an account another process wrote meanwhile is redone alone under its lock; the others in its statement land as they were', async () => {
     const first = await freshContext('postgres');
-    const [row] = await first.db.sql.query<{ name: string }>('SELECT current_database() AS name');
-    const address = new URL(process.env.TEST_DATABASE_URL!);
-    address.pathname = `/${row!.name}`;
-    const other = { ...first, db: await openDatabase({ kind: 'postgres', url: address.toString() }) };
+    const other = await anotherProcess(first);
     const { ctx, reads, flushes } = watched(first);
     try {
       const [a, b, contested, quiet] = [await newUserAccount(ctx), await newUserAccount(ctx), await newUserAccount(ctx), await newUserAccount(ctx)];

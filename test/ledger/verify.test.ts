@@ -4,7 +4,7 @@ import type { CoreContext } from '../../core/context.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
 import { verifyLedger } from '../../core/ledger/verify.js';
-import { freshContext } from '../support/databases.js';
+import { databaseUrl, freshContext } from '../support/databases.js';
 import { key, newUserAccount, service } from '../support/scenario.js';
 
 /** The verifier must catch a ledger that lies, whatever broke it. Tampering needs PostgreSQL's superuser. */
@@ -23,11 +23,8 @@ describe('creditkeeper verify on a tampered PostgreSQL ledger', () => {
 
   /** Runs `creditkeeper verify` in its own process against this test's database. */
   async function verifyFromCli() {
-    const [row] = await ctx.db.sql.query<{ name: string }>('SELECT current_database() AS name');
-    const url = new URL(process.env.TEST_DATABASE_URL!);
-    url.pathname = `/${row!.name}`;
     return spawnSync(process.execPath, ['--import', 'tsx', 'cli/creditkeeper.ts', 'verify'], {
-      env: { ...process.env, DATABASE_URL: url.toString() },
+      env: { ...process.env, DATABASE_URL: await databaseUrl(ctx) },
       encoding: 'utf8',
     });
   }

@@ -6,7 +6,7 @@ import { openAccount } from '../../core/accounts/openAccount.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { subscribe } from '../../core/plans/subscribe.js';
 import { verifyLedger } from '../../core/ledger/verify.js';
-import { freshContext } from '../support/databases.js';
+import { databaseUrl, freshContext } from '../support/databases.js';
 import { freePort } from '../support/freePort.js';
 
 /**
@@ -23,9 +23,7 @@ const kills = Number(process.env.CRASH_KILLS ?? 3);
 describe('a Creditkeeper process killed mid-stream', () => {
   it(`loses nothing and doubles nothing over ${kills} kills`, async () => {
     const ctx = await freshContext('postgres');
-    const [row] = await ctx.db.sql.query<{ name: string }>('SELECT current_database() AS name');
-    const url = new URL(process.env.TEST_DATABASE_URL!);
-    url.pathname = `/${row!.name}`;
+    const url = await databaseUrl(ctx);
     const token = (await createApiToken(ctx, { name: 'crash', scopes: ['SERVICE', 'READ'], actor: { kind: 'STAFF', id: 't' } })).secret;
     const accounts: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -44,7 +42,7 @@ describe('a Creditkeeper process killed mid-stream', () => {
          period_end = period_end - interval '21 days 1 minute'`,
     );
     const port = await freePort();
-    let server = start(url.toString(), port);
+    let server = start(url, port);
     const acknowledged = new Map<string, { accountId: string; amount: bigint }>();
     const sent = new Set<string>();
     let stop = false;
@@ -94,7 +92,7 @@ describe('a Creditkeeper process killed mid-stream', () => {
       dueAtKill.push(await dueNow());
       server.kill('SIGKILL');
       await new Promise((resolve) => server.once('exit', resolve));
-      server = start(url.toString(), port);
+      server = start(url, port);
     }
     await ready(port);
     await new Promise((resolve) => setTimeout(resolve, 1500));

@@ -41,6 +41,19 @@ export async function freshContext(engine: Engine, poolSize?: number): Promise<C
   return { db: await freshDatabase(engine, poolSize), priceList: seedPriceList, plans: seedPlans };
 }
 
+/** The address of a context's PostgreSQL database, for another process to open. */
+export async function databaseUrl(ctx: CoreContext): Promise<string> {
+  const [row] = await ctx.db.sql.query<{ name: string }>('SELECT current_database() AS name');
+  const url = new URL(process.env.TEST_DATABASE_URL!);
+  url.pathname = `/${row!.name}`;
+  return url.toString();
+}
+
+/** The same PostgreSQL database with a connection pool of its own: another process as far as the server can tell. */
+export async function anotherProcess(ctx: CoreContext, poolSize?: number): Promise<CoreContext> {
+  return { ...ctx, db: await openDatabase({ kind: 'postgres', url: await databaseUrl(ctx), poolSize }) };
+}
+
 /** A fresh database for one describe block: opened before its tests, closed after. */
 export function useFreshDatabase(engine: Engine): Database {
   const db = {} as Database;

@@ -3,6 +3,7 @@ import type { ActorKind, BucketKind, EntryType } from '../db/generated/enums.js'
 import { CreditkeeperError } from '../errors.js';
 import type { Actor, Origin, Source } from '../input.js';
 import { entryTypes } from './entryTypes.js';
+import type { FlushPart } from './writeStatements.js';
 
 /**
  * One account's ledger for one write: the account, its buckets with credit left, and the entries
@@ -499,8 +500,8 @@ export class AccountLedger {
   }
 }
 
-/** One account's part of a flush; the rows' parts are concatenated across the accounts flushed together. */
-export interface FlushPayload {
+/** One account's part of a flush; each part's rows are concatenated across the accounts flushed together. */
+export type FlushPayload = Record<FlushPart, object[]> & {
   account: {
     id: string;
     expected_seq: string;
@@ -514,14 +515,7 @@ export interface FlushPayload {
     usage_count: number;
     entry_count: number;
   };
-  new_buckets: object[];
-  bucket_updates: object[];
-  entries: object[];
-  movements: object[];
-  new_deposits: object[];
-  settled_deposits: object[];
-  audit: object[];
-}
+};
 
 export function bucketLabel(kind: BucketKind): string {
   return { PLAN: 'plan', WEEKLY: 'weekly', PURCHASED: 'purchased', BONUS: 'bonus', REWARD: 'reward', PROMO: 'promo' }[kind];

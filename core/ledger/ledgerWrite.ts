@@ -7,7 +7,7 @@ import { CreditkeeperError } from '../errors.js';
 import type { Actor, Origin } from '../input.js';
 import { AccountLedger, type BucketState, type FlushPayload, type StagedEntry } from './accountLedger.js';
 import { type EntryRow, type EntryView, entryColumns, toEntryView } from './entryView.js';
-import { type FlushPart, flushStatement, lockAccountStatement, readStateStatement } from './writeStatements.js';
+import { type FlushPart, flushParts, flushStatement, lockAccountStatement, readStateStatement } from './writeStatements.js';
 
 /** What a use-case may read inside its write (its reads are validated by the write's guard). */
 export type Tx = SqlSession;
@@ -317,19 +317,11 @@ async function stage(
   return { writes, ledger };
 }
 
-/** The accounts' flushes as one document, accounts in id order (see flushStatement). */
+/** The accounts' flushes as one document. */
 function mergeFlushes(flushes: FlushPayload[]): Record<FlushPart | 'accounts', object[]> {
-  const sorted = flushes.toSorted((a, b) => (a.account.id < b.account.id ? -1 : a.account.id > b.account.id ? 1 : 0));
-  return {
-    accounts: sorted.map((f) => f.account),
-    new_buckets: sorted.flatMap((f) => f.new_buckets),
-    bucket_updates: sorted.flatMap((f) => f.bucket_updates),
-    entries: sorted.flatMap((f) => f.entries),
-    movements: sorted.flatMap((f) => f.movements),
-    new_deposits: sorted.flatMap((f) => f.new_deposits),
-    settled_deposits: sorted.flatMap((f) => f.settled_deposits),
-    audit: sorted.flatMap((f) => f.audit),
-  };
+  const doc = { accounts: flushes.map((f) => f.account) } as Record<FlushPart | 'accounts', object[]>;
+  for (const part of flushParts) doc[part] = flushes.flatMap((f) => f[part]);
+  return doc;
 }
 
 interface AccountState {

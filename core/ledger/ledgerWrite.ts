@@ -219,14 +219,14 @@ async function attempt(session: SqlSession, group: AccountBatch[], groupWindowMs
   );
   const states = new Map(rows.map((row) => [row.account_id, row.state]));
 
-  const staged: { batch: AccountBatch; state: AccountState | null; writes: Staged[]; ledger: AccountLedger | null }[] = [];
+  const staged: { batch: AccountBatch; account: StagedAccount | null }[] = [];
   for (const batch of group) {
-    const state = states.get(batch.accountId) ?? null;
-    staged.push({ batch, state, ...(state ? await stage(session, batch, state, groupWindowMs) : { writes: [], ledger: null }) });
+    const state = states.get(batch.accountId);
+    staged.push({ batch, account: state ? await stage(session, batch, state, groupWindowMs) : null });
   }
 
   // An account none of whose writes succeeded is not written at all, not even its sweep (the next write will make it).
-  const flushes = staged.filter((s) => s.writes.some((w) => 'entries' in w)).map((s) => s.ledger!.toFlush());
+  const flushes = staged.flatMap(({ account }) => (account?.wrote ? [account.ledger.toFlush()] : []));
   let written = new Set<string>();
   if (flushes.length > 0) {
     const doc = mergeFlushes(flushes);
@@ -236,24 +236,24 @@ async function attempt(session: SqlSession, group: AccountBatch[], groupWindowMs
   }
 
   const outcomes: AccountOutcome[] = [];
-  for (const { batch, state, writes, ledger } of staged) {
-    if (!state) {
+  for (const { batch, account } of staged) {
+    if (!account) {
       outcomes.push(batch.items.map(() => ({ error: new CreditkeeperError('ACCOUNT_NOT_FOUND', `No account ${batch.accountId}`) })));
       continue;
     }
-    if (writes.some((w) => 'entries' in w) && !written.has(ledger!.accountId)) {
+    const { ledger, writes, wrote } = account;
+    if (wrote && !written.has(ledger.accountId)) {
       outcomes.push('conflict');
       continue;
     }
-    const now = new Date(state.now);
     const accountOutcomes: Outcome[] = [];
     for (const [j, w] of writes.entries()) {
-      if ('replay' in w) accountOutcomes.push({ result: await replay(session, ledger!.accountId, batch.items[j]!.spec.idempotencyKey) });
+      if ('replay' in w) accountOutcomes.push({ result: await replay(session, ledger.accountId, batch.items[j]!.spec.idempotencyKey) });
       else if ('error' in w) accountOutcomes.push({ error: w.error });
       else {
         accountOutcomes.push({
           result: {
-            entries: w.entries.map((e) => toEntryView({ ...e, accountId: ledger!.accountId, createdAt: now })),
+            entries: w.entries.map((e) => toEntryView({ ...e, accountId: ledger.accountId, createdAt: ledger.now })),
             balance: w.balance,
             outstanding: w.outstanding,
             replayed: false,
@@ -266,13 +266,20 @@ async function attempt(session: SqlSession, group: AccountBatch[], groupWindowMs
   return outcomes;
 }
 
+/** One account's writes staged on its ledger; `wrote` when at least one of them is to be written. */
+interface StagedAccount {
+  ledger: AccountLedger;
+  writes: Staged[];
+  wrote: boolean;
+}
+
 /** Stages one account's writes in turn on its ledger; a failing one is undone alone and fails alone. */
 async function stage(
   session: SqlSession,
   batch: AccountBatch,
   state: AccountState,
   groupWindowMs: number,
-): Promise<{ writes: Staged[]; ledger: AccountLedger }> {
+): Promise<StagedAccount> {
   const ledger = new AccountLedger(
     { id: batch.accountId, balance: BigInt(state.balance), outstanding: BigInt(state.outstanding), lastSeq: BigInt(state.last_seq), now: new Date(state.now) },
     state.buckets.map(toBucketState),
@@ -314,7 +321,7 @@ async function stage(
       writes.push({ error });
     }
   }
-  return { writes, ledger };
+  return { ledger, writes, wrote: writes.some((w) => 'entries' in w) };
 }
 
 /** The accounts' flushes as one document. */

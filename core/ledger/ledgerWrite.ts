@@ -231,7 +231,7 @@ async function attempt(session: SqlSession, group: AccountBatch[], groupWindowMs
   if (flushes.length > 0) {
     const doc = mergeFlushes(flushes);
     const statement = flushStatement(doc);
-    const [flushed] = await session.query<{ written: string[] }>(statement.text, [JSON.stringify(doc), flushes.map((f) => f.account.id)], statement.name);
+    const [flushed] = await session.query<{ written: string[] }>(statement.text, [JSON.stringify(doc)], statement.name);
     written = new Set(flushed!.written);
   }
 

@@ -7,7 +7,8 @@ import { freshContext } from '../support/databases.js';
 import { newUserAccount, service } from '../support/scenario.js';
 
 /**
- * A connection prepares the ledger's state read once. Prepared while the tables were empty, its
+ * Planning a write's statements costs more than running them, so each connection should plan them
+ * once and reuse the plan. A connection prepares the ledger's state read once. Prepared while the tables were empty, its
  * plan finds a key by walking the account's entries; the server this project runs on has no
  * autovacuum, so nothing would ever make it plan again but the statistics refresh.
  */
@@ -50,6 +51,33 @@ describe('planner statistics on PostgreSQL', () => {
       const after = await lookup();
       expect(usesKeyIndex(after)).toBe(true);
       expect(walksHistory(after)).toBe(false);
+    } finally {
+      await ctx.db.close();
+    }
+  });
+
+  it('the flush keeps one generic plan per connection instead of planning every write (20 spends over 1, 2 and 3 accounts)', async () => {
+    const ctx = await freshContext('postgres', 1); // one connection: its prepared statements are the ones shown
+    try {
+      const accounts = [await newUserAccount(ctx), await newUserAccount(ctx), await newUserAccount(ctx)];
+      await Promise.all(accounts.map((accountId, i) => purchase(ctx, { accountId, idempotencyKey: `opening-${i}`, actor: service, amount: 1_000n })));
+      // Among 10,000 others, as a server holds them: on a handful of rows every plan costs the same.
+      await ctx.db.sql.query(
+        `WITH u AS (INSERT INTO users (external_id) SELECT 'other-' || g FROM generate_series(1, 10000) g RETURNING id)
+         INSERT INTO accounts (owner_kind, user_id) SELECT 'USER', id FROM u`,
+      );
+      await ctx.db.sql.exec('ANALYZE');
+      for (let i = 0; i < 20; i++) {
+        // Groups of one, two and three accounts: the document's size must not change the plan.
+        const group = accounts.slice(0, 1 + (i % 3));
+        await Promise.all(group.map((accountId) => spend(ctx, { accountId, idempotencyKey: `image-${i}`, actor: service, charge: { action: 'image', quantity: 1 } })));
+      }
+      const [flush] = await ctx.db.sql.query<{ generic_plans: string; custom_plans: string }>(
+        `SELECT generic_plans::text, custom_plans::text FROM pg_prepared_statements WHERE name = 'creditkeeper_flush_uem'`,
+      );
+      // PostgreSQL tries five custom plans before it compares them with the generic one.
+      expect(Number(flush!.custom_plans)).toBeLessThanOrEqual(5);
+      expect(Number(flush!.generic_plans)).toBeGreaterThanOrEqual(10);
     } finally {
       await ctx.db.close();
     }

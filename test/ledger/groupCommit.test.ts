@@ -20,7 +20,7 @@ function watched(ctx: CoreContext): { ctx: CoreContext; reads: string[][]; flush
     query: async (text, params, name) => {
       if (name === 'creditkeeper_read_state') reads.push((JSON.parse(params![0] as string) as { id: string }[]).map((account) => account.id));
       if (name?.startsWith('creditkeeper_flush')) {
-        const accounts = params![1] as string[];
+        const accounts = (JSON.parse(params![0] as string) as { accounts: { id: string }[] }).accounts.map((account) => account.id);
         if (failNext && accounts.length > 1) {
           failNext = false;
           throw new Error('connection reset by peer');

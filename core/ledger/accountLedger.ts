@@ -89,12 +89,20 @@ export interface DepositSettlement {
   actualAmount: bigint | null;
 }
 
-export interface AccountRow {
+/**
+ * An account as a write starts from it: read from the database, or as this process last saw it
+ * (core/ledger/knownAccounts.ts). `seenAt`: when this process last read or wrote it, so the next
+ * write's time does not go back before it (null when just read).
+ */
+export interface AccountSnapshot {
   id: string;
   balance: bigint;
   outstanding: bigint;
   lastSeq: bigint;
-  now: Date;
+  /** Buckets with credit left. */
+  buckets: BucketState[];
+  lastEntry: LastEntry | null;
+  seenAt: Date | null;
 }
 
 /** The account's newest entry, as far as usage grouping needs it. */
@@ -142,25 +150,36 @@ export class AccountLedger {
   private balance: bigint;
   private outstanding: bigint;
   private seq: bigint;
-  /** The sequence the account was read at: the flush applies only if it is still there. */
+  private lastEntry: LastEntry | null;
+  /** The sequence the write started from: the flush applies only if the account is still there. */
   private readonly startSeq: bigint;
   private readonly buckets = new Map<string, BucketState>();
   private operationKey = '';
   private requestHash = '';
 
-  constructor(
-    account: AccountRow,
-    buckets: BucketState[],
-    private lastEntry: LastEntry | null,
-    private readonly usageGroupWindowMs: number,
-  ) {
+  /** Stages on `account` at `now`; the ledger changes the snapshot's buckets as it draws on them. */
+  constructor(account: AccountSnapshot, now: Date, private readonly usageGroupWindowMs: number) {
     this.accountId = account.id;
-    this.now = account.now;
+    this.now = now;
     this.balance = account.balance;
     this.outstanding = account.outstanding;
     this.seq = account.lastSeq;
     this.startSeq = account.lastSeq;
-    for (const bucket of buckets) this.buckets.set(bucket.id, bucket);
+    this.lastEntry = account.lastEntry;
+    for (const bucket of account.buckets) this.buckets.set(bucket.id, bucket);
+  }
+
+  /** The account as this write leaves it once its flush lands (as read, if it staged nothing): where the next may start. */
+  snapshot(): AccountSnapshot {
+    return {
+      id: this.accountId,
+      balance: this.balance,
+      outstanding: this.outstanding,
+      lastSeq: this.seq,
+      buckets: [...this.buckets.values()].filter((b) => b.remaining > 0n).map((b) => ({ ...b, isNew: false, changed: false })),
+      lastEntry: this.lastEntry,
+      seenAt: this.now,
+    };
   }
 
   get state(): { balance: bigint; outstanding: bigint } {
@@ -430,6 +449,7 @@ export class AccountLedger {
       account: {
         id: account_id,
         expected_seq: this.startSeq.toString(),
+        keys: this.entries.map((e) => e.idempotencyKey),
         balance: this.balance.toString(),
         outstanding: this.outstanding.toString(),
         last_seq: this.seq.toString(),
@@ -505,6 +525,8 @@ export type FlushPayload = Record<FlushPart, object[]> & {
   account: {
     id: string;
     expected_seq: string;
+    /** Every key its entries carry: none may have been used on the account before. */
+    keys: string[];
     balance: string;
     outstanding: string;
     last_seq: string;

@@ -5,7 +5,8 @@ import type { BucketKind, EntryType } from '../db/generated/enums.js';
 import type { SqlSession } from '../db/sqlRunner.js';
 import { CreditkeeperError } from '../errors.js';
 import type { Actor, Origin } from '../input.js';
-import { AccountLedger, type BucketState, type FlushPayload, type StagedEntry } from './accountLedger.js';
+import { AccountLedger, type AccountSnapshot, type BucketState, type FlushPayload, type StagedEntry } from './accountLedger.js';
+import { DatabaseClock, KnownAccounts } from './knownAccounts.js';
 import { type EntryRow, type EntryView, entryColumns, toEntryView } from './entryView.js';
 import { type FlushPart, flushParts, flushStatement, lockAccountStatement, readStateStatement } from './writeStatements.js';
 
@@ -45,13 +46,16 @@ export interface LedgerWriteSpec {
 /**
  * The one way credits move. Read the account's state, stage the operation, and write all of it
  * in one statement that only applies if no other write landed on the account in between (its
- * sequence number is unchanged): two round trips, no lock held across them. If another process
- * did write, redo it holding the account's row lock, where the same statement cannot miss.
+ * sequence number is unchanged) and the operation's key is unused: two round trips, no lock held
+ * across them. An account this process wrote or read lately starts from how it then stood instead
+ * of a read (knownAccounts.ts): one round trip. If another process did write, try again from a read,
+ * and if it wrote once more, redo it holding the account's row lock, where it cannot miss.
  *
  * Within a process, writes on one account queue, and at most two groups of writes are in flight;
- * what arrives meanwhile waits and then goes as one group: one read of all its accounts, each write
- * staged in turn on its account (a failing one is undone alone and fails alone), one statement, one
- * commit. A busy account's queued writes go in one group too, so throughput grows with load.
+ * what arrives meanwhile waits and then goes as one group: one read of all its accounts not known,
+ * each write staged in turn on its account (a failing one is undone alone and fails alone), one
+ * statement, one commit. A busy account's queued writes go in one group too, so throughput grows
+ * with load.
  */
 export async function ledgerWrite(ctx: CoreContext, spec: LedgerWriteSpec): Promise<WriteResult> {
   if (!ctx.observer) return write(ctx, spec);
@@ -89,6 +93,8 @@ interface Writer {
   ready: AccountQueue[];
   /** Groups of batchable writes being written now (writes that run alone are not counted). */
   groupsWriting: number;
+  known: KnownAccounts;
+  clock: DatabaseClock;
 }
 
 /** One account's share of a group: the next writes of its queue. */
@@ -107,13 +113,18 @@ const maxGroupAccounts = 64;
  * only split the same work into more, smaller transactions.
  */
 const maxGroupsWriting = 2;
+/** Accounts whose last write this process keeps, to start their next write from (~1 KB each). */
+const maxKnownAccounts = 20_000;
 const writers = new WeakMap<Database, Writer>();
 
 function write(ctx: CoreContext, spec: LedgerWriteSpec): Promise<WriteResult> {
   const requestHash = requestHashOf(spec.operation, spec.request);
   return new Promise((resolve, reject) => {
     let writer = writers.get(ctx.db);
-    if (!writer) writers.set(ctx.db, (writer = { accounts: new Map(), ready: [], groupsWriting: 0 }));
+    if (!writer) writers.set(
+        ctx.db,
+        (writer = { accounts: new Map(), ready: [], groupsWriting: 0, known: new KnownAccounts(maxKnownAccounts), clock: new DatabaseClock() }),
+      );
     const accountId = spec.accountId.toLowerCase(); // as the database writes a uuid
     let queue = writer.accounts.get(accountId);
     if (!queue) {
@@ -143,7 +154,7 @@ function startGroups(ctx: CoreContext, writer: Writer): void {
 
 function startGroup(ctx: CoreContext, writer: Writer, group: AccountBatch[], countsAsGroup: boolean): void {
   if (countsAsGroup) writer.groupsWriting += 1;
-  void commit(ctx, group).finally(() => {
+  void commit(ctx, writer, group).finally(() => {
     if (countsAsGroup) writer.groupsWriting -= 1;
     for (const { accountId } of group) {
       const queue = writer.accounts.get(accountId)!;
@@ -172,61 +183,82 @@ function nextBatch(waiting: Queued[]): Queued[] {
 }
 
 /** Writes a group and settles every write in it; never rejects. */
-async function commit(ctx: CoreContext, group: AccountBatch[]): Promise<void> {
+async function commit(ctx: CoreContext, writer: Writer, group: AccountBatch[]): Promise<void> {
   const groupWindowMs = ctx.usageGroupWindowMs ?? defaultUsageGroupWindowMs;
   let attempted: AccountOutcome[];
   try {
-    attempted = await attempt(ctx.db.sql, group, groupWindowMs, false);
+    attempted = await attempt(ctx.db.sql, writer, group, groupWindowMs, false);
   } catch (error) {
     // A failed statement wrote nothing. With several accounts in it, write each alone, so that
     // whatever failed fails only its own writes (a retry of a write that did land is a replay).
     if (group.length > 1) {
-      await Promise.all(group.map((batch) => commit(ctx, [batch])));
+      await Promise.all(group.map((batch) => commit(ctx, writer, [batch])));
     } else {
       for (const item of group[0]!.items) item.reject(error);
     }
     return;
   }
-  for (const [i, batch] of group.entries()) {
-    let outcome = attempted[i]!;
-    if (outcome === 'conflict') {
-      // Another process wrote this account since it was read: redo it holding the account's row lock.
-      try {
-        [outcome] = (await ctx.db.sql.transaction((tx) => attempt(tx, [batch], groupWindowMs, true))) as [AccountOutcome];
-        if (outcome === 'conflict') throw new Error('ledger write lost its account lock'); // cannot happen under the lock
-      } catch (error) {
-        for (const item of batch.items) item.reject(error);
-        continue;
+  await Promise.all(
+    group.map(async (batch, i) => {
+      let outcome = attempted[i]!;
+      // Started from what this process knew, and another process (or a retried key) got there
+      // first: the knowledge is gone, so the next try reads the account.
+      if (outcome === 'stale') return commit(ctx, writer, [batch]);
+      if (outcome === 'conflict') {
+        // Another process wrote this account since it was read: redo it holding the account's row lock.
+        try {
+          [outcome] = (await ctx.db.sql.transaction((tx) => attempt(tx, writer, [batch], groupWindowMs, true))) as [AccountOutcome];
+          if (typeof outcome === 'string') throw new Error('ledger write lost its account lock'); // cannot happen under the lock
+        } catch (error) {
+          for (const item of batch.items) item.reject(error);
+          return;
+        }
       }
-    }
-    outcome.forEach((o, j) => ('error' in o ? batch.items[j]!.reject(o.error) : batch.items[j]!.resolve(o.result)));
-  }
+      outcome.forEach((o, j) => ('error' in o ? batch.items[j]!.reject(o.error) : batch.items[j]!.resolve(o.result)));
+    }),
+  );
 }
 
 export const defaultUsageGroupWindowMs = 5 * 60_000;
 
 type Outcome = { result: WriteResult } | { error: unknown };
-type AccountOutcome = Outcome[] | 'conflict';
+/** 'conflict': the account read moved before the flush; 'stale': the account as last written had. */
+type AccountOutcome = Outcome[] | 'conflict' | 'stale';
 type Staged = { replay: true } | { error: unknown } | { entries: StagedEntry[]; balance: bigint; outstanding: bigint };
 
-/** Reads the group's accounts, stages every write on its account, and writes them all in one statement. */
-async function attempt(session: SqlSession, group: AccountBatch[], groupWindowMs: number, lock: boolean): Promise<AccountOutcome[]> {
+/**
+ * Stages every write of the group on its account and writes them all in one statement. An
+ * account starts as this process last wrote it when it knows it (batchable writes only), and
+ * is read otherwise: all those of the group in one statement. A known account whose staging
+ * refused a write is read too, since the refusal may be a retry of a key it does not know.
+ */
+async function attempt(session: SqlSession, writer: Writer, group: AccountBatch[], groupWindowMs: number, lock: boolean): Promise<AccountOutcome[]> {
   if (lock) await session.query(lockAccountStatement, [group[0]!.accountId], 'creditkeeper_lock_account');
-  const rows = await session.query<{ account_id: string; state: AccountState }>(
-    readStateStatement,
-    [JSON.stringify(group.map((batch) => ({ id: batch.accountId, keys: batch.items.map((item) => item.spec.idempotencyKey) })))],
-    'creditkeeper_read_state',
-  );
-  const states = new Map(rows.map((row) => [row.account_id, row.state]));
-
-  const staged: { batch: AccountBatch; account: StagedAccount | null }[] = [];
+  const staged = new Map<AccountBatch, StagedAccount | null>();
+  const unread: AccountBatch[] = [];
   for (const batch of group) {
-    const state = states.get(batch.accountId);
-    staged.push({ batch, account: state ? await stage(session, batch, state, groupWindowMs) : null });
+    const known = !lock && batch.items[0]!.spec.batchable ? writer.known.take(batch.accountId) : undefined;
+    const account = known && (await stage(session, batch, known, writer.clock.now(known.seenAt), groupWindowMs, {}, true));
+    if (account && account.writes.every((w) => !('error' in w))) staged.set(batch, account);
+    else unread.push(batch);
+  }
+  if (unread.length > 0) {
+    const sentAt = Date.now();
+    const rows = await session.query<{ account_id: string; state: AccountState }>(
+      readStateStatement,
+      [JSON.stringify(unread.map((batch) => ({ id: batch.accountId, keys: batch.items.map((item) => item.spec.idempotencyKey) })))],
+      'creditkeeper_read_state',
+    );
+    if (rows.length > 0) writer.clock.observe(new Date(rows[0]!.state.now), sentAt, Date.now());
+    const states = new Map(rows.map((row) => [row.account_id, row.state]));
+    for (const batch of unread) {
+      const state = states.get(batch.accountId);
+      staged.set(batch, state ? await stage(session, batch, toSnapshot(batch.accountId, state), new Date(state.now), groupWindowMs, state.replay_hashes, false) : null);
+    }
   }
 
   // An account none of whose writes succeeded is not written at all, not even its sweep (the next write will make it).
-  const flushes = staged.flatMap(({ account }) => (account?.wrote ? [account.ledger.toFlush()] : []));
+  const flushes = [...staged.values()].flatMap((account) => (account?.wrote ? [account.ledger.toFlush()] : []));
   let written = new Set<string>();
   if (flushes.length > 0) {
     const doc = mergeFlushes(flushes);
@@ -236,16 +268,18 @@ async function attempt(session: SqlSession, group: AccountBatch[], groupWindowMs
   }
 
   const outcomes: AccountOutcome[] = [];
-  for (const { batch, account } of staged) {
+  for (const batch of group) {
+    const account = staged.get(batch);
     if (!account) {
       outcomes.push(batch.items.map(() => ({ error: new CreditkeeperError('ACCOUNT_NOT_FOUND', `No account ${batch.accountId}`) })));
       continue;
     }
-    const { ledger, writes, wrote } = account;
+    const { ledger, writes, wrote, fromKnown } = account;
     if (wrote && !written.has(ledger.accountId)) {
-      outcomes.push('conflict');
+      outcomes.push(fromKnown ? 'stale' : 'conflict');
       continue;
     }
+    if (wrote || ledger.entries.length === 0) writer.known.remember(ledger.snapshot());
     const accountOutcomes: Outcome[] = [];
     for (const [j, w] of writes.entries()) {
       if ('replay' in w) accountOutcomes.push({ result: await replay(session, ledger.accountId, batch.items[j]!.spec.idempotencyKey) });
@@ -271,33 +305,29 @@ interface StagedAccount {
   ledger: AccountLedger;
   writes: Staged[];
   wrote: boolean;
+  /** Started from what this process knew of the account, not from a read. */
+  fromKnown: boolean;
 }
 
-/** Stages one account's writes in turn on its ledger; a failing one is undone alone and fails alone. */
+/**
+ * Stages one account's writes in turn on its ledger; a failing one is undone alone and fails
+ * alone. `usedKeys`: the writes' keys used before, with the request each was used for.
+ */
 async function stage(
   session: SqlSession,
   batch: AccountBatch,
-  state: AccountState,
+  account: AccountSnapshot,
+  now: Date,
   groupWindowMs: number,
+  usedKeys: Record<string, string>,
+  fromKnown: boolean,
 ): Promise<StagedAccount> {
-  const ledger = new AccountLedger(
-    { id: batch.accountId, balance: BigInt(state.balance), outstanding: BigInt(state.outstanding), lastSeq: BigInt(state.last_seq), now: new Date(state.now) },
-    state.buckets.map(toBucketState),
-    state.last_entry && {
-      type: state.last_entry.type,
-      category: state.last_entry.category,
-      sourceKind: state.last_entry.source_kind,
-      sourceId: state.last_entry.source_id,
-      groupSeq: BigInt(state.last_entry.group_seq),
-      groupStartedAt: new Date(state.last_entry.group_started_at),
-    },
-    groupWindowMs,
-  );
+  const ledger = new AccountLedger(account, now, groupWindowMs);
   ledger.sweepExpired();
 
   const writes: Staged[] = [];
   for (const { spec, requestHash } of batch.items) {
-    const previous = state.replay_hashes[spec.idempotencyKey];
+    const previous = usedKeys[spec.idempotencyKey];
     if (previous !== undefined) {
       writes.push(
         previous === requestHash
@@ -321,7 +351,7 @@ async function stage(
       writes.push({ error });
     }
   }
-  return { ledger, writes, wrote: writes.some((w) => 'entries' in w) };
+  return { ledger, writes, wrote: writes.some((w) => 'entries' in w), fromKnown };
 }
 
 /** The accounts' flushes as one document. */
@@ -331,6 +361,7 @@ function mergeFlushes(flushes: FlushPayload[]): Record<FlushPart | 'accounts', o
   return doc;
 }
 
+/** One account as the state read returns it. */
 interface AccountState {
   balance: string;
   outstanding: string;
@@ -346,6 +377,26 @@ interface AccountState {
     group_seq: string;
     group_started_at: string;
   } | null;
+}
+
+function toSnapshot(accountId: string, state: AccountState): AccountSnapshot {
+  const last = state.last_entry;
+  return {
+    id: accountId,
+    balance: BigInt(state.balance),
+    outstanding: BigInt(state.outstanding),
+    lastSeq: BigInt(state.last_seq),
+    buckets: state.buckets.map(toBucketState),
+    lastEntry: last && {
+      type: last.type,
+      category: last.category,
+      sourceKind: last.source_kind,
+      sourceId: last.source_id,
+      groupSeq: BigInt(last.group_seq),
+      groupStartedAt: new Date(last.group_started_at),
+    },
+    seenAt: null,
+  };
 }
 
 async function replay(session: SqlSession, accountId: string, key: string): Promise<WriteResult> {

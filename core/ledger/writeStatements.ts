@@ -46,9 +46,10 @@ export const lockAccountStatement = 'SELECT 1 FROM accounts WHERE id = $1::uuid 
  * entry, its movements and the buckets it drew from). Writing only those keeps the statement small
  * (every part costs its tables' set-up on each run); each combination is prepared once.
  *
- * `account` moves each account only if its sequence is still the one its write started from; every
- * other part joins `account`, so an account that does not move writes nothing, and is missing from
- * `written`. The accounts are found by the primary key through an array built from the document
+ * `account` moves each account only if its sequence is still the one its write started from and
+ * none of the keys its entries carry was used on it before (a write that started from what this
+ * process knew has not read its keys); every other part joins `account`, so an account that does
+ * not move writes nothing, and is missing from `written`. The accounts are found by the primary key through an array built from the document
  * at run time: a plan that cannot depend on the parameter's value, so PostgreSQL keeps the
  * connection's generic plan instead of planning every run (its custom plan, knowing the array,
  * looked cheaper, and planning cost more than running). (Two processes' statements may lock shared
@@ -88,10 +89,12 @@ const flushStatements = new Map<string, string>();
 
 const accountPart = `
   UPDATE accounts SET balance = a.balance, outstanding = a.outstanding, last_seq = a.last_seq
-  FROM input, jsonb_to_recordset(doc->'accounts') AS a(id uuid, expected_seq bigint, balance bigint, outstanding bigint,
+  FROM input, jsonb_to_recordset(doc->'accounts') AS a(id uuid, expected_seq bigint, keys text[], balance bigint, outstanding bigint,
     last_seq bigint, now timestamptz, used bigint, added bigint, usage_count int, entry_count int)
   WHERE accounts.id = ANY(ARRAY(SELECT (account->>'id')::uuid FROM jsonb_array_elements($1::jsonb->'accounts') account))
     AND accounts.id = a.id AND accounts.last_seq = a.expected_seq
+    AND NOT EXISTS (SELECT FROM unnest(a.keys) AS k(key)
+                    WHERE (SELECT true FROM entries used WHERE used.account_id = a.id AND used.idempotency_key = k.key))
   RETURNING accounts.id, a.now, a.used, a.added, a.usage_count, a.entry_count`;
 
 const rollupPart = `

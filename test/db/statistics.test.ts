@@ -16,12 +16,15 @@ describe('planner statistics on PostgreSQL', () => {
   it('a state read prepared on empty tables finds keys through the unique index once the statistics are refreshed', async () => {
     const ctx = await freshContext('postgres', 1); // one connection: the one that prepared the read
     try {
-      const accountId = await newUserAccount(ctx);
-      await purchase(ctx, { accountId, idempotencyKey: 'opening', actor: service, amount: 100_000n });
-      // Six writes make PostgreSQL settle on a generic plan for the prepared read.
+      // Six reads make PostgreSQL settle on a generic plan for the prepared read: the first write of
+      // each of six accounts (a process reads an account only until it has written it).
+      const accounts = [];
       for (let i = 0; i < 6; i++) {
-        await spend(ctx, { accountId, idempotencyKey: `early-${i}`, actor: service, charge: { action: 'image', quantity: 1 } });
+        const accountId = await newUserAccount(ctx);
+        await purchase(ctx, { accountId, idempotencyKey: 'opening', actor: service, amount: 100_000n });
+        accounts.push(accountId);
       }
+      const accountId = accounts[0]!;
       await ctx.db.sql.query(
         `INSERT INTO entries (id, account_id, seq, type, description, amount, balance_after, outstanding_after, actor_kind,
            idempotency_key, request_hash, group_seq, created_at)

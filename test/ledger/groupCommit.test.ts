@@ -1,7 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { CoreContext } from '../../core/context.js';
-import type { Database } from '../../core/db/database.js';
-import type { SqlRunner } from '../../core/db/sqlRunner.js';
 import { isCreditkeeperError } from '../../core/errors.js';
 import { grant } from '../../core/ledger/grant.js';
 import { ledgerWrite, type LedgerWriteSpec } from '../../core/ledger/ledgerWrite.js';
@@ -9,30 +6,7 @@ import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
 import { anotherProcess, engines, freshContext } from '../support/databases.js';
 import { balanceOf, expectLedgerSound, inDays, key, newUserAccount, service, useFreshLedger } from '../support/scenario.js';
-
-/** The statements a context's writes send, by name; `failFlush` makes the next flush of several accounts fail. */
-function watched(ctx: CoreContext): { ctx: CoreContext; reads: string[][]; flushes: string[][]; failFlush: () => void } {
-  const reads: string[][] = [];
-  const flushes: string[][] = [];
-  let failNext = false;
-  const sql: SqlRunner = {
-    ...ctx.db.sql,
-    query: async (text, params, name) => {
-      if (name === 'creditkeeper_read_state') reads.push((JSON.parse(params![0] as string) as { id: string }[]).map((account) => account.id));
-      if (name?.startsWith('creditkeeper_flush')) {
-        const accounts = (JSON.parse(params![0] as string) as { accounts: { id: string }[] }).accounts.map((account) => account.id);
-        if (failNext && accounts.length > 1) {
-          failNext = false;
-          throw new Error('connection reset by peer');
-        }
-        flushes.push(accounts);
-      }
-      return ctx.db.sql.query(text, params, name);
-    },
-  };
-  const db: Database = { ...ctx.db, sql };
-  return { ctx: { ...ctx, db }, reads, flushes, failFlush: () => (failNext = true) };
-}
+import { watched } from '../support/watchedStatements.js';
 
 const chatTurn = (amount: bigint): Pick<LedgerWriteSpec, 'operation' | 'request' | 'batchable' | 'write'> => ({
   operation: 'test',
@@ -90,62 +64,89 @@ describe.each(engines)('group commit across accounts on %s', (engine) => {
 });
 
 describe('group commit across accounts, two processes on PostgreSQL', () => {
-  it('an account another process wrote meanwhile is redone alone under its lock; the others in its statement land as they were', async () => {
+  /**
+   * Two writes hold the process's two slots; a write on `contested` and one on `quiet` wait and
+   * then go together. While `contested` is staged the first time, another process lands a
+   * 5-credit purchase on it. Returns how often `contested` was staged, and the statements sent.
+   */
+  async function contestedGroup(seedWith: 'this process' | 'the other process') {
     const first = await freshContext('postgres');
     const other = await anotherProcess(first);
     const { ctx, reads, flushes } = watched(first);
-    try {
-      const [a, b, contested, quiet] = [await newUserAccount(ctx), await newUserAccount(ctx), await newUserAccount(ctx), await newUserAccount(ctx)];
-      for (const accountId of [a!, b!, contested!, quiet!]) await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 10n });
-      reads.length = 0;
-      flushes.length = 0;
+    const seeder = seedWith === 'this process' ? ctx : other;
+    const [a, b, contested, quiet] = [await newUserAccount(ctx), await newUserAccount(ctx), await newUserAccount(ctx), await newUserAccount(ctx)];
+    for (const accountId of [a!, b!, contested!, quiet!]) await purchase(seeder, { accountId, idempotencyKey: key(), actor: service, amount: 10n });
+    reads.length = 0;
+    flushes.length = 0;
 
-      // Two writes in flight hold the process's two slots; the next two wait and then go together.
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      const held = [a!, b!].map((accountId) =>
-        ledgerWrite(ctx, {
-          accountId,
-          idempotencyKey: 'held',
-          ...chatTurn(1n),
-          write: async (ledger) => {
-            await gate;
-            ledger.post({ type: 'USAGE', category: 'Chat', description: 'Chat turn', movements: ledger.draw(1n), actor: service });
-          },
-        }),
-      );
-      let contestedStagings = 0;
-      const contestedWrite = ledgerWrite(ctx, {
-        accountId: contested!,
-        idempotencyKey: 'contested',
-        ...chatTurn(8n),
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const held = [a!, b!].map((accountId) =>
+      ledgerWrite(ctx, {
+        accountId,
+        idempotencyKey: 'held',
+        ...chatTurn(1n),
         write: async (ledger) => {
-          contestedStagings += 1;
-          // The first time, another process lands a purchase between our read and our write.
-          if (contestedStagings === 1) await purchase(other, { accountId: contested!, idempotencyKey: 'interloper', actor: service, amount: 5n });
-          ledger.post({ type: 'USAGE', category: 'Chat', description: 'Chat turn', movements: ledger.draw(8n), actor: service });
+          await gate;
+          ledger.post({ type: 'USAGE', category: 'Chat', description: 'Chat turn', movements: ledger.draw(1n), actor: service });
         },
-      });
-      const quietWrite = ledgerWrite(ctx, { accountId: quiet!, idempotencyKey: 'quiet', ...chatTurn(3n) });
-      release();
-      await Promise.all(held);
+      }),
+    );
+    let contestedStagings = 0;
+    const contestedWrite = ledgerWrite(ctx, {
+      accountId: contested!,
+      idempotencyKey: 'contested',
+      ...chatTurn(8n),
+      write: async (ledger) => {
+        contestedStagings += 1;
+        if (contestedStagings === 1) await purchase(other, { accountId: contested!, idempotencyKey: 'interloper', actor: service, amount: 5n });
+        ledger.post({ type: 'USAGE', category: 'Chat', description: 'Chat turn', movements: ledger.draw(8n), actor: service });
+      },
+    });
+    const quietWrite = ledgerWrite(ctx, { accountId: quiet!, idempotencyKey: 'quiet', ...chatTurn(3n) });
+    release();
+    await Promise.all(held);
 
-      expect((await contestedWrite).entries[0]).toMatchObject({ seq: 3n, amount: -8n, balanceAfter: 7n });
-      expect((await quietWrite).entries[0]).toMatchObject({ seq: 2n, amount: -3n, balanceAfter: 7n });
-      expect(contestedStagings).toBe(2);
-      expect(reads).toContainEqual(expect.arrayContaining([contested, quiet]));
-      expect(flushes).toContainEqual(expect.arrayContaining([contested, quiet]));
-      const entries = await ctx.db.prisma.entry.findMany({ where: { accountId: contested! }, orderBy: { seq: 'asc' } });
-      expect(entries.map((e) => [e.idempotencyKey, e.amount, e.balanceAfter])).toEqual([
-        [expect.any(String), 10n, 10n],
-        ['interloper', 5n, 15n],
-        ['contested', -8n, 7n],
-      ]);
-      expect(await ctx.db.prisma.entry.count({ where: { accountId: quiet! } })).toBe(2);
-      await expectLedgerSound(ctx);
-    } finally {
+    // Either way each write lands once, on the account as it really was.
+    expect((await contestedWrite).entries[0]).toMatchObject({ seq: 3n, amount: -8n, balanceAfter: 7n });
+    expect((await quietWrite).entries[0]).toMatchObject({ seq: 2n, amount: -3n, balanceAfter: 7n });
+    const entries = await ctx.db.prisma.entry.findMany({ where: { accountId: contested! }, orderBy: { seq: 'asc' } });
+    expect(entries.map((e) => [e.idempotencyKey, e.amount, e.balanceAfter])).toEqual([
+      [expect.any(String), 10n, 10n],
+      ['interloper', 5n, 15n],
+      ['contested', -8n, 7n],
+    ]);
+    expect(await ctx.db.prisma.entry.count({ where: { accountId: quiet! } })).toBe(2);
+    await expectLedgerSound(ctx);
+    const close = async () => {
       await other.db.close();
       await first.db.close();
+    };
+    return { contested: contested!, quiet: quiet!, contestedStagings, reads, flushes, close };
+  }
+
+  it('accounts this process wrote last go unread; one another process wrote meanwhile is read and written again, the other lands as it was', async () => {
+    const run = await contestedGroup('this process');
+    try {
+      expect(run.contestedStagings).toBe(2);
+      expect(run.flushes).toContainEqual(expect.arrayContaining([run.contested, run.quiet]));
+      // No read before that statement; the contested account alone after it.
+      expect(run.reads).toEqual([[run.contested]]);
+    } finally {
+      await run.close();
+    }
+  });
+
+  it('an account another process wrote between its read and its statement is redone alone under its lock; the other lands as it was', async () => {
+    const run = await contestedGroup('the other process');
+    try {
+      expect(run.contestedStagings).toBe(2);
+      expect(run.reads).toContainEqual(expect.arrayContaining([run.contested, run.quiet]));
+      expect(run.flushes).toContainEqual(expect.arrayContaining([run.contested, run.quiet]));
+      // Redone in a transaction under the row lock: not through another read of the group.
+      expect(run.reads.filter((read) => read.includes(run.contested))).toHaveLength(1);
+    } finally {
+      await run.close();
     }
   });
 });

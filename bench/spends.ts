@@ -19,10 +19,10 @@
  *   - p50 / p99 are per-spend latencies of successful spends (pgbench reports only an average).
  *   - ours/pgbench is our spends/s divided by pgbench's tps for the matching row: many accounts vs `-N`,
  *     hot account vs the hot-row script, same client count. It is shown for the PostgreSQL rows only
- *     (a PGlite spend against a server transaction is not a like-for-like ratio). A write is two
- *     round trips (read the accounts' state; one guarded statement that writes five tables) plus
- *     validation in Node, for every write waiting at that moment together (group commit, at most
- *     two groups in flight); an account another process wrote meanwhile is redone under its lock.
+ *     (a PGlite spend against a server transaction is not a like-for-like ratio). A write is one
+ *     guarded statement that writes five tables, preceded by a read of the account's state unless
+ *     this process wrote or read the account lately, plus validation in Node, for every write
+ *     waiting at that moment together (group commit, at most two groups in flight).
  *     pgbench runs five bare statements from C, so the ratio says how much the ledger's work costs
  *     next to the server's floor; what matters is how it moves with clients and between versions.
  *   - More clients mean bigger groups, not more waiting: over many accounts and on one hot account.

@@ -113,7 +113,7 @@ const maxGroupAccounts = 64;
  * only split the same work into more, smaller transactions.
  */
 const maxGroupsWriting = 2;
-/** Accounts whose last write this process keeps, to start their next write from (~1 KB each). */
+/** Accounts this process keeps as it last saw them, to start their next write from (~1 KB each). */
 const maxKnownAccounts = 20_000;
 const writers = new WeakMap<Database, Writer>();
 
@@ -121,10 +121,10 @@ function write(ctx: CoreContext, spec: LedgerWriteSpec): Promise<WriteResult> {
   const requestHash = requestHashOf(spec.operation, spec.request);
   return new Promise((resolve, reject) => {
     let writer = writers.get(ctx.db);
-    if (!writer) writers.set(
-        ctx.db,
-        (writer = { accounts: new Map(), ready: [], groupsWriting: 0, known: new KnownAccounts(maxKnownAccounts), clock: new DatabaseClock() }),
-      );
+    if (!writer) {
+      writer = { accounts: new Map(), ready: [], groupsWriting: 0, known: new KnownAccounts(maxKnownAccounts), clock: new DatabaseClock() };
+      writers.set(ctx.db, writer);
+    }
     const accountId = spec.accountId.toLowerCase(); // as the database writes a uuid
     let queue = writer.accounts.get(accountId);
     if (!queue) {
@@ -154,15 +154,20 @@ function startGroups(ctx: CoreContext, writer: Writer): void {
 
 function startGroup(ctx: CoreContext, writer: Writer, group: AccountBatch[], countsAsGroup: boolean): void {
   if (countsAsGroup) writer.groupsWriting += 1;
-  void commit(ctx, writer, group).finally(() => {
-    if (countsAsGroup) writer.groupsWriting -= 1;
-    for (const { accountId } of group) {
-      const queue = writer.accounts.get(accountId)!;
-      if (queue.waiting.length > 0) writer.ready.push(queue);
-      else writer.accounts.delete(accountId);
-    }
-    startGroups(ctx, writer);
-  });
+  // The callers of the writes just settled go on in microtasks, and many come straight back with
+  // their next write: the slot is given up only after they have, so that those writes make the next
+  // group together instead of each taking the slot alone as it arrives.
+  void commit(ctx, writer, group).finally(() =>
+    setImmediate(() => {
+      if (countsAsGroup) writer.groupsWriting -= 1;
+      for (const { accountId } of group) {
+        const queue = writer.accounts.get(accountId)!;
+        if (queue.waiting.length > 0) writer.ready.push(queue);
+        else writer.accounts.delete(accountId);
+      }
+      startGroups(ctx, writer);
+    }),
+  );
 }
 
 /** The next batch of each ready account, oldest first, up to a group's size (all batchable: startGroups took the others). */
@@ -222,14 +227,17 @@ async function commit(ctx: CoreContext, writer: Writer, group: AccountBatch[]): 
 export const defaultUsageGroupWindowMs = 5 * 60_000;
 
 type Outcome = { result: WriteResult } | { error: unknown };
-/** 'conflict': the account read moved before the flush; 'stale': the account as last written had. */
+/**
+ * Not written: the account had moved since it was read ('conflict'); or since this process last
+ * saw it, or a key of the write had been used on it (a retry), when it was not read ('stale').
+ */
 type AccountOutcome = Outcome[] | 'conflict' | 'stale';
 type Staged = { replay: true } | { error: unknown } | { entries: StagedEntry[]; balance: bigint; outstanding: bigint };
 
 /**
  * Stages every write of the group on its account and writes them all in one statement. An
- * account starts as this process last wrote it when it knows it (batchable writes only), and
- * is read otherwise: all those of the group in one statement. A known account whose staging
+ * account starts as this process last saw it when it knows it (batchable writes only), and is
+ * read otherwise: all those of the group in one statement. A known account whose staging
  * refused a write is read too, since the refusal may be a retry of a key it does not know.
  */
 async function attempt(session: SqlSession, writer: Writer, group: AccountBatch[], groupWindowMs: number, lock: boolean): Promise<AccountOutcome[]> {

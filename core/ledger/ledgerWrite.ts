@@ -113,7 +113,7 @@ const maxGroupAccounts = 64;
  * only split the same work into more, smaller transactions.
  */
 const maxGroupsWriting = 2;
-/** Accounts this process keeps as it last saw them, to start their next write from (~1 KB each). */
+/** Accounts this process keeps as it last saw them, to start their next write from (~2.5 KB each with two buckets: ~50 MB). */
 const maxKnownAccounts = 20_000;
 const writers = new WeakMap<Database, Writer>();
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { CoreContext } from '../../core/context.js';
 import { isCreditkeeperError } from '../../core/errors.js';
 import { grant } from '../../core/ledger/grant.js';
 import { ledgerWrite, type LedgerWriteSpec } from '../../core/ledger/ledgerWrite.js';
@@ -17,17 +18,23 @@ const chatTurn = (amount: bigint): Pick<LedgerWriteSpec, 'operation' | 'request'
   },
 });
 
+/** `count` Free users, each with seed 000's 12 weekly credits. */
+async function freeUsers(ctx: CoreContext, count: number): Promise<string[]> {
+  const accounts: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const accountId = await newUserAccount(ctx);
+    await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'WEEKLY_GRANT', bucket: 'WEEKLY', amount: 12n, expiresAt: inDays(7) });
+    accounts.push(accountId);
+  }
+  return accounts;
+}
+
 describe.each(engines)('group commit across accounts on %s', (engine) => {
   const base = useFreshLedger(engine, 12);
 
   it("seed 000 on ten Free accounts at once: 12 weekly credits buy four 3-credit images each, every fifth is denied on its own account", async () => {
     const { ctx, flushes } = watched(base);
-    const accounts: string[] = [];
-    for (let i = 0; i < 10; i++) {
-      const accountId = await newUserAccount(ctx);
-      await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'WEEKLY_GRANT', bucket: 'WEEKLY', amount: 12n, expiresAt: inDays(7) });
-      accounts.push(accountId);
-    }
+    const accounts = await freeUsers(ctx, 10);
     flushes.length = 0;
     const outcomes = await Promise.allSettled(
       accounts.flatMap((accountId) =>
@@ -51,12 +58,7 @@ describe.each(engines)('group commit across accounts on %s', (engine) => {
 
   it('eight Free users each ask for their next image as soon as the last is answered: the next requests go together, not one by one', async () => {
     const { ctx, flushes } = watched(base);
-    const accounts: string[] = [];
-    for (let i = 0; i < 8; i++) {
-      const accountId = await newUserAccount(ctx);
-      await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'WEEKLY_GRANT', bucket: 'WEEKLY', amount: 12n, expiresAt: inDays(7) });
-      accounts.push(accountId);
-    }
+    const accounts = await freeUsers(ctx, 8);
     flushes.length = 0;
     // Four 3-credit images each: the 12 weekly credits, down to exactly 0.
     await Promise.all(

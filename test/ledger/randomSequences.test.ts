@@ -20,9 +20,11 @@ import { engines, freshContext } from '../support/databases.js';
 import { entryCount, expectLedgerSound, newUserAccount, service, staff } from '../support/scenario.js';
 
 /**
- * Random sequences of every ledger operation on one account, plan changes and renewals included. After each step: the balance is
- * what the step reported, a spend is denied exactly when it exceeds the balance, a failed step
- * wrote nothing, and a retry of a successful step changes nothing. At the end, every invariant.
+ * Random sequences of every ledger operation on one account, plan changes and renewals included,
+ * each step and its retry through either of two handles on the database, so that what one knows
+ * of the account is often out of date. After each step: the balance is what the step reported, a
+ * spend is denied exactly when it exceeds the balance, a failed step wrote nothing, and a retry of
+ * a successful step changes nothing. At the end, every invariant.
  */
 type Step =
   | { op: 'grant'; amount: number; days: number | null }
@@ -57,8 +59,11 @@ const noChange = { entries: [], balance: 0n, outstanding: 0n, replayed: false } 
 
 describe.each(engines)('random operation sequences on %s', (engine) => {
   let ctx: CoreContext;
+  /** A second handle on the same database, knowing nothing of what the first wrote: as another process would. */
+  let other: CoreContext;
   beforeAll(async () => {
     ctx = await freshContext(engine);
+    other = { ...ctx, db: { ...ctx.db } };
   });
   afterAll(async () => {
     await ctx.db.close();
@@ -67,14 +72,15 @@ describe.each(engines)('random operation sequences on %s', (engine) => {
   it('keep every invariant after every step', async () => {
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(step, { minLength: 5, maxLength: 25 }), async (steps) => {
+      fc.asyncProperty(fc.array(fc.tuple(step, fc.boolean()), { minLength: 5, maxLength: 25 }), async (steps) => {
         run += 1;
         const accountId = await newUserAccount(ctx);
         const usage: string[] = [];
         const purchases: string[] = [];
         const deposits: string[] = [];
         const pick = <T>(list: T[], n: number) => list[n % Math.max(list.length, 1)];
-        for (const [i, s] of steps.entries()) {
+        for (const [i, [s, swapped]] of steps.entries()) {
+          const [first, second] = swapped ? [other, ctx] : [ctx, other];
           const idempotencyKey = `r${run}-s${i}`;
           const before = await getBalance(ctx, { accountId });
           const entriesBefore = await entryCount(ctx, accountId);
@@ -82,44 +88,44 @@ describe.each(engines)('random operation sequences on %s', (engine) => {
           const expiry = s.op === 'grant' && s.days ? { expiresAt: new Date(Date.now() + s.days * 86_400_000) } : {};
           // Read once per step, so the retry below renews the same period (renewing early: the grant is what is tested).
           const subscription = s.op === 'renew' ? await findSubscription(ctx.db.sql, accountId) : null;
-          const attempt = (): Promise<WriteResult & { depositId?: string | null }> | undefined => {
+          const attempt = (on: CoreContext): Promise<WriteResult & { depositId?: string | null }> | undefined => {
             switch (s.op) {
               case 'grant':
-                return grant(ctx, { ...base, type: 'PLAN_GRANT', bucket: 'PLAN', amount: s.amount, ...expiry });
+                return grant(on, { ...base, type: 'PLAN_GRANT', bucket: 'PLAN', amount: s.amount, ...expiry });
               case 'purchase':
-                return purchase(ctx, { ...base, amount: s.amount });
+                return purchase(on, { ...base, amount: s.amount });
               case 'spend':
-                return spend(ctx, { ...base, charge: { amount: s.amount, category: 'Chat', description: 'Chat turns' } });
+                return spend(on, { ...base, charge: { amount: s.amount, category: 'Chat', description: 'Chat turns' } });
               case 'submit':
-                return spend(ctx, { ...base, charge: { action: 'submission', clipSeconds: s.clips } });
+                return spend(on, { ...base, charge: { action: 'submission', clipSeconds: s.clips } });
               case 'reconcile': {
                 const depositId = pick(deposits, s.pick);
-                return depositId ? reconcileDeposit(ctx, { ...base, depositId, actual: { deliveredSeconds: [s.seconds] } }) : undefined;
+                return depositId ? reconcileDeposit(on, { ...base, depositId, actual: { deliveredSeconds: [s.seconds] } }) : undefined;
               }
               case 'void': {
                 const depositId = pick(deposits, s.pick);
-                return depositId ? voidDeposit(ctx, { ...base, depositId }) : undefined;
+                return depositId ? voidDeposit(on, { ...base, depositId }) : undefined;
               }
               case 'refund': {
                 const entryId = pick(usage, s.pick);
-                return entryId ? refund(ctx, { ...base, entryId, amount: s.amount }) : undefined;
+                return entryId ? refund(on, { ...base, entryId, amount: s.amount }) : undefined;
               }
               case 'reverse': {
                 const entryId = pick(purchases, s.pick);
-                return entryId ? reversePurchase(ctx, { ...base, entryId }) : undefined;
+                return entryId ? reversePurchase(on, { ...base, entryId }) : undefined;
               }
               case 'adjust':
-                return adjust(ctx, { ...base, actor: staff, amount: s.amount, reason: 'random correction' });
+                return adjust(on, { ...base, actor: staff, amount: s.amount, reason: 'random correction' });
               case 'writeOff':
-                return writeOff(ctx, { ...base, actor: staff, amount: s.amount, reason: 'random writeoff' });
+                return writeOff(on, { ...base, actor: staff, amount: s.amount, reason: 'random writeoff' });
               case 'subscribe':
                 // A first subscription, or a plan change (prorated or a new cycle); the same plan again writes nothing.
-                return subscribe(ctx, { ...base, plan: s.plan }).then(({ write }) => write ?? noChange);
+                return subscribe(on, { ...base, plan: s.plan }).then(({ write }) => write ?? noChange);
               case 'renew':
-                return subscription ? renewSubscription(ctx, subscription).then(({ write }) => write) : undefined;
+                return subscription ? renewSubscription(on, subscription).then(({ write }) => write) : undefined;
             }
           };
-          const pending = attempt();
+          const pending = attempt(first);
           if (!pending) continue;
           const result = await pending.catch((error: unknown) => {
             if (!(error instanceof CreditkeeperError)) throw error;
@@ -142,7 +148,7 @@ describe.each(engines)('random operation sequences on %s', (engine) => {
           if (own.type === 'PURCHASE') purchases.push(own.id);
           if (result.depositId) deposits.push(result.depositId);
           // A retry is answered from the first attempt and moves nothing.
-          const retry = await attempt()!;
+          const retry = await attempt(second)!;
           expect(retry.replayed).toBe(true);
           expect(retry.entries.map((e) => e.id)).toEqual(result.entries.map((e) => e.id));
           expect((await getBalance(ctx, { accountId })).balance).toBe(after.balance);

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { refreshStatistics } from '../../core/db/database.js';
+import { maintainTables } from '../../core/db/database.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
 import { readStateStatement } from '../../core/ledger/writeStatements.js';
 import { freshContext } from '../support/databases.js';
-import { newUserAccount, service } from '../support/scenario.js';
+import { balanceOf, newUserAccount, service } from '../support/scenario.js';
 
 /**
  * Planning a write's statements costs more than running them, so each connection should plan them
@@ -12,7 +12,7 @@ import { newUserAccount, service } from '../support/scenario.js';
  * plan finds a key by walking the account's entries; the server this project runs on has no
  * autovacuum, so nothing would ever make it plan again but the statistics refresh.
  */
-describe('planner statistics on PostgreSQL', () => {
+describe('table maintenance and plans on PostgreSQL', () => {
   it('a state read prepared on empty tables finds keys through the unique index once the statistics are refreshed', async () => {
     const ctx = await freshContext('postgres', 1); // one connection: the one that prepared the read
     try {
@@ -47,7 +47,7 @@ describe('planner statistics on PostgreSQL', () => {
 
       // The statistics views catch up within a second or so of a transaction's end.
       for (let waited = 0; waited < 10_000; waited += 250) {
-        await refreshStatistics(ctx.db.sql);
+        await ctx.db.sql.withSession(maintainTables);
         if (usesKeyIndex(await lookup())) break;
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
@@ -81,6 +81,35 @@ describe('planner statistics on PostgreSQL', () => {
       // PostgreSQL tries five custom plans before it compares them with the generic one.
       expect(Number(flush!.custom_plans)).toBeLessThanOrEqual(5);
       expect(Number(flush!.generic_plans)).toBeGreaterThanOrEqual(10);
+    } finally {
+      await ctx.db.close();
+    }
+  });
+
+  it("vacuums what a hundred spends left behind, where the server's autovacuum is off; leaves it to autovacuum where it runs", async () => {
+    const ctx = await freshContext('postgres');
+    try {
+      const accountId = await newUserAccount(ctx);
+      await purchase(ctx, { accountId, idempotencyKey: 'opening', actor: service, amount: 1_000n });
+      // Each spend leaves the bucket's and the account's previous row versions dead.
+      for (let i = 0; i < 100; i++) {
+        await spend(ctx, { accountId, idempotencyKey: `image-${i}`, actor: service, charge: { action: 'image', quantity: 1 } });
+      }
+      const [server] = await ctx.db.sql.query<{ autovacuum: string }>("SELECT current_setting('autovacuum') AS autovacuum");
+      const vacuumed = async () => {
+        const [row] = await ctx.db.sql.query<{ vacuumed: boolean }>(
+          "SELECT last_vacuum IS NOT NULL AS vacuumed FROM pg_stat_user_tables WHERE relname = 'buckets'",
+        );
+        return row!.vacuumed;
+      };
+      // The statistics views catch up within a second or so of a transaction's end.
+      for (let waited = 0; waited < 10_000 && !(await vacuumed()); waited += 250) {
+        await ctx.db.sql.withSession(maintainTables);
+        if (server!.autovacuum === 'on') break;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      expect(await vacuumed()).toBe(server!.autovacuum === 'off');
+      expect(await balanceOf(ctx, accountId)).toBe(700n); // 1,000 − 100 images × 3
     } finally {
       await ctx.db.close();
     }

@@ -246,7 +246,7 @@ async function attempt(session: SqlSession, writer: Writer, group: AccountBatch[
   const unread: AccountBatch[] = [];
   for (const batch of group) {
     const known = !lock && batch.items[0]!.spec.batchable ? writer.known.take(batch.accountId) : undefined;
-    const account = known && (await stage(session, batch, known, writer.clock.now(known.seenAt), groupWindowMs, {}, true));
+    const account = known && (await stage(session, batch, known, writer.clock.now(known.seenAt), groupWindowMs, null));
     if (account && account.writes.every((w) => !('error' in w))) staged.set(batch, account);
     else unread.push(batch);
   }
@@ -261,7 +261,7 @@ async function attempt(session: SqlSession, writer: Writer, group: AccountBatch[
     const states = new Map(rows.map((row) => [row.account_id, row.state]));
     for (const batch of unread) {
       const state = states.get(batch.accountId);
-      staged.set(batch, state ? await stage(session, batch, toSnapshot(batch.accountId, state), new Date(state.now), groupWindowMs, state.replay_hashes, false) : null);
+      staged.set(batch, state ? await stage(session, batch, toSnapshot(batch.accountId, state), new Date(state.now), groupWindowMs, state.replay_hashes) : null);
     }
   }
 
@@ -319,7 +319,8 @@ interface StagedAccount {
 
 /**
  * Stages one account's writes in turn on its ledger; a failing one is undone alone and fails
- * alone. `usedKeys`: the writes' keys used before, with the request each was used for.
+ * alone. `usedKeys`: the writes' keys used before, with the request each was used for; null
+ * when the account was not read, so its keys are unknown (the flush's guard checks them).
  */
 async function stage(
   session: SqlSession,
@@ -327,15 +328,14 @@ async function stage(
   account: AccountSnapshot,
   now: Date,
   groupWindowMs: number,
-  usedKeys: Record<string, string>,
-  fromKnown: boolean,
+  usedKeys: Record<string, string> | null,
 ): Promise<StagedAccount> {
   const ledger = new AccountLedger(account, now, groupWindowMs);
   ledger.sweepExpired();
 
   const writes: Staged[] = [];
   for (const { spec, requestHash } of batch.items) {
-    const previous = usedKeys[spec.idempotencyKey];
+    const previous = usedKeys?.[spec.idempotencyKey];
     if (previous !== undefined) {
       writes.push(
         previous === requestHash
@@ -359,7 +359,7 @@ async function stage(
       writes.push({ error });
     }
   }
-  return { ledger, writes, wrote: writes.some((w) => 'entries' in w), fromKnown };
+  return { ledger, writes, wrote: writes.some((w) => 'entries' in w), fromKnown: usedKeys === null };
 }
 
 /** The accounts' flushes as one document. */

@@ -1,4 +1,3 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import nock from 'nock';
@@ -13,6 +12,7 @@ import { spend } from '../../core/ledger/spend.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { adVerifierKeys } from '../../core/rewards/adVerifierKeys.js';
 import { rewardAdView } from '../../core/rewards/rewardAdView.js';
+import { fakeAdNetwork } from './fakeAdNetwork.js';
 import { balanceOf, entryCount, expectError, key, newUserAccount, service, useFreshLedger } from '../support/scenario.js';
 
 beforeAll(() => nock.disableNetConnect());
@@ -80,30 +80,15 @@ describe('the Discord-link reward (PostgreSQL)', () => {
 describe('rewarded ads (AdMob-style server-side verification)', () => {
   const ctx = useFreshLedger('pglite');
   const keysUrl = 'https://ads.example.test/verifier-keys.json';
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  let transaction = 0;
-  /** A callback as the network sends it: fields, then signature and key_id, the signature over everything before it. */
-  const callback = (userId: string, overrides: Record<string, string> = {}) => {
-    const fields = new URLSearchParams({
-      ad_network: '5450213213286189855',
-      ad_unit: '1234567890',
-      reward_amount: '1',
-      reward_item: 'Reward',
-      timestamp: String(Date.now() * 1000),
-      transaction_id: `tx${++transaction}`,
-      user_id: userId,
-      ...overrides,
-    }).toString();
-    const signature = sign('sha256', Buffer.from(fields), { key: privateKey, dsaEncoding: 'der' }).toString('base64url');
-    return `${fields}&signature=${signature}&key_id=3335741209`;
-  };
+  const network = fakeAdNetwork();
+  const callback = network.callback;
 
   beforeAll(() => {
     ctx.rewards = { ad: 2n, adDailyCap: 3 };
     ctx.adKeys = adVerifierKeys(keysUrl);
     nock('https://ads.example.test')
       .get('/verifier-keys.json')
-      .reply(200, { keys: [{ keyId: 3335741209, pem: publicKey.export({ type: 'spki', format: 'pem' }), base64: 'unused' }] });
+      .reply(200, network.keysDocument);
   });
 
   it('a verified view pays the configured reward once per transaction id, up to the daily cap', async () => {
@@ -128,6 +113,41 @@ describe('rewarded ads (AdMob-style server-side verification)', () => {
     await expectError(rewardAdView(ctx, { query: genuine.replace(/signature=[^&]+/, 'signature=AAAA') }), 'AD_CALLBACK_INVALID');
     await expectError(rewardAdView(ctx, { query: callback('nobody') }), 'ACCOUNT_NOT_FOUND');
     expect(await entryCount(ctx, accountId)).toBe(0);
+  });
+
+  it('one genuine callback with parameters after its signature pays once, never to another user', async () => {
+    const kim = await newUserAccount(ctx, 'kim');
+    const lev = await newUserAccount(ctx, 'lev');
+    const genuine = callback('kim');
+    const [signedPart, signature] = genuine.split('&key_id=')[0]!.split('&signature=') as [string, string];
+    for (const extended of [
+      `${genuine}&transaction_id=tx-extra-1`, // a second view
+      `${genuine}&user_id=lev`, // paid to someone else
+      `${genuine}&transaction_id=tx-extra-2&user_id=lev`,
+      `${signedPart}&signature=${signature}&user_id=lev&key_id=3335741209`, // between the two
+      `${signedPart}&key_id=3335741209&signature=${signature}`, // their order swapped
+      `${genuine}&`,
+    ]) {
+      await expectError(rewardAdView(ctx, { query: extended }), 'AD_CALLBACK_INVALID');
+    }
+    expect((await rewardAdView(ctx, { query: genuine })).entries[0]).toMatchObject({ type: 'AD_REWARD', amount: 2n });
+    expect(await balanceOf(ctx, kim)).toBe(2n);
+    expect(await entryCount(ctx, lev)).toBe(0);
+  });
+
+  it('refuses a name twice, even inside what the network signed, however it is spelled', async () => {
+    const accountId = await newUserAccount(ctx, 'max');
+    for (const signedPart of [
+      'transaction_id=tx-dup-1&user_id=max&user_id=lev',
+      'transaction_id=tx-dup-2&user_id=max&user%5Fid=lev', // user%5Fid is user_id
+      'transaction_id=tx-dup-3&transaction_id=tx-dup-4&user_id=max',
+      'key_id=1&transaction_id=tx-dup-5&user_id=max', // key_id comes after the signature
+    ]) {
+      await expectError(rewardAdView(ctx, { query: network.signed(signedPart) }), 'AD_CALLBACK_INVALID');
+    }
+    // Percent-encoding inside a signed value is the network's: decoded once, from the signed bytes.
+    expect((await rewardAdView(ctx, { query: network.signed('transaction_id=tx-dup-6&user_id=m%61x') })).balance).toBe(2n);
+    expect(await balanceOf(ctx, accountId)).toBe(2n);
   });
 });
 

@@ -41,7 +41,8 @@ const usage = `Usage: creditkeeper <command>
   token create --name N --scopes SERVICE,READ,ADMIN [--organisation EXT]
                              create an API token (the secret is printed once)
   token revoke <id>          revoke a token
-  login-link --staff NAME    a one-time sign-in link for the admin page (15 minutes)
+  login-link --staff NAME [--organisation EXT]
+                             a one-time sign-in link for the admin page (15 minutes), optionally limited to one organisation
   migrate [--status]         apply pending migrations (or list them)
   verify                     check every ledger invariant; exits 1 with a report if one breaks
   renew                      renew every due subscription now (what the cron does every RENEWAL_SCHEDULE)
@@ -137,7 +138,10 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       case 'login-link': {
-        const link = await core.createLoginLink(ctx, { staffId: values.staff ?? '' });
+        const link = await core.createLoginLink(ctx, {
+          staffId: values.staff ?? '',
+          ...(values.organisation && { organisationExternalId: values.organisation }),
+        });
         console.log(`http://localhost:${config.PORT}/admin/login/${link.secret} (valid until ${link.expiresAt.toISOString()}, once)`);
         return 0;
       }

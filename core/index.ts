@@ -1,5 +1,6 @@
 /** Core's public surface: transports import from here. */
-export { authenticateToken, ensureAccountInReach, type TokenPrincipal } from './access/authenticateToken.js';
+export { authenticateToken, type TokenPrincipal } from './access/authenticateToken.js';
+export { ensureAccountInReach, type Reach } from './access/accountReach.js';
 export { createApiToken } from './access/createApiToken.js';
 export { ensureBootstrapToken } from './access/ensureBootstrapToken.js';
 export { createLoginLink } from './access/createLoginLink.js';

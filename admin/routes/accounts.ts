@@ -1,19 +1,9 @@
 import { z } from 'zod';
 import { addMember, addMemberInput } from '../../core/accounts/addMember.js';
 import { openAccount, openAccountInput } from '../../core/accounts/openAccount.js';
-import type { CoreContext } from '../../core/context.js';
+import { ensureOrganisationInReach } from '../../core/access/accountReach.js';
 import { CreditkeeperError } from '../../core/errors.js';
-import type { TokenPrincipal } from '../../core/access/authenticateToken.js';
 import { fieldsOf, route, serviceWrites } from '../route.js';
-
-/** An organisation's token opens accounts only for its own organisation and clients. */
-async function ensureOrganisationInReach(ctx: CoreContext, principal: TokenPrincipal, organisationExternalId: string) {
-  if (!principal.organisationId) return;
-  const organisation = await ctx.db.prisma.organisation.findUnique({ where: { id: principal.organisationId } });
-  if (organisation?.externalId !== organisationExternalId) {
-    throw new CreditkeeperError('FORBIDDEN', 'This token is limited to another organisation');
-  }
-}
 
 export const accountRoutes = [
   route({
@@ -38,14 +28,12 @@ export const accountRoutes = [
     method: 'post',
     path: '/v1/organisations/:organisationExternalId/members',
     tag: 'Accounts',
-    summary: 'Add a user to an organisation with a role (owner, admin, operator, viewer), or change it',
+    summary: 'Add a user to an organisation with a role (owner, admin, operator, viewer), or change it; an organisation-limited token may only change its existing members',
     scopes: serviceWrites,
     params: z.strictObject({ organisationExternalId: z.string().min(1).max(200) }),
-    body: fieldsOf(addMemberInput, ['organisationExternalId']),
+    body: fieldsOf(addMemberInput, ['organisationExternalId', 'actor', 'origin']),
     write: 'stored',
-    handle: async (ctx, { params, body, principal }) => {
-      await ensureOrganisationInReach(ctx, principal, params.organisationExternalId);
-      return addMember(ctx, { ...body, organisationExternalId: params.organisationExternalId });
-    },
+    handle: (ctx, { params, body, principal, actor, origin }) =>
+      addMember(ctx, { ...body, organisationExternalId: params.organisationExternalId, actor, origin }, principal),
   }),
 ];

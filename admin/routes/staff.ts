@@ -11,11 +11,11 @@ export const staffRoutes = [
     method: 'get',
     path: '/v1/admin/accounts',
     tag: 'Admin',
-    summary: 'Find accounts by id, or by the start of an owner’s external id or name',
+    summary: 'Find accounts by id, or by the start of an owner’s external id or name (an organisation-limited token: its organisation’s only)',
     scopes: staffOnly,
     query: z.strictObject({ search: z.string().min(1).max(200), limit: z.coerce.number().int().min(1).max(100).optional() }),
     write: false,
-    handle: (ctx, { query }) => searchAccounts(ctx, query),
+    handle: (ctx, { query, principal }) => searchAccounts(ctx, query, principal),
   }),
   route({
     method: 'post',
@@ -49,7 +49,7 @@ export const staffRoutes = [
     method: 'get',
     path: '/v1/admin/audit',
     tag: 'Admin',
-    summary: 'The audit log, newest first, by account, actor and date',
+    summary: 'The audit log, newest first, by account, actor and date (an organisation-limited token: rows about its organisation’s accounts only)',
     scopes: staffOnly,
     query: z.strictObject({
       accountId: z.uuid().optional(),
@@ -60,6 +60,6 @@ export const staffRoutes = [
       cursor: z.string().max(200).optional(),
     }),
     write: false,
-    handle: (ctx, { query }) => listAudit(ctx, query),
+    handle: (ctx, { query, principal }) => listAudit(ctx, query, principal),
   }),
 ];

@@ -3,6 +3,7 @@ import type { CoreContext } from '../context.js';
 import { CreditkeeperError } from '../errors.js';
 import type { Origin } from '../input.js';
 import { recordAudit } from '../audit/recordAudit.js';
+import type { Reach } from './accountReach.js';
 import { authenticateToken } from './authenticateToken.js';
 import { hashSecret } from './createApiToken.js';
 
@@ -12,7 +13,8 @@ import { hashSecret } from './createApiToken.js';
  */
 const sessionHours = 8;
 
-export interface AdminSession {
+/** An organisation-limited token or link starts a session limited the same way. */
+export interface AdminSession extends Reach {
   staffId: string;
   csrfToken: string;
 }
@@ -23,6 +25,7 @@ export async function startAdminSession(
   origin: Origin,
 ): Promise<AdminSession & { secret: string; expiresAt: Date }> {
   let staffId: string;
+  let organisationId: string | null;
   if ('token' in proof) {
     const principal = await authenticateToken(ctx, proof.token).catch(() => undefined);
     if (!principal?.scopes.includes('ADMIN')) {
@@ -30,10 +33,11 @@ export async function startAdminSession(
       throw new CreditkeeperError('UNAUTHENTICATED', 'That is not an admin token');
     }
     staffId = principal.name;
+    organisationId = principal.organisationId;
   } else {
-    const [link] = await ctx.db.sql.query<{ staff_id: string }>(
+    const [link] = await ctx.db.sql.query<{ staff_id: string; organisation_id: string | null }>(
       `UPDATE login_links SET used_at = now() WHERE secret_hash = $1 AND used_at IS NULL AND expires_at > now()
-       RETURNING staff_id`,
+       RETURNING staff_id, organisation_id`,
       [hashSecret(proof.loginLink)],
     );
     if (!link) {
@@ -41,13 +45,14 @@ export async function startAdminSession(
       throw new CreditkeeperError('UNAUTHENTICATED', 'This sign-in link was used already or has expired');
     }
     staffId = link.staff_id;
+    organisationId = link.organisation_id;
   }
   const secret = randomBytes(32).toString('base64url');
   const csrfToken = randomBytes(24).toString('base64url');
   const expiresAt = new Date(Date.now() + sessionHours * 3_600_000);
-  await ctx.db.prisma.adminSession.create({ data: { idHash: hashSecret(secret), staffId, csrfToken, expiresAt } });
+  await ctx.db.prisma.adminSession.create({ data: { idHash: hashSecret(secret), staffId, csrfToken, expiresAt, organisationId } });
   await recordAudit(ctx, { actor: { kind: 'STAFF', id: staffId }, action: 'admin.sign-in', outcome: 'done', origin });
-  return { secret, staffId, csrfToken, expiresAt };
+  return { secret, staffId, csrfToken, expiresAt, organisationId };
 }
 
 export async function getAdminSession(ctx: CoreContext, secret: string): Promise<AdminSession> {
@@ -55,7 +60,7 @@ export async function getAdminSession(ctx: CoreContext, secret: string): Promise
   if (!session || session.expiresAt.getTime() <= Date.now()) {
     throw new CreditkeeperError('UNAUTHENTICATED', 'Sign in again');
   }
-  return { staffId: session.staffId, csrfToken: session.csrfToken };
+  return { staffId: session.staffId, csrfToken: session.csrfToken, organisationId: session.organisationId };
 }
 
 export async function endAdminSession(ctx: CoreContext, secret: string): Promise<void> {

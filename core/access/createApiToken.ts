@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { CoreContext } from '../context.js';
 import type { TokenScope } from '../db/generated/enums.js';
-import { CreditkeeperError } from '../errors.js';
 import { actor, origin, parseInput } from '../input.js';
 import { recordAudit } from '../audit/recordAudit.js';
+import { organisationIdOf } from './accountReach.js';
 
 export const createApiTokenInput = z.strictObject({
   name: z.string().trim().min(1).max(100),
@@ -25,12 +25,7 @@ export async function createApiToken(
   input: z.input<typeof createApiTokenInput>,
 ): Promise<{ id: string; name: string; scopes: TokenScope[]; secret: string }> {
   const request = parseInput(createApiTokenInput, input);
-  let organisationId: string | null = null;
-  if (request.organisationExternalId) {
-    const organisation = await ctx.db.prisma.organisation.findUnique({ where: { externalId: request.organisationExternalId } });
-    if (!organisation) throw new CreditkeeperError('OWNER_NOT_FOUND', `No organisation ${request.organisationExternalId}`);
-    organisationId = organisation.id;
-  }
+  const organisationId = request.organisationExternalId ? await organisationIdOf(ctx, request.organisationExternalId) : null;
   const secret = `ck_${randomBytes(32).toString('base64url')}`;
   const scopes = [...new Set(request.scopes)];
   const token = await ctx.db.prisma.apiToken.create({

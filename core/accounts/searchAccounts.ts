@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ownedByOrganisation, type Reach } from '../access/accountReach.js';
 import type { CoreContext } from '../context.js';
 import type { OwnerKind } from '../db/generated/enums.js';
 import { parseInput } from '../input.js';
@@ -19,8 +20,11 @@ export interface AccountSummary {
   outstanding: bigint;
 }
 
-/** Finds accounts for staff: by id, or by the owner's external id or name (case-insensitive prefix). */
-export async function searchAccounts(ctx: CoreContext, input: z.input<typeof searchAccountsInput>): Promise<AccountSummary[]> {
+/**
+ * Finds accounts for staff: by id, or by the owner's external id or name (case-insensitive prefix),
+ * among the accounts the staff member's credential reaches.
+ */
+export async function searchAccounts(ctx: CoreContext, input: z.input<typeof searchAccountsInput>, reach: Reach): Promise<AccountSummary[]> {
   const { search, limit } = parseInput(searchAccountsInput, input);
   const prefix = `${search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
   const rows = await ctx.db.sql.query<{
@@ -39,11 +43,12 @@ export async function searchAccounts(ctx: CoreContext, input: z.input<typeof sea
      LEFT JOIN organisations o ON o.id = a.organisation_id
      LEFT JOIN clients c ON c.id = a.client_id
      LEFT JOIN organisations co ON co.id = c.organisation_id
-     WHERE a.id::text = $1
+     WHERE (a.id::text = $1
         OR lower(coalesce(u.external_id, o.external_id, c.external_id)) LIKE $2
-        OR lower(coalesce(u.display_name, o.name, c.name)) LIKE $2
+        OR lower(coalesce(u.display_name, o.name, c.name)) LIKE $2)
+       AND ($4::uuid IS NULL OR ${ownedByOrganisation('$4::uuid')})
      ORDER BY 4 NULLS LAST, 3 LIMIT $3`,
-    [search, prefix, limit],
+    [search, prefix, limit, reach.organisationId],
   );
   return rows.map((r) => ({
     accountId: r.id,

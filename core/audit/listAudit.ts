@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ownedByOrganisation, type Reach } from '../access/accountReach.js';
 import type { CoreContext } from '../context.js';
 import type { ActorKind } from '../db/generated/enums.js';
 import { CreditkeeperError } from '../errors.js';
@@ -29,10 +30,14 @@ export interface AuditRow {
   details: Record<string, unknown> | null;
 }
 
-/** The audit log behind the credit log (seed 002), newest first, filtered by account, actor and date. */
+/**
+ * The audit log behind the credit log, newest first, filtered by account, actor and date. An
+ * organisation-limited reader sees only the rows about its organisation's accounts.
+ */
 export async function listAudit(
   ctx: CoreContext,
   input: z.input<typeof listAuditInput>,
+  reach: Reach,
 ): Promise<{ rows: AuditRow[]; next: string | null }> {
   const q = parseInput(listAuditInput, input);
   const after = q.cursor ? decodeCursor(q.cursor) : undefined;
@@ -54,6 +59,8 @@ export async function listAudit(
      WHERE ($1::uuid IS NULL OR account_id = $1::uuid) AND ($2::text IS NULL OR actor_id = $2)
        AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
        AND ($5::timestamptz IS NULL OR (created_at, id) < ($5::timestamptz, $6::uuid))
+       AND ($8::uuid IS NULL OR account_id IN (
+         SELECT a.id FROM accounts a LEFT JOIN clients c ON c.id = a.client_id WHERE ${ownedByOrganisation('$8::uuid')}))
      ORDER BY created_at DESC, id DESC LIMIT $7`,
     [
       q.accountId ?? null,
@@ -63,6 +70,7 @@ export async function listAudit(
       after?.at ?? null,
       after?.id ?? null,
       q.pageSize + 1,
+      reach.organisationId,
     ],
   );
   const page = rows.slice(0, q.pageSize).map((r) => ({

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { CoreContext } from '../context.js';
 import { CreditkeeperError } from '../errors.js';
 import { parseInput } from '../input.js';
-import { grant } from '../ledger/grant.js';
+import { writeGrant } from '../ledger/grant.js';
 import { rewardSettings } from '../rewards/rewardSettings.js';
 import { hashLinkCode } from './createLinkCode.js';
 import { chatIdentity } from './provider.js';
@@ -76,7 +76,7 @@ async function payLinkReward(ctx: CoreContext, userId: string, provider: string,
     [externalId, userId],
   );
   if (!claim?.account_id) return { rewarded: 0n, balance: null };
-  const result = await grant(ctx, {
+  const result = await writeGrant(ctx, {
     accountId: claim.account_id,
     idempotencyKey: `link-reward:discord:${externalId}`,
     actor: { kind: 'SYSTEM' },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ensureActorMay } from '../access/memberPermission.js';
 import type { CoreContext } from '../context.js';
 import { CreditkeeperError } from '../errors.js';
 import { futureDate, ledgerWriteBase, parseInput, reason, signedCredits } from '../input.js';
@@ -18,6 +19,7 @@ export const adjustInput = z.strictObject({
 /** A staff correction with a reason (seed 002: admin adjustment, with notes). */
 export async function adjust(ctx: CoreContext, input: z.input<typeof adjustInput>): Promise<WriteResult> {
   const request = parseInput(adjustInput, input);
+  await ensureActorMay(ctx, request, 'adjust');
   return ledgerWrite(ctx, {
     accountId: request.accountId,
     idempotencyKey: request.idempotencyKey,

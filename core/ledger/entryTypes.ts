@@ -32,16 +32,21 @@ export const entryTypes: Record<EntryType, { label: string; class: EntryClass; f
   OUTSTANDING_SETTLEMENT: { label: 'Outstanding balance settled', class: 'removal', filter: 'ADJUSTMENTS' },
 };
 
-/** Entry types a staff member or the host product may use to grant credits into a bucket. */
+/**
+ * Entry types a staff member or the host product may use to grant credits into a bucket. The
+ * rewards are not among them: they are paid only by their own flows (a Discord link, a verified
+ * ad view), each with its once-only rule.
+ */
 export const grantTypes = [
   'PLAN_GRANT',
   'WEEKLY_GRANT',
-  'DISCORD_REWARD',
-  'AD_REWARD',
   'SIGNUP_BONUS',
   'MANUAL_CREDIT',
   'PRORATION',
 ] as const satisfies readonly EntryType[];
+
+/** The rewards: each paid by its own flow only (claimLinkCode, rewardAdView). */
+export const rewardTypes = ['DISCORD_REWARD', 'AD_REWARD'] as const satisfies readonly EntryType[];
 
 /**
  * Lower is drawn first among buckets expiring at the same moment (or never): free and plan

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { ensureActorMay } from '../access/memberPermission.js';
 import type { CoreContext } from '../context.js';
 import { CreditkeeperError } from '../errors.js';
 import { futureDate, ledgerWriteBase, note, parseInput, positiveCredits, reasonRequired, source, staffGivesReason } from '../input.js';
-import { defaultPriority, entryTypes, grantTypes } from './entryTypes.js';
+import { defaultPriority, entryTypes, grantTypes, type rewardTypes } from './entryTypes.js';
 import { ledgerWrite, type WriteResult } from './ledgerWrite.js';
 
 export const grantInput = z
@@ -20,9 +21,18 @@ export const grantInput = z
   // A manual credit always needs a reason, whoever posts it.
   .refine((g) => staffGivesReason(g) && (g.type !== 'MANUAL_CREDIT' || g.reason !== undefined), reasonRequired);
 
-/** Adds credits in a new bucket: plan and weekly grants, rewards, bonuses, manual credits. */
+/** A grant as the reward flows post it: the same bucket and entry, with a reward's type. */
+export type GrantRequest = Omit<z.infer<typeof grantInput>, 'type'> & { type: (typeof grantTypes)[number] | (typeof rewardTypes)[number] };
+
+/** Adds credits in a new bucket: plan and weekly grants, bonuses, manual credits. */
 export async function grant(ctx: CoreContext, input: z.input<typeof grantInput>): Promise<WriteResult> {
   const request = parseInput(grantInput, input);
+  await ensureActorMay(ctx, request, 'grant');
+  return writeGrant(ctx, request);
+}
+
+/** A grant already validated and allowed: the link reward pays through here, under its once-only claim. */
+export function writeGrant(ctx: CoreContext, request: GrantRequest): Promise<WriteResult> {
   return ledgerWrite(ctx, {
     accountId: request.accountId,
     idempotencyKey: request.idempotencyKey,

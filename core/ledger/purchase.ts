@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ensureActorMay } from '../access/memberPermission.js';
 import type { CoreContext } from '../context.js';
 import { ledgerWriteBase, parseInput, positiveCredits, source } from '../input.js';
 import { defaultPriority, entryTypes } from './entryTypes.js';
@@ -16,11 +17,16 @@ export const purchaseInput = z.strictObject({
 
 /** Adds bought credits: they never expire and are drawn last (seed 000: purchased credits roll over). */
 export async function purchase(ctx: CoreContext, input: z.input<typeof purchaseInput>): Promise<WriteResult> {
-  return writePurchase(ctx, parseInput(purchaseInput, input));
+  const request = parseInput(purchaseInput, input);
+  await ensureActorMay(ctx, request, 'purchase');
+  return writePurchase(ctx, request);
 }
 
-/** A purchase already validated, under any key: auto-reload's top-up uses one derived from its spend's. */
-export function writePurchase(ctx: CoreContext, request: z.infer<typeof purchaseInput>): Promise<WriteResult> {
+/**
+ * A purchase already validated, under any key: auto-reload's top-up uses one derived from its
+ * spend's, and lands past the maximum balance if it must, its card being already charged.
+ */
+export function writePurchase(ctx: CoreContext, request: z.infer<typeof purchaseInput>, options: { alreadyCharged?: boolean } = {}): Promise<WriteResult> {
   return ledgerWrite(ctx, {
     accountId: request.accountId,
     idempotencyKey: request.idempotencyKey,
@@ -34,6 +40,7 @@ export function writePurchase(ctx: CoreContext, request: z.infer<typeof purchase
         movements: [ledger.addBucket('PURCHASED', request.amount, null, defaultPriority.PURCHASED)],
         source: request.source,
         actor: request.actor,
+        alreadyCharged: options.alreadyCharged,
       });
     },
   });

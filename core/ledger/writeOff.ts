@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ensureActorMay } from '../access/memberPermission.js';
 import type { CoreContext } from '../context.js';
 import { ledgerWriteBase, parseInput, positiveCredits, reason } from '../input.js';
 import { ledgerWrite, type WriteResult } from './ledgerWrite.js';
@@ -12,6 +13,7 @@ export const writeOffInput = z.strictObject({
 /** Removes credits for accounting or support reasons (seed 003: credit writeoff). */
 export async function writeOff(ctx: CoreContext, input: z.input<typeof writeOffInput>): Promise<WriteResult> {
   const request = parseInput(writeOffInput, input);
+  await ensureActorMay(ctx, request, 'adjust');
   return ledgerWrite(ctx, {
     accountId: request.accountId,
     idempotencyKey: request.idempotencyKey,

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createDiscordBot } from '../../bot/discord/discordBot.js';
 import { ChatNotifier, type DirectMessageSender } from '../../bot/notices/chatNotifier.js';
 import type { CoreContext } from '../../core/context.js';
-import { grant } from '../../core/ledger/grant.js';
+import { writeGrant } from '../../core/ledger/grant.js';
 import { spend } from '../../core/ledger/spend.js';
 import { key, service, useFreshLedger } from '../support/scenario.js';
 
@@ -48,7 +48,7 @@ describe('chat notices', () => {
     const accountId = await linkedUser(ledger, `rewarded-${discordId}`, 'DISCORD', discordId);
     const dms = discordDirectMessages(200);
     const { ctx, notifier } = notifying(discord.sendDirectMessage);
-    await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'AD_REWARD', bucket: 'REWARD', amount: 8n, description: 'Ad reward' });
+    await writeGrant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'AD_REWARD', bucket: 'REWARD', amount: 8n, description: 'Ad reward' });
     await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'chat', quantity: 4 } });
     await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'chat', quantity: 1 } });
     await notifier.idle();
@@ -63,7 +63,7 @@ describe('chat notices', () => {
     const accountId = await linkedUser(ledger, `unlucky-${discordId}`, 'DISCORD', discordId);
     const dms = discordDirectMessages(500);
     const { ctx, notifier } = notifying(discord.sendDirectMessage, 3);
-    const result = await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'AD_REWARD', bucket: 'REWARD', amount: 2n });
+    const result = await writeGrant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'AD_REWARD', bucket: 'REWARD', amount: 2n });
     expect(result.balance).toBe(7n);
     await notifier.idle();
     expect(dms.attempts()).toBe(3);
@@ -88,7 +88,7 @@ describe('chat notices', () => {
         };
       });
     const { ctx, notifier } = notifying(slowSender);
-    await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'AD_REWARD', bucket: 'REWARD', amount: 2n });
+    await writeGrant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'AD_REWARD', bucket: 'REWARD', amount: 2n });
     expect(sent).toEqual([]);
     await eventually(() => release !== undefined);
     release();

@@ -94,11 +94,11 @@ describe.each(engines)('drawdown order on %s', (engine) => {
 
   it('soonest expiry first, then priority, then oldest; never-expiring purchased credits last', async () => {
     const accountId = await newUserAccount(ctx);
-    const post = (type: 'PLAN_GRANT' | 'WEEKLY_GRANT' | 'AD_REWARD' | 'SIGNUP_BONUS', bucket: 'PLAN' | 'WEEKLY' | 'REWARD' | 'BONUS', amount: bigint, expiresAt?: Date) =>
+    const post = (type: 'PLAN_GRANT' | 'WEEKLY_GRANT' | 'SIGNUP_BONUS', bucket: 'PLAN' | 'WEEKLY' | 'REWARD' | 'BONUS', amount: bigint, expiresAt?: Date) =>
       grant(ctx, { accountId, idempotencyKey: key(), actor: service, type, bucket, amount, ...(expiresAt ? { expiresAt } : {}) });
     const bought = await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 5n });
     const bonus = await post('SIGNUP_BONUS', 'BONUS', 5n);
-    const reward = await post('AD_REWARD', 'REWARD', 5n);
+    const reward = await post('SIGNUP_BONUS', 'REWARD', 5n);
     const plan = await post('PLAN_GRANT', 'PLAN', 5n, inDays(30));
     const weekly = await post('WEEKLY_GRANT', 'WEEKLY', 5n, inDays(7));
     const used = await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { amount: 25n, category: 'Chat', description: 'all of it' } });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CoreContext } from '../../core/context.js';
 import { adjust } from '../../core/ledger/adjust.js';
-import { grant } from '../../core/ledger/grant.js';
+import { grant, writeGrant } from '../../core/ledger/grant.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { refund } from '../../core/ledger/refund.js';
 import { spend } from '../../core/ledger/spend.js';
@@ -23,7 +23,7 @@ describe.each(engines)('the activity log on %s', (engine) => {
   it('seed 000: newest first, each row with its type, signed amount and balance after', async () => {
     const accountId = await newUserAccount(ctx);
     await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'WEEKLY_GRANT', bucket: 'WEEKLY', amount: 12n, expiresAt: inDays(7) });
-    await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'DISCORD_REWARD', bucket: 'REWARD', amount: 5n });
+    await writeGrant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'DISCORD_REWARD', bucket: 'REWARD', amount: 5n });
     await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'image', quantity: 2 } });
     await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'animation' } });
     const page = await getActivity(ctx, { accountId });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { adjust } from '../../core/ledger/adjust.js';
-import { grant } from '../../core/ledger/grant.js';
+import { grant, writeGrant } from '../../core/ledger/grant.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
 import { getBalanceBreakdown } from '../../core/reports/balanceBreakdown.js';
@@ -62,7 +62,7 @@ describe.each(engines)('CSV export and the balance breakdown on %s', (engine) =>
     const accountId = await newUserAccount(ctx);
     const weekly = inDays(3);
     await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'WEEKLY_GRANT', bucket: 'WEEKLY', amount: 12n, expiresAt: weekly });
-    await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'DISCORD_REWARD', bucket: 'REWARD', amount: 5n });
+    await writeGrant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'DISCORD_REWARD', bucket: 'REWARD', amount: 5n });
     await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 100n });
     await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'image', quantity: 2 } });
     await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { amount: 4n, held: 2n, category: 'Submission', description: 'Render' } });

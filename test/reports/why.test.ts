@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { openAccount } from '../../core/accounts/openAccount.js';
 import { adjust } from '../../core/ledger/adjust.js';
-import { grant } from '../../core/ledger/grant.js';
+import { grant, writeGrant } from '../../core/ledger/grant.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
 import { writeOff } from '../../core/ledger/writeOff.js';
@@ -16,7 +16,7 @@ describe.each(engines)('/why on %s', (engine) => {
   it('seed 000: from the last weekly grant, the spends since add up to the balance after', async () => {
     const accountId = await newUserAccount(ctx);
     await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'WEEKLY_GRANT', bucket: 'WEEKLY', amount: 12n, expiresAt: inDays(7) });
-    await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'DISCORD_REWARD', bucket: 'REWARD', amount: 5n });
+    await writeGrant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'DISCORD_REWARD', bucket: 'REWARD', amount: 5n });
     await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'image', quantity: 2 } });
     await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'image', quantity: 1 } });
     await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'chat', quantity: 4 } });

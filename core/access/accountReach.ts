@@ -1,0 +1,51 @@
+import type { CoreContext } from '../context.js';
+import { CreditkeeperError } from '../errors.js';
+import { uuid } from '../input.js';
+
+/**
+ * What a credential may reach: every account, or only one organisation's. API tokens and admin
+ * sessions both carry it. An organisation reaches its own account and its clients' accounts, never
+ * its members' personal accounts: membership lets a member into the organisation, not the reverse.
+ */
+export interface Reach {
+  /** Set when the credential may only reach this organisation's accounts. */
+  organisationId: string | null;
+}
+
+/** Global staff (the chat bots' staff, the CLI) and unrestricted tokens. */
+export const unrestricted: Reach = { organisationId: null };
+
+/** SQL: whether account `a` (with its client row `c` joined) belongs to organisation `$org`. */
+export function ownedByOrganisation(org: string): string {
+  return `(a.organisation_id = ${org} OR c.organisation_id = ${org})`;
+}
+
+/** Out of reach looks exactly like not found, so a credential cannot probe other organisations. */
+export async function ensureAccountInReach(ctx: CoreContext, reach: Reach, accountId: string): Promise<void> {
+  if (!reach.organisationId) return;
+  if (!uuid.safeParse(accountId).success) throw new CreditkeeperError('ACCOUNT_NOT_FOUND', `No account ${accountId}`);
+  const [row] = await ctx.db.sql.query<{ in_reach: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM accounts a LEFT JOIN clients c ON c.id = a.client_id
+       WHERE a.id = $1::uuid AND ${ownedByOrganisation('$2::uuid')}
+     ) AS in_reach`,
+    [accountId, reach.organisationId],
+  );
+  if (!row!.in_reach) throw new CreditkeeperError('ACCOUNT_NOT_FOUND', `No account ${accountId}`);
+}
+
+/** An organisation-limited credential acts only on its own organisation (by external id). */
+export async function ensureOrganisationInReach(ctx: CoreContext, reach: Reach, organisationExternalId: string): Promise<void> {
+  if (!reach.organisationId) return;
+  const [row] = await ctx.db.sql.query<{ external_id: string }>(`SELECT external_id FROM organisations WHERE id = $1::uuid`, [reach.organisationId]);
+  if (row?.external_id !== organisationExternalId) {
+    throw new CreditkeeperError('FORBIDDEN', 'This credential is limited to another organisation');
+  }
+}
+
+/** The id of the organisation a credential is being limited to, by its external id. */
+export async function organisationIdOf(ctx: CoreContext, organisationExternalId: string): Promise<string> {
+  const [row] = await ctx.db.sql.query<{ id: string }>(`SELECT id FROM organisations WHERE external_id = $1`, [organisationExternalId]);
+  if (!row) throw new CreditkeeperError('OWNER_NOT_FOUND', `No organisation ${organisationExternalId}`);
+  return row.id;
+}

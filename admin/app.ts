@@ -11,7 +11,7 @@ import type { Logger } from '../core/logger.js';
 import { streamCsv } from './csv.js';
 import { httpStatus } from './httpErrors.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { RateLimiter } from './rateLimit.js';
+import { RateLimiter, rateLimited, SignInLimits } from './rateLimit.js';
 import { openApiDocument } from './openapi.js';
 import { adminPage } from './page/router.js';
 import type { Route } from './route.js';
@@ -53,7 +53,7 @@ export function createApp(coreContext: CoreContext, logger: Logger, options: App
   const limits: Limits = {
     perToken: new RateLimiter(perToken, perToken * 2),
     perIp: new RateLimiter(options.perIpPerSecond ?? 20, (options.perIpPerSecond ?? 20) * 2),
-    failedSignIns: new RateLimiter(5, 20),
+    failedSignIns: new SignInLimits(ctx.db, 'api-sign-in', { perAddress: 20, overall: 200, windowSeconds: 60 }),
   };
   const app = express();
   app.disable('x-powered-by');
@@ -97,7 +97,7 @@ export function createApp(coreContext: CoreContext, logger: Logger, options: App
   });
 
   for (const r of apiRoutes) app[r.method](r.path, (req, res) => serve(ctx, limits, r, req, res));
-  app.use('/admin', adminPage(ctx));
+  app.use('/admin', adminPage(ctx, new SignInLimits(ctx.db, 'admin-sign-in', { perAddress: 10, overall: 100, windowSeconds: 900 })));
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new CreditkeeperError('NOT_FOUND', `No route ${req.method} ${req.path}`));
@@ -122,13 +122,14 @@ interface Limits {
   perToken: RateLimiter;
   /** Public routes (the ad network's callback), per IP address. */
   perIp: RateLimiter;
-  /** Guessing tokens: a caller (by IP) that keeps failing to sign in is slowed down. */
-  failedSignIns: RateLimiter;
+  /** Guessing tokens: a caller (by IP) that keeps failing to sign in, or everyone together, is refused for a while. */
+  failedSignIns: SignInLimits;
 }
 
 async function serve(ctx: CoreContext, limits: Limits, r: Route, req: Request, res: Response): Promise<void> {
-  const principal = r.scopes === 'public' ? anonymous(req) : await authenticate(ctx, req).catch((error: unknown) => {
-    const verdict = limits.failedSignIns.take(req.ip ?? 'unknown');
+  // Only failures count: a valid token never waits on the shared counters.
+  const principal = r.scopes === 'public' ? anonymous(req) : await authenticate(ctx, req).catch(async (error: unknown) => {
+    const verdict = await limits.failedSignIns.attempt(req.ip ?? 'unknown');
     throw verdict.allowed ? error : rateLimited(verdict.retryAfterSeconds);
   });
   const verdict = (r.scopes === 'public' ? limits.perIp : limits.perToken).take(principal.tokenId);
@@ -191,10 +192,6 @@ async function serve(ctx: CoreContext, limits: Limits, r: Route, req: Request, r
 /** A caller of a public route: no token, known only by its address. */
 function anonymous(req: Request): TokenPrincipal {
   return { tokenId: `ip:${req.ip ?? 'unknown'}`, name: 'anonymous', scopes: [], organisationId: null };
-}
-
-function rateLimited(retryAfterSeconds: number): CreditkeeperError {
-  return new CreditkeeperError('RATE_LIMITED', `Too many requests: retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
 }
 
 async function authenticate(ctx: CoreContext, req: Request): Promise<TokenPrincipal> {

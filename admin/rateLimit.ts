@@ -1,3 +1,7 @@
+import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Database } from '../core/db/database.js';
+import { CreditkeeperError } from '../core/errors.js';
+
 /**
  * A token bucket per caller (a token id, or an IP address for callers without a valid token):
  * `perSecond` requests a second on average, bursts of up to `burst`. Kept in this process's
@@ -24,4 +28,88 @@ export class RateLimiter {
     bucket.tokens -= 1;
     return { allowed: true };
   }
+}
+
+/** A sign-in budget: attempts per client address and for everyone together, in fixed windows. */
+export interface SignInBudget {
+  perAddress: number;
+  overall: number;
+  windowSeconds: number;
+}
+
+export type SignInVerdict =
+  | { allowed: true }
+  | { allowed: false; retryAfterSeconds: number; attempts: number; scope: 'address' | 'overall'; firstRefusal: boolean };
+
+/**
+ * Limits sign-in attempts (token guesses, one-time links) per client address and overall. On
+ * PostgreSQL the counters live in a table of the database, so every process shares them; the
+ * embedded database has one process, so they live in its memory.
+ */
+export class SignInLimits {
+  private readonly perAddress: RateLimiterAbstract;
+  private readonly overall: RateLimiterAbstract;
+  private readonly ready: Promise<unknown>;
+
+  constructor(db: Database, name: string, budget: SignInBudget) {
+    const make = (scope: string, points: number) => {
+      const options = { keyPrefix: `${name}:${scope}`, points, duration: budget.windowSeconds };
+      if (db.kind !== 'postgres') return { limiter: new RateLimiterMemory(options), ready: Promise.resolve() };
+      let created!: (error?: unknown) => void;
+      const ready = new Promise((resolve, reject) => (created = (error) => (error ? reject(error) : resolve(undefined))));
+      const limiter = new RateLimiterPostgres(
+        { ...options, storeClient: rowsAsPgResult(db), storeType: 'pool', tableName: 'rate_limit_counters' },
+        created,
+      );
+      return { limiter, ready };
+    };
+    const perAddress = make('address', budget.perAddress);
+    const overall = make('overall', budget.overall);
+    this.perAddress = perAddress.limiter;
+    this.overall = overall.limiter;
+    this.ready = Promise.all([perAddress.ready, overall.ready]);
+  }
+
+  /** Counts one attempt from `address`; refused once the address's or everyone's budget is spent. */
+  async attempt(address: string): Promise<SignInVerdict> {
+    await this.ready;
+    for (const [scope, limiter, key] of [
+      ['address', this.perAddress, address],
+      ['overall', this.overall, 'all'],
+    ] as const) {
+      try {
+        await limiter.consume(key);
+      } catch (refusal) {
+        if (!(refusal instanceof RateLimiterRes)) throw refusal;
+        if (scope === 'overall') await this.perAddress.reward(address); // the attempt was not made
+        return {
+          allowed: false,
+          retryAfterSeconds: Math.max(1, Math.ceil(refusal.msBeforeNext / 1000)),
+          attempts: refusal.consumedPoints,
+          scope,
+          firstRefusal: refusal.consumedPoints === limiter.points + 1,
+        };
+      }
+    }
+    return { allowed: true };
+  }
+
+  /** Gives a successful sign-in's attempt back: only failures use up the budget. */
+  async succeeded(address: string): Promise<void> {
+    await Promise.all([this.perAddress.reward(address), this.overall.reward('all')]);
+  }
+}
+
+/** rate-limiter-flexible's PostgreSQL store expects pg's result shape; the process's own pool answers. */
+function rowsAsPgResult(db: Database) {
+  return {
+    query: async ({ text, values, name }: { text: string; values?: unknown[]; name?: string }) => {
+      const rows = await db.sql.query(text, values, name);
+      return { rows, rowCount: rows.length };
+    },
+  };
+}
+
+export function rateLimited(retryAfterSeconds: number): CreditkeeperError {
+  return new CreditkeeperError('RATE_LIMITED', `Too many requests: retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
 }

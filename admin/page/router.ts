@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { type AdminSession, csrfMatches, endAdminSession, getAdminSession, startAdminSession } from '../../core/access/adminSession.js';
 import { searchAccounts } from '../../core/accounts/searchAccounts.js';
 import { listAudit } from '../../core/audit/listAudit.js';
+import { recordAudit } from '../../core/audit/recordAudit.js';
 import type { CoreContext } from '../../core/context.js';
 import { CreditkeeperError, isCreditkeeperError } from '../../core/errors.js';
 import type { Origin } from '../../core/input.js';
@@ -14,6 +15,7 @@ import { getDailyUsage } from '../../core/reports/dailyUsage.js';
 import { exportActivityCsv } from '../../core/reports/exportActivity.js';
 import { streamCsv } from '../csv.js';
 import { httpStatus } from '../httpErrors.js';
+import { rateLimited, type SignInLimits } from '../rateLimit.js';
 import { credits, html, type Html, layout, when } from './html.js';
 import { usageChart } from './usageChart.js';
 
@@ -25,7 +27,7 @@ import { usageChart } from './usageChart.js';
 const cookieName = 'ck_admin';
 type SignedIn = Request & { session: AdminSession; sessionSecret: string };
 
-export function adminPage(ctx: CoreContext): express.Router {
+export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express.Router {
   const router = express.Router();
   router.use(express.urlencoded({ extended: false, limit: '16kb' }));
   const page = (handler: (req: SignedIn, res: Response) => Promise<void>) => async (req: Request, res: Response) => {
@@ -48,7 +50,19 @@ export function adminPage(ctx: CoreContext): express.Router {
     ...(req.headers['user-agent'] && { userAgent: req.headers['user-agent'].slice(0, 500) }),
   });
   const signIn = async (req: Request, res: Response, proof: { token: string } | { loginLink: string }) => {
+    const address = req.ip ?? 'unknown';
+    const verdict = await signInLimits.attempt(address);
+    if (!verdict.allowed) {
+      // One audit row per burst, not one per refused guess.
+      if (verdict.firstRefusal) {
+        const { attempts, scope, retryAfterSeconds } = verdict;
+        await recordAudit(ctx, { actor: { kind: 'STAFF' }, action: 'admin.sign-in', outcome: 'denied: rate limited', origin: origin(req), details: { attempts, scope, retryAfterSeconds } });
+      }
+      res.setHeader('Retry-After', String(verdict.retryAfterSeconds));
+      throw rateLimited(verdict.retryAfterSeconds);
+    }
     const session = await startAdminSession(ctx, proof, origin(req));
+    await signInLimits.succeeded(address);
     res.cookie(cookieName, session.secret, {
       httpOnly: true,
       sameSite: 'strict',

@@ -15,12 +15,13 @@ import { boltLogger } from './boltLogger.js';
 import { type SlackMessage, renderSlack } from './renderSlack.js';
 import { slackCaller } from './slackCaller.js';
 import { SlackDirectory, type SlackStaffSettings } from './slackDirectory.js';
+import { verifySlackRequest } from './verifySlackRequest.js';
 
 export interface SlackBotOptions {
   ctx: CoreContext;
   logger: Logger;
   botToken: string;
-  /** HTTP: Slack posts to `router`, and Bolt checks each request's signature with this secret. */
+  /** HTTP: Slack posts to `router`, and each request's timestamp and signature are checked with this secret. */
   signingSecret?: string | undefined;
   /** Socket Mode instead: Creditkeeper dials out to Slack, no public URL needed. */
   appToken?: string | undefined;
@@ -50,9 +51,7 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
   const log = boltLogger(logger);
   // Retries of notices are the notifier's; other calls fall back quickly rather than wait.
   const clientOptions = { retryConfig: { retries: 0 }, ...options.appOptions?.clientOptions };
-  const receiver = options.appToken
-    ? null
-    : new ExpressReceiver({ signingSecret: options.signingSecret ?? '', endpoints: '/', router: express.Router(), logger: log });
+  const receiver = options.appToken ? null : signedRequestReceiver(options.signingSecret ?? '', logger, log);
   const app = new App({
     token: options.botToken,
     logger: log,
@@ -135,6 +134,16 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
       if (!receiver) await app.stop();
     },
   };
+}
+
+/**
+ * HTTP mode's receiver: each POST is verified by verifySlackRequest (timestamp within five minutes
+ * either way, then the signature) before Bolt's receiver, which checks the same bytes again.
+ */
+function signedRequestReceiver(signingSecret: string, logger: Logger, log: ReturnType<typeof boltLogger>): ExpressReceiver {
+  const router = express.Router();
+  router.post('/', ...verifySlackRequest(signingSecret, logger));
+  return new ExpressReceiver({ signingSecret, endpoints: '/', router, logger: log });
 }
 
 /**

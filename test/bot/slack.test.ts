@@ -1,4 +1,4 @@
-import { eventually, linkedUser, offline, recordingLogger, seedTwelveChats, slackButtonPress, slackOnAdminApp, slackSlashCommand } from './chatTransportSupport.js';
+import { eventually, linkedUser, offline, recordingLogger, seedTwelveChats, slackButtonPress, slackOnAdminApp, slackResponsePath, slackSlashCommand } from './chatTransportSupport.js';
 import { describe, expect, it } from 'vitest';
 import { openAccount } from '../../core/accounts/openAccount.js';
 import { createLinkCode } from '../../core/identity/createLinkCode.js';
@@ -35,6 +35,26 @@ describe('the Slack bot, mounted on the admin app', () => {
     expect((await slack.post(form, { signature: `v0=${'0'.repeat(64)}` })).status).toBe(401);
     expect((await slack.post(form, { timestamp: Math.floor(Date.now() / 1000) - 600 })).status).toBe(401);
     expect(posted.filter((p) => p.to === '/commands/forged')).toEqual([]);
+  });
+
+  it('a correctly signed request is answered within five minutes of now either way (±299 s), and refused with the same 401 beyond (-301 s, ±400 s, ±1 day)', async () => {
+    // Stamped at each request: the server's clock reads the same second or a later one.
+    const now = () => Math.floor(Date.now() / 1000);
+    for (const offset of [-299, 0, 299]) {
+      const form = slackSlashCommand('UNOBODY1', '/credits');
+      expect([offset, (await slack.post(form, { timestamp: now() + offset })).status]).toEqual([offset, 200]);
+      expect(await slack.repliesTo(form)).toMatchObject([{ text: errorText.NOT_LINKED }]);
+    }
+    const refused: Record<string, string>[] = [];
+    for (const offset of [-301, -400, 400, 86_400, -86_400]) {
+      const form = slackSlashCommand('UNOBODY1', '/credits');
+      const response = await slack.post(form, { timestamp: now() + offset });
+      refused.push(form);
+      expect([offset, response.status, await response.text()]).toEqual([offset, 401, '']);
+    }
+    const forged = await slack.post(slackSlashCommand('UNOBODY1', '/credits'), { signature: `v0=${'0'.repeat(64)}` });
+    expect([forged.status, await forged.text()]).toEqual([401, '']); // the same answer as a bad signature
+    expect(posted.filter((p) => refused.some((form) => p.to === slackResponsePath(form)))).toEqual([]);
   });
 
   it('an unlinked user is told to link, ephemerally', async () => {

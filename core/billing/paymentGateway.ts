@@ -1,6 +1,6 @@
-import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { CreditkeeperError } from '../errors.js';
+import { paymentSignatureHeader } from './verifyPaymentSignature.js';
 
 /** What auto-reload asks of the host product's billing: charge the card on file, once per key. */
 export interface PaymentGateway {
@@ -15,7 +15,8 @@ const chargeResponse = z.object({ chargeId: z.string().min(1).max(200) });
 
 /**
  * The payment webhook: a POST of JSON to the host product, signed like Stripe's webhooks —
- * header `Creditkeeper-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">` — answered
+ * header `Creditkeeper-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`, checked by
+ * the receiver as verifyPaymentSignature does — answered
  * with 2xx and `{ "chargeId": "…" }` when the card was charged. Anything else, or no answer
  * within the timeout, is a failed charge.
  */
@@ -23,13 +24,12 @@ export function paymentWebhook(options: { url: string; secret: string; timeoutMs
   return {
     async charge({ accountId, credits, idempotencyKey }) {
       const body = JSON.stringify({ type: 'auto_reload.charge', accountId, credits: credits.toString(), idempotencyKey });
-      const timestamp = Math.floor(Date.now() / 1000);
-      const signature = createHmac('sha256', options.secret).update(`${timestamp}.${body}`).digest('hex');
+      const signature = paymentSignatureHeader(options.secret, Math.floor(Date.now() / 1000), body);
       let response: Response;
       try {
         response = await fetch(options.url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey, 'creditkeeper-signature': `t=${timestamp},v1=${signature}` },
+          headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey, 'creditkeeper-signature': signature },
           body,
           signal: AbortSignal.timeout(options.timeoutMs),
         });

@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { ensureActorMay } from '../access/memberPermission.js';
 import type { CoreContext } from '../context.js';
 import { CreditkeeperError } from '../errors.js';
-import { nonNegativeCredits, parseInput, positiveCredits, uuid } from '../input.js';
+import { actor, nonNegativeCredits, origin, parseInput, positiveCredits, uuid } from '../input.js';
 
 export const setAutoReloadInput = z.strictObject({
   accountId: uuid,
@@ -10,6 +11,9 @@ export const setAutoReloadInput = z.strictObject({
   amount: positiveCredits.default(50n),
   /** Credits auto-reload may buy in one calendar month (UTC); 0 stops it without turning it off. */
   monthlyLimit: nonNegativeCredits.default(500n),
+  /** A member (USER) changing it must be an admin or owner of the account's organisation. */
+  actor: actor.default({ kind: 'SERVICE' }),
+  origin: origin.optional(),
 });
 
 export interface AutoReload {
@@ -17,13 +21,18 @@ export interface AutoReload {
   enabled: boolean;
   amount: bigint;
   monthlyLimit: bigint;
-  /** Bought by auto-reload so far this calendar month. */
+  /** Reserved by auto-reload this calendar month: top-ups bought, or being charged. */
   usedThisMonth: bigint;
 }
 
+/** The start of this calendar month (UTC), in SQL: auto-reload's limit counts from it. */
+export const monthStartSql = "date_trunc('month', clock_timestamp() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'";
+
 /** Turns auto-reload on or off for an account, with its top-up amount and monthly limit. */
 export async function setAutoReload(ctx: CoreContext, input: z.input<typeof setAutoReloadInput>): Promise<AutoReload> {
-  const { accountId, enabled, amount, monthlyLimit } = parseInput(setAutoReloadInput, input);
+  const request = parseInput(setAutoReloadInput, input);
+  const { accountId, enabled, amount, monthlyLimit } = request;
+  await ensureActorMay(ctx, request, 'autoReload');
   const [saved] = await ctx.db.sql.query<{ account_id: string }>(
     `INSERT INTO auto_reload_settings (account_id, enabled, amount, monthly_limit)
      SELECT id, $2, $3, $4 FROM accounts WHERE id = $1::uuid
@@ -40,8 +49,8 @@ export async function setAutoReload(ctx: CoreContext, input: z.input<typeof setA
 export async function getAutoReload(ctx: CoreContext, accountId: string): Promise<AutoReload | null> {
   const [row] = await ctx.db.sql.query<{ enabled: boolean; amount: string; monthly_limit: string; used: string }>(
     `SELECT s.enabled, s.amount, s.monthly_limit,
-       (SELECT coalesce(sum(e.amount), 0) FROM entries e WHERE e.account_id = s.account_id AND e.type = 'AUTO_RELOAD'
-          AND e.created_at >= date_trunc('month', clock_timestamp() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS used
+       (SELECT coalesce(sum(r.credits), 0) FROM auto_reload_reservations r
+        WHERE r.account_id = s.account_id AND r.reserved_at >= ${monthStartSql}) AS used
      FROM auto_reload_settings s WHERE s.account_id = $1::uuid`,
     [accountId],
   );

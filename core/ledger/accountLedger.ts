@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ActorKind, BucketKind, EntryType } from '../db/generated/enums.js';
 import { CreditkeeperError } from '../errors.js';
-import type { Actor, Origin, Source } from '../input.js';
+import { type Actor, maxCredits, type Origin, type Source } from '../input.js';
 import { entryTypes } from './entryTypes.js';
 import type { FlushPart } from './writeStatements.js';
 
@@ -47,6 +47,11 @@ export interface EntryDraft {
   correctsId?: string | undefined;
   /** Defaults to the operation's own key. */
   idempotencyKey?: string;
+  /**
+   * The card was already charged for these credits (an auto-reload top-up, whose reservation
+   * checked the room): they land even past the maximum balance rather than keep money taken.
+   */
+  alreadyCharged?: boolean;
 }
 
 export interface StagedEntry {
@@ -116,6 +121,14 @@ export interface LastEntry {
 }
 
 const systemActor: Actor = { kind: 'SYSTEM' };
+
+/**
+ * The most credits an account may hold: the largest single amount (AMOUNT_OUT_OF_RANGE), so one
+ * maximal purchase fills an empty account, and far inside the 64-bit columns (about 9,223 times
+ * over), so no sum the ledger keeps can overflow. Every bucket holds part of the balance, so none
+ * passes it either.
+ */
+export const maxBalance = maxCredits;
 
 export function compareDrawdown(a: BucketState, b: BucketState): number {
   const aExp = a.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
@@ -312,6 +325,13 @@ export class AccountLedger {
 
   post(draft: EntryDraft): StagedEntry {
     const amount = draft.movements.reduce((sum, m) => sum + m.amount, 0n);
+    if (amount > 0n && this.balance + amount > maxBalance && !draft.alreadyCharged) {
+      throw new CreditkeeperError('BALANCE_LIMIT_EXCEEDED', `This would take the balance to ${this.balance + amount}; an account holds at most ${maxBalance} credits`, {
+        balance: this.balance.toString(),
+        amount: amount.toString(),
+        maxBalance: maxBalance.toString(),
+      });
+    }
     this.balance += amount;
     this.outstanding += draft.outstandingDelta ?? 0n;
     this.seq += 1n;

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import { authenticateToken, ensureAccountInReach, type TokenPrincipal } from '../core/access/authenticateToken.js';
 import { type CoreContext, combineObservers } from '../core/context.js';
@@ -13,6 +14,7 @@ import { httpStatus } from './httpErrors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RateLimiter, rateLimited, SignInLimits } from './rateLimit.js';
 import { openApiDocument } from './openapi.js';
+import { styleHashes } from './page/html.js';
 import { adminPage } from './page/router.js';
 import type { Route } from './route.js';
 import { accountRoutes } from './routes/accounts.js';
@@ -56,8 +58,8 @@ export function createApp(coreContext: CoreContext, logger: Logger, options: App
     failedSignIns: new SignInLimits(ctx.db, 'api-sign-in', { perAddress: 20, overall: 200, windowSeconds: 60 }),
   };
   const app = express();
-  app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use(securityHeaders());
   app.use(
     pinoHttp({
       logger,
@@ -116,6 +118,28 @@ export function createApp(coreContext: CoreContext, logger: Logger, options: App
     res.status(status).json(JSON.parse(JSON.stringify({ error: { code: known.code, message: known.message, requestId, details: known.details } }, jsonSafe)));
   });
   return app;
+}
+
+/**
+ * helmet's headers on every answer, with a Content-Security-Policy for the admin page: no
+ * script at all, style only its own stylesheet (by hash), forms only to this site, no framing.
+ */
+function securityHeaders() {
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        scriptSrc: ["'none'"],
+        styleSrc: styleHashes.elements,
+        styleSrcAttr: ["'unsafe-hashes'", ...styleHashes.attributes],
+        imgSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+    },
+  });
 }
 
 interface Limits {

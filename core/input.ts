@@ -63,7 +63,8 @@ export const source = z.strictObject({
   kind: z.string().min(1).max(50).optional(),
   id: z.string().min(1).max(200).optional(),
   label: z.string().min(1).max(200).optional(),
-  url: z.url().max(2000).optional(),
+  // Staff and users open it: a web page only, never javascript:, data: or the like.
+  url: z.url({ protocol: /^https?$/, message: 'must be an http or https URL' }).max(2000).optional(),
 });
 export type Source = z.infer<typeof source>;
 

@@ -1,14 +1,41 @@
+import { createHash } from 'node:crypto';
+
 /** Server-rendered HTML for the admin page: escaping, the layout, and the formats staff read. */
 
 export type Html = { readonly html: string };
 
-/** A tagged template that escapes every value unless it is already Html. */
+/**
+ * A tagged template that escapes every value unless it is already Html. A value that begins a
+ * URL attribute (`href="${url}"`) must be a same-origin path or an http(s) URL; anything else
+ * (`javascript:`, `data:`…) drops the attribute, so an `<a>` stays text, never a link.
+ */
 export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
   let out = strings[0]!;
   values.forEach((value, i) => {
-    out += render(value) + strings[i + 1]!;
+    const next = strings[i + 1]!;
+    const attribute = urlAttributeOpening.exec(out);
+    if (attribute && !isSafeUrl(value)) {
+      // Cut from the attribute's name to its closing quote; if the literal lacks it, stay inside it.
+      const closing = next.indexOf('"');
+      out = closing >= 0 ? out.slice(0, attribute.index) + next.slice(closing + 1) : out + 'about:invalid' + next;
+    } else {
+      out += render(value) + next;
+    }
   });
   return { html: out };
+}
+
+const urlAttributeOpening = /\s(?:href|src|action|formaction)="$/i;
+
+function isSafeUrl(value: unknown): boolean {
+  if (typeof value === 'object' && value !== null && 'html' in value) return true; // trusted, as everywhere
+  const text = String(value ?? '');
+  if (/^(?:\/(?![/\\])|[?#])/.test(text)) return true; // a path on this site, a query or a fragment
+  try {
+    return ['http:', 'https:'].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
 }
 
 function render(value: unknown): string {
@@ -18,14 +45,8 @@ function render(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function layout(title: string, body: Html, staffId?: string, csrfToken?: string): string {
-  return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · Creditkeeper admin</title>
-<style>
+const stylesheet: Html = {
+  html: `
   body { font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #1d2330; background: #f6f7f9; }
   header { background: #1d2330; color: #fff; padding: 10px 24px; display: flex; gap: 24px; align-items: center; }
   header a { color: #cfd6e6; text-decoration: none; } header form { margin-left: auto; }
@@ -39,7 +60,30 @@ export function layout(title: string, body: Html, staffId?: string, csrfToken?: 
   .error { background: #fbeaea; border-color: #e5a5a5; } .segments a { margin-right: 12px; } .segments a.on { font-weight: 700; }
   s { color: #6b7385; } .badge { background: #fde7c8; border-radius: 4px; padding: 0 4px; font-size: 12px; }
   input, select, button { font: inherit; padding: 4px 8px; } label { display: block; margin: 6px 0; }
-</style>
+`,
+};
+
+/**
+ * What the Content-Security-Policy allows as style: this stylesheet, and the few style
+ * attributes the views use, by hash. Nothing else inline runs.
+ */
+export const styleHashes = {
+  elements: [cspHash(stylesheet.html)],
+  attributes: ['display:inline'].map(cspHash),
+};
+
+function cspHash(source: string): string {
+  return `'sha256-${createHash('sha256').update(source).digest('base64')}'`;
+}
+
+export function layout(title: string, body: Html, staffId?: string, csrfToken?: string): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · Creditkeeper admin</title>
+<style>${stylesheet}</style>
 </head>
 <body>
 <header><strong>Creditkeeper</strong>

@@ -158,6 +158,66 @@ describe('the admin page in a browser', () => {
     await again.close();
   });
 
+  it('sends a strict Content-Security-Policy and helmet’s headers, and the page still works under it', async () => {
+    const page = await browser.newPage();
+    const violations: string[] = [];
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
+    });
+    const reply = await page.goto(`${base}/admin/login`);
+    const headers = reply!.headers();
+    const policy = headers['content-security-policy'] ?? '';
+    expect(policy).toContain("default-src 'none'");
+    expect(policy).toContain("script-src 'none'");
+    expect(policy).toContain("frame-ancestors 'none'");
+    expect(policy).toMatch(/style-src 'sha256-[A-Za-z0-9+/=]+'/);
+    expect(policy).not.toContain('unsafe-inline');
+    expect(headers['x-content-type-options']).toBe('nosniff');
+    expect(headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(headers['x-powered-by']).toBeUndefined();
+    // The stylesheet is allowed by its hash: the header is dark, as styled.
+    expect(await page.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor")).toBe('rgb(29, 35, 48)');
+
+    await page.fill('input[name=token]', adminToken);
+    await page.click('button:has-text("Sign in")');
+    await page.fill('input[name=search]', externalId.slice(0, 10));
+    await page.click('button:has-text("Search")');
+    await page.click('a:has-text("Maria Lopez")');
+    const before = await entryCount(ctx, accountId);
+    await page.fill('input[name=amount]', '1');
+    await page.fill('input[name=reason]', 'Checking the page under its policy');
+    await page.click('button:has-text("Post adjustment")');
+    expect(await page.textContent('[role=status]')).toContain('Checking the page under its policy');
+    expect(await entryCount(ctx, accountId)).toBe(before + 1);
+    await page.click('header a:has-text("Audit log")');
+    expect(await page.evaluate("getComputedStyle(document.querySelector('label:has(input[name=from])')).display")).toBe('inline');
+    expect(violations).toEqual([]);
+    await page.close();
+  });
+
+  it('a javascript: source URL planted in the database behind the API is shown as text, not a link', async () => {
+    const planted = `https://placeholder.example/${randomUUID()}`;
+    await spend(ctx, { accountId, idempotencyKey: `xss-${randomUUID()}`, actor: service, charge: { action: 'chat', quantity: 1 }, source: { kind: 'model', label: 'Planted model', url: planted } });
+    await ctx.db.sql.exec('ALTER TABLE entries DISABLE TRIGGER entries_append_only');
+    await ctx.db.sql.query(`UPDATE entries SET source_url = 'javascript:alert(document.domain)' WHERE source_url = $1`, [planted]);
+    await ctx.db.sql.exec('ALTER TABLE entries ENABLE TRIGGER entries_append_only');
+    const page = await signedIn();
+    const dialogs: string[] = [];
+    page.on('dialog', async (dialog) => {
+      dialogs.push(dialog.message());
+      await dialog.dismiss();
+    });
+    await page.goto(`${base}/admin/accounts/${accountId}`);
+    const label = page.locator('td a', { hasText: 'Planted model' });
+    expect(await label.count()).toBe(1);
+    expect(await label.getAttribute('href')).toBeNull();
+    expect(await page.locator('a[href^="javascript:" i]').count()).toBe(0);
+    await label.click();
+    expect(dialogs).toEqual([]);
+    expect(new URL(page.url()).pathname).toBe(`/admin/accounts/${accountId}`);
+    await page.close();
+  });
+
   async function signedIn() {
     const page = await browser.newPage();
     await page.goto(`${base}/admin/login`);

@@ -5,6 +5,7 @@ import { setAutoReload } from '../../core/billing/autoReloadSettings.js';
 import { paymentWebhook } from '../../core/billing/paymentGateway.js';
 import type { CoreContext } from '../../core/context.js';
 import { isCreditkeeperError } from '../../core/errors.js';
+import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
 import { anotherProcess, engines } from '../support/databases.js';
 import { balanceOf, expectError, expectLedgerSound, newUserAccount, service, useFreshLedger } from '../support/scenario.js';
@@ -18,6 +19,8 @@ class LoopbackProcessor {
   /** Charge ids by idempotency key: one per card charge made. */
   readonly charges = new Map<string, string>();
   answer: (idempotencyKey: string) => 'charge' | 'decline' | 'charge late' = () => 'charge';
+  /** Runs once a charge is made and before it is answered: what else happens to the account meanwhile. */
+  whileCharging: () => Promise<unknown> = async () => {};
   private server: Server | undefined;
   url = '';
 
@@ -32,7 +35,7 @@ class LoopbackProcessor {
         if (!this.charges.has(idempotencyKey)) this.charges.set(idempotencyKey, `ch_${this.charges.size + 1}`);
         const reply = () => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ chargeId: this.charges.get(idempotencyKey) }));
         // A few milliseconds of "talking to the bank", so concurrent spends overlap their charges.
-        setTimeout(reply, answer === 'charge late' ? 600 : 5);
+        void this.whileCharging().then(() => setTimeout(reply, answer === 'charge late' ? 600 : 5));
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
@@ -141,5 +144,30 @@ describe.each(engines)('auto-reload within its monthly limit on %s', (engine) =>
     expect(processor.chargesFor(accountId)).toBe(1);
     const topUps = await ctx.db.prisma.entry.findMany({ where: { accountId, type: 'AUTO_RELOAD' } });
     expect(topUps.map((e) => [e.amount, e.sourceId])).toEqual([[50n, processor.charges.get(`auto-reload#${accountId}:slow`)]]);
+  });
+
+  it('a top-up that would pass the maximum balance of 10^15 is never charged; one already charged lands even when a purchase filled the account meanwhile', async () => {
+    const max = 1_000_000_000_000_000n;
+    const nearlyFull = await newUserAccount(ctx);
+    await purchase(ctx, { accountId: nearlyFull, idempotencyKey: `${nearlyFull}:fill`, actor: service, amount: max - 10n });
+    await setAutoReload(ctx, { accountId: nearlyFull, enabled: true, amount: 50n, monthlyLimit: 500n });
+    // Needs 10 more than the balance: a +50 top-up would cover it but take the balance to 10^15 + 40.
+    const huge = { accountId: nearlyFull, idempotencyKey: `${nearlyFull}:huge`, actor: service, charge: { amount: max, category: 'Chat', description: 'A very long chat' } };
+    await expectError(spend(ctx, huge), 'INSUFFICIENT_CREDITS');
+    expect(processor.chargesFor(nearlyFull)).toBe(0);
+
+    // Reserved with room (balance 0), then, while the card is being charged, a purchase fills the account.
+    const filledMeanwhile = await newUserAccount(ctx);
+    await setAutoReload(ctx, { accountId: filledMeanwhile, enabled: true, amount: 50n, monthlyLimit: 500n });
+    processor.whileCharging = () => purchase(other, { accountId: filledMeanwhile, idempotencyKey: `${filledMeanwhile}:fill`, actor: service, amount: max });
+    try {
+      const chat = { accountId: filledMeanwhile, idempotencyKey: `${filledMeanwhile}:chat`, actor: service, charge: { amount: 40n, category: 'Chat', description: 'A long chat' } };
+      expect((await spend(ctx, chat)).balance).toBe(max + 10n); // 10^15 + 50 - 40: the charged 50 landed
+    } finally {
+      processor.whileCharging = async () => {};
+    }
+    expect(processor.chargesFor(filledMeanwhile)).toBe(1);
+    expect(await chargesOn(ctx, filledMeanwhile)).toBe(1);
+    await expectError(purchase(ctx, { accountId: filledMeanwhile, idempotencyKey: `${filledMeanwhile}:more`, actor: service, amount: 1n }), 'BALANCE_LIMIT_EXCEEDED');
   });
 });

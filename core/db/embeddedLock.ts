@@ -1,56 +1,164 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { linkSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreditkeeperError } from '../errors.js';
 
 /**
  * Two PGlite instances on one data directory silently lose writes, so exactly one process
- * owns it. The lock file names the owner; a lock left by a dead process is taken over.
+ * owns it. The lock file names the owner by pid, process start time and boot id, so a lock
+ * whose pid now belongs to another process, or that outlived a reboot, is recognised as left
+ * behind and taken over. Creating the lock and taking one over are both atomic; see
+ * `claim` for how.
  */
 export interface EmbeddedLock {
   release(): void;
 }
 
+/**
+ * Who holds a lock file. `startTime` and `bootId` are null where there is no /proc (macOS), and
+ * absent from a lock written by a version before them.
+ */
+interface OwnerRecord {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat: clock ticks from boot to the process's start. */
+  startTime?: string | null;
+  bootId?: string | null;
+  since: string;
+}
+
 const lockFileName = 'creditkeeper.lock';
+const rivalTakeoverPauseMs = 2;
 
 export function acquireEmbeddedLock(dataDir: string): EmbeddedLock {
   mkdirSync(dataDir, { recursive: true });
-  const path = join(dataDir, lockFileName);
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const lockPath = join(dataDir, lockFileName);
+  const ownRecord = JSON.stringify({
+    pid: process.pid,
+    startTime: readStartTime(process.pid) ?? null,
+    bootId: readBootId(),
+    since: new Date().toISOString(),
+  } satisfies OwnerRecord);
+  // The record is written in full before it is linked into place, so a lock is never seen half-written.
+  const candidatePath = `${lockPath}.candidate-${randomUUID()}`;
+  writeFileSync(candidatePath, ownRecord, { flag: 'wx' });
+  let liveOwner: OwnerRecord | undefined;
+  try {
+    liveOwner = claim(lockPath, candidatePath);
+  } finally {
+    rmSync(candidatePath, { force: true });
+  }
+  if (liveOwner) {
+    throw new CreditkeeperError(
+      'DATABASE_LOCKED',
+      `The embedded database in ${dataDir} is in use by process ${liveOwner.pid} (since ${liveOwner.since}). ` +
+        'Stop that process, or talk to it through its API, or set DATABASE_URL to use PostgreSQL.',
+      { dataDir, ownerPid: liveOwner.pid },
+    );
+  }
+  const release = () => {
+    process.removeListener('exit', release);
+    // Only our own record: never remove a lock another process holds.
+    if (readContent(lockPath) === ownRecord) rmSync(lockPath, { force: true });
+  };
+  process.once('exit', release);
+  return { release };
+}
+
+/**
+ * Makes `path` a link to `candidatePath`, or returns the live process that holds it.
+ *
+ * link() creates the name only if it is absent. A holder that is gone is replaced only by the
+ * one process that won `<path>.takeover-<hash of that holder's record>` (claimed the same way,
+ * so a claimant that died is replaced in turn), and only if `path` still holds that record:
+ * two processes can never both remove the lock, or remove one that was just taken.
+ */
+function claim(path: string, candidatePath: string): OwnerRecord | undefined {
+  for (;;) {
     try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, JSON.stringify({ pid: process.pid, since: new Date().toISOString() }));
-      closeSync(fd);
-      return { release: () => rmSync(path, { force: true }) };
+      linkSync(candidatePath, path);
+      return undefined;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = readOwner(path);
-      if (owner && isAlive(owner.pid)) {
-        throw new CreditkeeperError(
-          'DATABASE_LOCKED',
-          `The embedded database in ${dataDir} is in use by process ${owner.pid} (since ${owner.since}). ` +
-            'Stop that process, or talk to it through its API, or set DATABASE_URL to use PostgreSQL.',
-          { dataDir, ownerPid: owner.pid },
-        );
-      }
-      rmSync(path, { force: true });
+    }
+    const holderContent = readContent(path);
+    if (holderContent === undefined) continue; // released since the link failed
+    const holder = parseRecord(holderContent);
+    if (holder && isLive(holder)) return holder;
+    const takeoverPath = `${path}.takeover-${createHash('sha256').update(holderContent).digest('hex').slice(0, 16)}`;
+    if (claim(takeoverPath, candidatePath)) {
+      // Another process is replacing this holder: see what it leaves in a moment.
+      sleepSync(rivalTakeoverPauseMs);
+      continue;
+    }
+    try {
+      if (readContent(path) === holderContent) unlinkSync(path);
+    } finally {
+      rmSync(takeoverPath, { force: true });
     }
   }
-  throw new CreditkeeperError('DATABASE_LOCKED', `Could not take the lock on ${dataDir}`, { dataDir });
 }
 
-function readOwner(path: string): { pid: number; since: string } | undefined {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as { pid: number; since: string };
-  } catch {
-    return undefined;
-  }
+function isLive(owner: OwnerRecord): boolean {
+  if (owner.bootId !== undefined && owner.bootId !== readBootId()) return false; // written before a reboot
+  if (!pidExists(owner.pid)) return false;
+  const startTime = readStartTime(owner.pid);
+  // /proc/<pid> hidden (hidepid) or absent: the pid is all there is to go on.
+  if (startTime === undefined) return true;
+  if (owner.startTime === undefined) return startedBefore(startTime, owner.since);
+  return owner.startTime === startTime; // otherwise the pid was reused
 }
 
-function isAlive(pid: number): boolean {
+function pidExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+function readStartTime(pid: number): string | undefined {
+  const stat = readContent(`/proc/${pid}/stat`);
+  // The command name (field 2) may hold spaces and parentheses: count fields from its closing one.
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3];
+}
+
+function readBootId(): string | null {
+  return readContent('/proc/sys/kernel/random/boot_id')?.trim() ?? null;
+}
+
+/**
+ * For a lock written before records carried a start time (only pid and since): its pid is the
+ * owner's only if that process was already running when the lock was taken.
+ */
+function startedBefore(startTime: string, since: string): boolean {
+  const bootSeconds = Number(/^btime (\d+)$/m.exec(readContent('/proc/stat') ?? '')?.[1]);
+  const clockTicksPerSecond = 100; // USER_HZ, fixed by the kernel ABI on every architecture Node runs on
+  const startedAtMs = bootSeconds * 1000 + (Number(startTime) * 1000) / clockTicksPerSecond;
+  return !(startedAtMs > Date.parse(since) + 1000); // btime is whole seconds; unknown dates count as before
+}
+
+/** Anything else in the lock file (empty, cut short, not ours) names no owner and is taken over. */
+function parseRecord(content: string): OwnerRecord | undefined {
+  try {
+    const record = JSON.parse(content) as Partial<OwnerRecord> | null;
+    // pid 0 or a negative pid would make kill() signal a whole process group.
+    if (typeof record?.pid !== 'number' || !Number.isSafeInteger(record.pid) || record.pid <= 0) return undefined;
+    return { ...record, pid: record.pid, since: String(record.since) };
+  } catch {
+    return undefined;
+  }
+}
+
+function readContent(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+function sleepSync(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms);
 }

@@ -235,5 +235,11 @@ function toCreditkeeperError(error: unknown): CreditkeeperError | undefined {
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
     return new CreditkeeperError('VALIDATION_FAILED', 'Send the body as UTF-8 JSON');
   }
+  // Whatever else Express and body-parser refuse as the client's fault: a body that is not the
+  // gzip or deflate it says it is, a path segment that does not decode as UTF-8.
+  const status = (error as { status?: unknown }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new CreditkeeperError('VALIDATION_FAILED', `The request cannot be read: ${(error as Error).message}`);
+  }
   return undefined;
 }

@@ -12,7 +12,11 @@ const outOfRange = 'AMOUNT_OUT_OF_RANGE';
 
 const integerLike = z.union([
   z.bigint(),
-  z.number().int({ message: 'must be a whole number of credits' }).transform((n) => BigInt(n)),
+  // Any whole number, even past 2^53 (JSON's 1e16): the range check then says it is out of range.
+  z
+    .number()
+    .refine(Number.isInteger, 'must be a whole number of credits')
+    .transform((n) => BigInt(n)),
   z
     .string()
     .trim()
@@ -79,16 +83,20 @@ export function staffGivesReason(request: { actor: Actor; reason?: string | unde
 }
 export const reasonRequired = { message: 'a reason is required', path: ['reason'] };
 
-/** Parses `input` with `schema`, turning zod's complaint into a typed error with a stable code. */
+/**
+ * Parses `input` with `schema`, turning zod's complaint into a typed error with a stable code.
+ * Checks what PostgreSQL cannot store, for every field of every use-case at once: text with a
+ * NUL or a lone UTF-16 surrogate, dates outside 1970–9999, integers beyond bigint.
+ */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
-  // PostgreSQL text cannot hold a NUL character: refuse it here, for every field at once.
-  if (containsNul(input)) {
-    throw new CreditkeeperError('VALIDATION_FAILED', 'text may not contain a NUL character', {
-      issues: [{ path: '', message: 'contains a NUL character' }],
-    });
-  }
+  const badText = findValue(input, (value) => (typeof value === 'string' ? unstorableText(value) : undefined));
+  if (badText) throw unstorable(badText, 'text may not contain');
   const result = schema.safeParse(input);
-  if (result.success) return result.data;
+  if (result.success) {
+    const outOfRange = findValue(result.data, (value) => (value instanceof Date || typeof value === 'bigint' ? outsideStorableRange(value) : undefined));
+    if (outOfRange) throw unstorable(outOfRange, 'must be');
+    return result.data;
+  }
   const issues = result.error.issues.map((issue) => ({
     path: issue.path.join('.'),
     message: issue.code === 'too_big' && issue.origin === 'string' ? `may be at most ${issue.maximum} characters` : issue.message,
@@ -135,8 +143,40 @@ export const timeZone = z
     }
   }, 'is not a known time zone');
 
-function containsNul(value: unknown, depth = 0): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (depth > 20 || value === null || typeof value !== 'object') return false;
-  return Object.entries(value).some(([key, item]) => key.includes('\u0000') || containsNul(item, depth + 1));
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const earliestDate = Date.UTC(1970, 0, 1);
+const latestDate = Date.UTC(10000, 0, 1) - 1;
+const bigintRange = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
+
+function unstorableText(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'a NUL character';
+  if (loneSurrogate.test(text)) return 'a lone UTF-16 surrogate';
+  return undefined;
+}
+
+function outsideStorableRange(value: Date | bigint): string | undefined {
+  if (value instanceof Date) {
+    const at = value.getTime();
+    return at < earliestDate || at > latestDate ? 'a date in the years 1970–9999' : undefined;
+  }
+  return value < bigintRange.min || value > bigintRange.max ? `between ${bigintRange.min} and ${bigintRange.max}` : undefined;
+}
+
+/** The first value (or object key) `problem` finds something wrong with, and where it is. */
+function findValue(value: unknown, problem: (value: unknown) => string | undefined, path: string[] = []): { path: string; problem: string } | undefined {
+  const found = problem(value);
+  if (found) return { path: path.join('.'), problem: found };
+  if (path.length > 20 || value === null || typeof value !== 'object' || value instanceof Date) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const inKey = problem(key);
+    if (inKey) return { path: [...path, key].join('.'), problem: inKey };
+    const inItem = findValue(item, problem, [...path, key]);
+    if (inItem) return inItem;
+  }
+  return undefined;
+}
+
+function unstorable(found: { path: string; problem: string }, verb: string): CreditkeeperError {
+  const message = `${verb} ${found.problem}`;
+  return new CreditkeeperError('VALIDATION_FAILED', found.path ? `${found.path}: ${message}` : message, { issues: [{ path: found.path, message }] });
 }

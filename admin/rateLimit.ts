@@ -68,6 +68,8 @@ export class SignInLimits {
     this.perAddress = perAddress.limiter;
     this.overall = overall.limiter;
     this.ready = Promise.all([perAddress.ready, overall.ready]);
+    // A table that cannot be made fails each attempt that awaits it, not the process.
+    this.ready.catch(() => undefined);
   }
 
   /** Counts one attempt from `address`; refused once the address's or everyone's budget is spent. */

@@ -2,12 +2,14 @@ import { createHash, randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
-import { authenticateToken, ensureAccountInReach, type TokenPrincipal } from '../core/access/authenticateToken.js';
+import { z } from 'zod';
+import { ensureAccountInReach } from '../core/access/accountReach.js';
+import { authenticateToken, type TokenPrincipal } from '../core/access/authenticateToken.js';
 import { type CoreContext, combineObservers } from '../core/context.js';
 import { pendingMigrations } from '../core/db/migrate.js';
 import { CreditkeeperError, isCreditkeeperError } from '../core/errors.js';
 import { respondOnce, jsonSafe } from '../core/idempotency/respondOnce.js';
-import { idempotencyKey as idempotencyKeySchema, type Origin, parseInput } from '../core/input.js';
+import { type Actor, idempotencyKey as idempotencyKeySchema, type Origin, parseInput } from '../core/input.js';
 import type { Logger } from '../core/logger.js';
 import { streamCsv } from './csv.js';
 import { httpStatus } from './httpErrors.js';
@@ -41,6 +43,8 @@ export interface AppOptions {
   perIpPerSecond?: number;
   /** Endpoints that read their own raw body (Slack's, which checks its signature over it). */
   routers?: RawRouter[];
+  /** More of /readyz's body (the chat transports' status); it never changes the status code. */
+  readiness?: () => Record<string, unknown>;
 }
 
 export interface RawRouter {
@@ -88,7 +92,7 @@ export function createApp(coreContext: CoreContext, logger: Logger, options: App
   });
   app.get('/readyz', async (_req, res) => {
     const pending = await pendingMigrations(ctx.db.sql);
-    res.status(pending.length ? 503 : 200).json({ status: pending.length ? 'migrations pending' : 'ready', pending });
+    res.status(pending.length ? 503 : 200).json({ status: pending.length ? 'migrations pending' : 'ready', pending, ...options.readiness?.() });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -178,12 +182,7 @@ async function serve(ctx: CoreContext, limits: Limits, r: Route, req: Request, r
     query,
     body,
     principal,
-    actor:
-      scopes === 'public'
-        ? ({ kind: 'SYSTEM' } as const)
-        : principal.scopes.includes('SERVICE') && scopes.includes('SERVICE')
-          ? ({ kind: 'SERVICE', id: principal.name } as const)
-          : ({ kind: 'STAFF', id: principal.name } as const),
+    actor: actorOf(r, principal, req),
     origin,
     idempotencyKey: '',
     rawQuery: req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '',
@@ -211,6 +210,24 @@ async function serve(ctx: CoreContext, limits: Limits, r: Route, req: Request, r
   }));
   if (reply.replayed) res.setHeader('Idempotent-Replayed', 'true');
   res.status(reply.status).type('application/json').send(JSON.stringify(reply.body, jsonSafe));
+}
+
+const actingMemberHeader = z.string().trim().min(1).max(200);
+
+/**
+ * Who a request acts as: SERVICE for a SERVICE token, STAFF (named by the token) for an ADMIN
+ * token, or, when the host product names the member behind a write (`Acting-Member: <user's
+ * external id>`), that user, whose role core then checks.
+ */
+function actorOf(r: Route, principal: TokenPrincipal, req: Request): Actor {
+  if (r.scopes === 'public') return { kind: 'SYSTEM' };
+  const asService = principal.scopes.includes('SERVICE') && r.scopes.includes('SERVICE');
+  const actingMember = req.get('Acting-Member');
+  if (actingMember !== undefined && r.write) {
+    if (!asService) throw new CreditkeeperError('VALIDATION_FAILED', 'Acting-Member: only a SERVICE token acts for its users', { path: 'Acting-Member' });
+    return { kind: 'USER', id: parseInput(actingMemberHeader, actingMember) };
+  }
+  return asService ? { kind: 'SERVICE', id: principal.name } : { kind: 'STAFF', id: principal.name };
 }
 
 /** A caller of a public route: no token, known only by its address. */

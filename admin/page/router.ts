@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { ensureAccountInReach } from '../../core/access/accountReach.js';
 import { type AdminSession, csrfMatches, endAdminSession, getAdminSession, startAdminSession } from '../../core/access/adminSession.js';
 import { searchAccounts } from '../../core/accounts/searchAccounts.js';
 import { listAudit } from '../../core/audit/listAudit.js';
@@ -38,6 +39,8 @@ export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express
       throw new CreditkeeperError('UNAUTHENTICATED', 'Sign in again');
     }
     Object.assign(req, { session, sessionSecret: secret });
+    // Every page about an account, and every action on one, stays within the session's reach.
+    if (req.params.accountId !== undefined) await ensureAccountInReach(ctx, session, String(req.params.accountId));
     if (req.method === 'POST' && !csrfMatches(session, (req.body as Record<string, unknown>)?._csrf)) {
       throw new CreditkeeperError('FORBIDDEN', 'This form has expired; reload the page and try again');
     }
@@ -99,7 +102,7 @@ export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express
     '/',
     page(async (req, res) => {
       const search = typeof req.query.search === 'string' ? req.query.search.trim() : '';
-      const found = search ? await searchAccounts(ctx, { search }) : [];
+      const found = search ? await searchAccounts(ctx, { search }, req.session) : [];
       res.send(
         layout(
           'Accounts',
@@ -182,7 +185,7 @@ export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express
         ...(q.from && { from: q.from }),
         ...(q.to && { to: q.to }),
       };
-      const log = await listAudit(ctx, { ...filters, ...(q.cursor && { cursor: q.cursor }) });
+      const log = await listAudit(ctx, { ...filters, ...(q.cursor && { cursor: q.cursor }) }, req.session);
       res.send(
         layout(
           'Audit log',

@@ -77,9 +77,9 @@ export const rewardRoutes = [
     summary: 'Turn auto-reload on or off: when a spend is short, charge a top-up through the payment webhook and go on',
     scopes: serviceWrites,
     params: accountPath,
-    body: fieldsOf(setAutoReloadInput, ['accountId']),
+    body: fieldsOf(setAutoReloadInput, ['accountId', 'actor', 'origin']),
     write: 'stored',
     accountParam: 'accountId',
-    handle: (ctx, { params, body }) => setAutoReload(ctx, { ...body, accountId: params.accountId }),
+    handle: (ctx, { params, body, actor, origin }) => setAutoReload(ctx, { ...body, accountId: params.accountId, actor, origin }),
   }),
 ];

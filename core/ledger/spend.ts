@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { ensureActorMay } from '../access/memberPermission.js';
 import type { CoreContext } from '../context.js';
 import { autoReload } from '../billing/autoReload.js';
 import { CreditkeeperError, isCreditkeeperError } from '../errors.js';
@@ -42,6 +43,7 @@ export interface SpendResult extends WriteResult {
  */
 export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>): Promise<SpendResult> {
   const request = parseInput(spendInput, input);
+  await ensureActorMay(ctx, request, 'spend');
   const price: Price =
     'action' in request.charge
       ? priceAction(ctx.priceList, request.charge)

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { apiRoutes } from '../../admin/app.js';
 import { adminPage } from '../../admin/page/router.js';

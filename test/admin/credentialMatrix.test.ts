@@ -74,6 +74,7 @@ const expected: Record<string, Row> = {
   'GET /v1/public/ad-rewards': Object.fromEntries(credentials.map((c) => [c, '401 AD_CALLBACK_INVALID'])) as Row,
   'GET /v1/accounts/:accountId/auto-reload': accountRead('200'),
   'POST /v1/accounts/:accountId/auto-reload': serviceWrite('200'),
+  'POST /v1/accounts/:accountId/auto-reload/charges/:chargeKey/confirmation': serviceWrite('404 CHARGE_NOT_FOUND'),
   'GET /v1/admin/accounts': { ...staffWrite('200'), 'adminA→orgB': '200' },
   'POST /v1/admin/accounts/:accountId/adjustments': staffWrite('201'),
   'POST /v1/admin/accounts/:accountId/write-offs': staffWrite('201'),
@@ -117,6 +118,10 @@ const fixtures: Record<string, Fixture> = {
   'GET /v1/public/ad-rewards': (t) => ({ path: `/v1/public/ad-rewards?transaction_id=${randomUUID()}&user_id=${t.user}` }),
   'GET /v1/accounts/:accountId/auto-reload': (t) => ({ path: `/v1/accounts/${t.accountId}/auto-reload` }),
   'POST /v1/accounts/:accountId/auto-reload': (t) => ({ path: `/v1/accounts/${t.accountId}/auto-reload`, body: { enabled: true, amount: 50, monthlyLimit: 100 } }),
+  'POST /v1/accounts/:accountId/auto-reload/charges/:chargeKey/confirmation': (t) => ({
+    path: `/v1/accounts/${t.accountId}/auto-reload/charges/${encodeURIComponent(`auto-reload#${randomUUID()}`)}/confirmation`,
+    body: { outcome: 'declined' },
+  }),
   'GET /v1/admin/accounts': () => ({ path: '/v1/admin/accounts?search=matrix' }),
   'POST /v1/admin/accounts/:accountId/adjustments': (t) => ({ path: `/v1/admin/accounts/${t.accountId}/adjustments`, body: { amount: 1, reason: 'Goodwill' } }),
   'POST /v1/admin/accounts/:accountId/write-offs': (t) => ({ path: `/v1/admin/accounts/${t.accountId}/write-offs`, body: { amount: 1, reason: 'Cleanup' } }),
@@ -137,6 +142,13 @@ describe('the route × credential matrix (PGlite)', () => {
     return { accountId, organisation, user, purchaseEntryId: bought.entries[0]!.id, usageEntryId: spent.entries[0]!.id };
   }
 
+  /** The personal account of one of orgA's own members: membership must not open it to orgA. */
+  async function memberOwnAccount(user: string): Promise<Target> {
+    const own = await target({ kind: 'USER', externalId: user }, `orgB-${run}`, `outsider-${run}`);
+    await addMember(ctx, { organisationExternalId: `orgA-${run}`, userExternalId: user, role: 'VIEWER' });
+    return own;
+  }
+
   beforeAll(async () => {
     const setup = { kind: 'STAFF', id: 'matrix' } as const;
     await openAccount(ctx, { owner: { kind: 'ORGANISATION', externalId: `orgA-${run}`, name: 'matrix A' } });
@@ -154,7 +166,7 @@ describe('the route × credential matrix (PGlite)', () => {
       const clientId = `client-${credential.replace(/\W/g, '')}-${randomUUID().slice(0, 6)}`;
       targets[credential] =
         aimsAt === 'personal'
-          ? await target({ kind: 'USER', externalId: `personal-${randomUUID()}` }, `orgB-${run}`, outsider)
+          ? await memberOwnAccount(`personal-${randomUUID()}`)
           : await target({ kind: 'CLIENT', organisationExternalId: `${aimsAt}-${run}`, externalId: clientId, name: 'matrix client' }, `${aimsAt}-${run}`, aimsAt === 'orgA' ? member : outsider);
     }
   });

@@ -35,13 +35,15 @@ export class KnownAccounts {
  * The database's clock as this process last measured it. Entry times come from the database's
  * clock, which every other time (renewals due, report windows) is judged by; a write that reads
  * nothing asks this instead. Each read of accounts measures it again: its `now` against the
- * midpoint of the round trip, so it is off by at most half a round trip.
+ * moment the answer arrived, so it is behind by at most the round trip and never ahead. Ahead, a
+ * write stamped from it could come after one stamped by the database itself and carry a later
+ * time: a round trip that waited for a new connection (after a restart) was ahead by half that wait.
  */
 export class DatabaseClock {
   private offsetMs = 0;
 
-  observe(databaseNow: Date, sentAt: number, receivedAt: number): void {
-    this.offsetMs = databaseNow.getTime() - (sentAt + receivedAt) / 2;
+  observe(databaseNow: Date, receivedAt: number): void {
+    this.offsetMs = databaseNow.getTime() - receivedAt;
   }
 
   /** Now by the database's clock, to the millisecond, and never before `notBefore`. */

@@ -251,13 +251,12 @@ async function attempt(session: SqlSession, writer: Writer, group: AccountBatch[
     else unread.push(batch);
   }
   if (unread.length > 0) {
-    const sentAt = Date.now();
     const rows = await session.query<{ account_id: string; state: AccountState }>(
       readStateStatement,
       [JSON.stringify(unread.map((batch) => ({ id: batch.accountId, keys: batch.items.map((item) => item.spec.idempotencyKey) })))],
       'creditkeeper_read_state',
     );
-    if (rows.length > 0) writer.clock.observe(new Date(rows[0]!.state.now), sentAt, Date.now());
+    if (rows.length > 0) writer.clock.observe(new Date(rows[0]!.state.now), Date.now());
     const states = new Map(rows.map((row) => [row.account_id, row.state]));
     for (const batch of unread) {
       const state = states.get(batch.accountId);

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { grant } from '../../core/ledger/grant.js';
 import { DatabaseClock, KnownAccounts } from '../../core/ledger/knownAccounts.js';
+import { refund } from '../../core/ledger/refund.js';
 import { spend } from '../../core/ledger/spend.js';
+import type { SqlRunner } from '../../core/db/sqlRunner.js';
 import { engines } from '../support/databases.js';
-import { balanceOf, entryCount, expectError, expectLedgerSound, inDays, newUserAccount, service, useFreshLedger } from '../support/scenario.js';
+import { balanceOf, entryCount, expectError, expectLedgerSound, inDays, newUserAccount, service, staff, useFreshLedger } from '../support/scenario.js';
 import { watched } from '../support/watchedStatements.js';
 
 const image = (idempotencyKey: string) => ({ idempotencyKey, actor: service, charge: { action: 'image', quantity: 1 } }) as const;
@@ -66,10 +68,39 @@ describe('what a process knows', () => {
   it("follows the database's clock, and never goes back before the account's last write", () => {
     const clock = new DatabaseClock();
     const sentAt = Date.now();
-    clock.observe(new Date(sentAt + 60_000), sentAt, sentAt); // a server a minute ahead
+    clock.observe(new Date(sentAt + 60_000), sentAt); // a server a minute ahead
     expect(clock.now(null).getTime()).toBeGreaterThanOrEqual(sentAt + 60_000);
     expect(clock.now(null).getTime()).toBeLessThan(Date.now() + 61_000);
     const lastWrite = new Date(Date.now() + 3_600_000);
     expect(clock.now(lastWrite)).toEqual(lastWrite);
+  });
+});
+
+describe.each(engines)('entry times after a slow state read (%s)', (engine) => {
+  const base = useFreshLedger(engine);
+
+  it("an entry stamped from the process's clock is never later than the next one the database stamps", async () => {
+    // A state read that waits 600 ms before it reaches the server, as one on a connection opened
+    // after a database restart does: measured against the round trip's midpoint, the clock ran 300 ms ahead.
+    let slowNextRead = false;
+    const sql: SqlRunner = {
+      ...base.db.sql,
+      query: async (text, params, name) => {
+        if (name === 'creditkeeper_read_state' && slowNextRead) {
+          slowNextRead = false;
+          await new Promise((resolve) => setTimeout(resolve, 600));
+        }
+        return base.db.sql.query(text, params, name);
+      },
+    };
+    const ctx = { ...base, db: { ...base.db, sql } };
+    const accountId = await newUserAccount(ctx);
+    await grant(ctx, { accountId, idempotencyKey: 'weekly', actor: service, type: 'WEEKLY_GRANT', bucket: 'WEEKLY', amount: 12n, expiresAt: inDays(7) });
+    const first = await spend(ctx, { accountId, ...image('image-1') });
+    slowNextRead = true;
+    await grant(ctx, { accountId: await newUserAccount(ctx), idempotencyKey: 'weekly', actor: service, type: 'WEEKLY_GRANT', bucket: 'WEEKLY', amount: 12n, expiresAt: inDays(7) });
+    await spend(ctx, { accountId, ...image('image-2') }); // known account: stamped by the process's clock
+    await refund(ctx, { accountId, idempotencyKey: 'refund-1', actor: staff, entryId: first.entries[0]!.id, reason: 'retry' }); // read: stamped by the database
+    await expectLedgerSound(ctx);
   });
 });

@@ -272,11 +272,12 @@ async function accountPage(
     <div class="card"><h2>Daily usage, last 30 days</h2>${usageChart(usage)}</div>
     <div class="card"><h2>Credit activity</h2>
       <p class="segments">${filters.map(([f, label]) => html`<a class="${f === filter ? 'on' : ''}" href="${link({ filter: f })}">${label}</a>`)}</p>
-      <table><thead><tr><th>Date</th><th>Activity</th><th>Source</th><th class="num">Credits</th><th class="num">Balance</th></tr></thead><tbody>
+      <table><thead><tr><th>Date</th><th>Activity</th><th>Source</th><th>By</th><th class="num">Credits</th><th class="num">Balance</th></tr></thead><tbody>
       ${activity.rows.map(
         (r) => html`<tr><td>${when(r.startedAt)}${r.count > 1 ? html`<br><span class="muted">to ${when(r.endedAt)}</span>` : ''}</td>
           <td>${r.category ?? r.label}${r.count > 1 ? html` <a class="muted" href="/admin/accounts/${accountId}/groups/${r.seq.toString()}">×${r.count}</a>` : ''}<br><span class="muted">${r.description}${r.note ? html` — “${r.note}”` : ''}</span></td>
           <td>${r.source.url ? html`<a href="${r.source.url}" rel="noreferrer">${r.source.label ?? r.source.id ?? r.source.kind}</a>` : (r.source.label ?? r.source.id ?? '')}</td>
+          <td>${actorName(r.actor)}</td>
           <td class="num">${r.originalAmount !== null ? html`<s>${r.originalAmount.toLocaleString('en')}</s> <span class="badge">${r.discountPercent ?? ''}% off</span> ` : ''}${credits(r.amount)}</td>
           <td class="num">${r.balanceAfter.toLocaleString('en')}</td></tr>`,
       )}
@@ -296,4 +297,11 @@ function readCookie(req: Request, name: string): string | undefined {
     if (key === name) return decodeURIComponent(value.join('='));
   }
   return undefined;
+}
+
+/** Who triggered an entry, as the usage table names it: the member or staff member, else System. */
+function actorName(actor: { kind: string; id: string | null }): string {
+  if (actor.kind === 'USER' && actor.id) return actor.id;
+  if (actor.kind === 'STAFF' && actor.id) return `${actor.id} (staff)`;
+  return 'System';
 }

@@ -175,6 +175,16 @@ describe.each(engines)('roles of an acting member on %s', (engine) => {
     expect([await entryCount(ctx, pool), await balanceOf(ctx, pool)]).toEqual([before, 960n]);
     const audit = await client(api.baseUrl, api.admin)('GET', `/v1/admin/audit?accountId=${pool}&actorId=${user('ken')}`);
     expect(audit.body.rows.map((r: { action: string; outcome: string }) => [r.action, r.outcome])).toEqual([['member.purchase', 'denied: role OPERATOR']]);
+    // The usage table names the member who ran it; the service's own purchase shows as System.
+    const signIn = await fetch(`${api.baseUrl}/admin/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: api.admin }).toString(),
+      redirect: 'manual',
+    });
+    const page = await (await fetch(`${api.baseUrl}/admin/accounts/${pool}`, { headers: { cookie: signIn.headers.get('set-cookie')!.split(';')[0]! } })).text();
+    expect(page).toContain(`<td>${user('ken')}</td>`);
+    expect(page).toContain('<td>System</td>');
   });
 
   it('each restricted write, by role: admins may, operators, viewers and strangers may not', async () => {

@@ -260,7 +260,7 @@ async function attempt(session: SqlSession, writer: Writer, group: AccountBatch[
     const states = new Map(rows.map((row) => [row.account_id, row.state]));
     for (const batch of unread) {
       const state = states.get(batch.accountId);
-      staged.set(batch, state ? await stage(session, batch, toSnapshot(batch.accountId, state), new Date(state.now), groupWindowMs, state.replay_hashes) : null);
+      staged.set(batch, state ? await stage(session, batch, toSnapshot(batch.accountId, state), writeTime(state), groupWindowMs, state.replay_hashes) : null);
     }
   }
 
@@ -305,6 +305,17 @@ async function attempt(session: SqlSession, writer: Writer, group: AccountBatch[
     outcomes.push(accountOutcomes);
   }
   return outcomes;
+}
+
+/**
+ * A read account's write happens at the database's now, or at its last entry's time if that is
+ * later (written by a process whose clock ran up to half a round trip ahead): entry times never
+ * go back along an account's seq, which is what lets reports find a moment's first entry by time.
+ */
+function writeTime(state: AccountState): Date {
+  const now = new Date(state.now);
+  const last = state.last_entry && new Date(state.last_entry.created_at);
+  return last && last > now ? last : now;
 }
 
 /** One account's writes staged on its ledger; `wrote` when at least one of them is to be written. */
@@ -383,6 +394,7 @@ interface AccountState {
     source_id: string | null;
     group_seq: string;
     group_started_at: string;
+    created_at: string;
   } | null;
 }
 

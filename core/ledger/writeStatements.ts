@@ -31,11 +31,14 @@ SELECT a.id::text AS account_id, json_build_object(
               FROM buckets b WHERE b.account_id = a.id AND b.remaining > 0),
   'last_entry', (SELECT json_build_object(
                    'type', e.type, 'category', e.category, 'source_kind', e.source_kind, 'source_id', e.source_id,
-                   'group_seq', e.group_seq::text, 'group_started_at', g.created_at)
+                   'group_seq', e.group_seq::text, 'group_started_at', g.created_at, 'created_at', e.created_at)
                  FROM entries e JOIN entries g ON g.account_id = e.account_id AND g.seq = e.group_seq
                  WHERE e.account_id = a.id AND e.seq = a.last_seq)) AS state
 FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, keys text[])
 CROSS JOIN LATERAL (SELECT * FROM accounts WHERE accounts.id = r.id OFFSET 0) a`;
+
+/** Entries per block of `entry_rollups` (its `block` is seq / this); the migration backfilled with the same. */
+export const rollupBlockEntries = 1024;
 
 /** Taken before reading an account another process wrote meanwhile, so the write cannot miss again. */
 export const lockAccountStatement = 'SELECT 1 FROM accounts WHERE id = $1::uuid FOR UPDATE';
@@ -65,6 +68,7 @@ export function flushStatement(doc: Record<FlushPart, unknown[]>): { name: strin
       'WITH input AS (SELECT $1::jsonb AS doc)',
       `account AS (${accountPart}\n)`,
       ...present.map((part) => `write_${part} AS (${flushPartSql[part]}\n)`),
+      ...(present.includes('entries') ? [`write_entry_rollups AS (${entryRollupsPart}\n)`, `write_activity_counts AS (${activityCountsPart}\n)`] : []),
       `rollup AS (${rollupPart}\n)`,
     ].join(',\n') + "\nSELECT coalesce(array_agg(account.id::text), '{}') AS written FROM account";
     flushStatements.set(name, text);
@@ -104,6 +108,30 @@ const rollupPart = `
   ON CONFLICT (account_id, period_start) DO UPDATE SET used = usage_rollups.used + EXCLUDED.used,
     added = usage_rollups.added + EXCLUDED.added, usage_count = usage_rollups.usage_count + EXCLUDED.usage_count`;
 
+/**
+ * The entries just written, added into their blocks of the reports' rollups (what /why and the
+ * activity log's totals read instead of the log) in the same statement, so the two never disagree.
+ * In the rollups' key '' stands for none.
+ */
+const entryRollupsPart = `
+  INSERT INTO entry_rollups AS r (account_id, block, type, category, action, source_kind, source_id, actor_kind, actor_id,
+    entries, quantity, amount, source_label, smallest_amount, largest_amount)
+  SELECT account_id, seq / ${rollupBlockEntries}, type, coalesce(category, ''), coalesce(action, ''), coalesce(source_kind, ''),
+    coalesce(source_id, ''), actor_kind, coalesce(actor_id, ''), count(*), sum(quantity), sum(amount), max(source_label),
+    min(amount), max(amount)
+  FROM write_entries GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+  ON CONFLICT (account_id, block, type, category, action, source_kind, source_id, actor_kind, actor_id) DO UPDATE SET
+    entries = r.entries + EXCLUDED.entries,
+    quantity = CASE WHEN EXCLUDED.quantity IS NULL THEN r.quantity ELSE coalesce(r.quantity, 0) + EXCLUDED.quantity END,
+    amount = r.amount + EXCLUDED.amount, source_label = greatest(r.source_label, EXCLUDED.source_label),
+    smallest_amount = least(r.smallest_amount, EXCLUDED.smallest_amount),
+    largest_amount = greatest(r.largest_amount, EXCLUDED.largest_amount)`;
+
+const activityCountsPart = `
+  INSERT INTO activity_counts AS c (account_id, type, rows)
+  SELECT account_id, type, count(*) FROM write_entries WHERE seq = group_seq GROUP BY 1, 2
+  ON CONFLICT (account_id, type) DO UPDATE SET rows = c.rows + EXCLUDED.rows`;
+
 const flushPartSql: Record<FlushPart, string> = {
   new_buckets: `
   INSERT INTO buckets (id, account_id, kind, granted, remaining, priority, expires_at, created_at)
@@ -127,7 +155,9 @@ const flushPartSql: Record<FlushPart, string> = {
     action text, quantity int, description text, amount bigint, balance_after bigint, outstanding_after bigint, original_amount bigint,
     discount_percent int, source_kind text, source_id text, source_label text, source_url text, actor_kind text,
     actor_id text, note text, idempotency_key text, request_hash text, corrects_id uuid, group_seq bigint), account
-  WHERE account.id = e.account_id`,
+  WHERE account.id = e.account_id
+  RETURNING account_id, seq, type, category, action, quantity, amount, source_kind, source_id, source_label, actor_kind, actor_id,
+    group_seq`,
   movements: `
   INSERT INTO movements (entry_id, bucket_id, amount)
   SELECT m.entry_id, m.bucket_id, m.amount

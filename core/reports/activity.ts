@@ -67,6 +67,11 @@ interface Cursor {
   /** Rows older than this seq (next page) or newer (previous page). */
   olderThan?: string;
   newerThan?: string;
+  /**
+   * How many rows of the filter, that one included, are at or older than that seq: fixed once
+   * written (rows only ever arrive newer), so a page knows its place without counting the log.
+   */
+  rank?: number;
 }
 
 /**
@@ -78,41 +83,40 @@ export async function getActivity(ctx: CoreContext, input: z.input<typeof activi
   const request = parseInput(activityInput, input);
   const key = filterKey(request.accountId, request);
   const cursor = request.cursor === undefined ? undefined : decodeCursor(request.cursor);
-  const position = cursor?.key === key ? cursor : undefined; // another filter's cursor: back to page 1
+  // Another filter's cursor (or one from before cursors carried their rank): back to page 1.
+  const position = cursor?.key === key && cursor.rank !== undefined ? cursor : undefined;
   const types = typesShown(request);
   await ensureAccount(ctx, request.accountId);
   if (types.length === 0) return { rows: [], showing: { from: 0, to: 0, total: 0 }, next: null, previous: null };
 
   const newer = position?.newerThan !== undefined;
-  const heads = await rowHeads(ctx, request.accountId, types, request, request.pageSize + 1, position);
+  const { heads, total } = await rowHeads(ctx, request.accountId, types, request, request.pageSize + 1, position);
   const hasMore = heads.length > request.pageSize;
   const page = heads.slice(0, request.pageSize);
   if (newer) page.reverse();
   const rows = await loadRows(ctx, request.accountId, page);
 
-  const conditions = filterConditions(request, 4);
-  const [counts] = await ctx.db.sql.query<{ total: number; before: number }>(
-    `SELECT count(*)::int AS total, count(*) FILTER (WHERE h.seq > $3::bigint)::int AS before
-     FROM entries h WHERE h.account_id = $1::uuid AND h.seq = h.group_seq AND h.type = ANY($2::text[]::"EntryType"[])${conditions.sql}`,
-    [request.accountId, types, (rows[0]?.seq ?? 0n).toString(), ...conditions.params],
-  );
-  const from = rows.length === 0 ? 0 : counts!.before + 1;
+  // The first row's rank: on page 1 it is the newest row, counted in the same snapshot.
+  const rank = !position ? total : newer ? position.rank! + rows.length : position.rank! - 1;
+  const from = rows.length === 0 ? 0 : total - rank + 1;
   const olderExist = newer ? true : hasMore;
   const newerExist = newer ? hasMore : from > 1;
   return {
     rows,
-    showing: { from, to: rows.length === 0 ? 0 : from + rows.length - 1, total: counts!.total },
-    next: olderExist && rows.length > 0 ? encodeCursor({ key, olderThan: rows.at(-1)!.seq.toString() }) : null,
-    previous: newerExist && rows.length > 0 ? encodeCursor({ key, newerThan: rows[0]!.seq.toString() }) : null,
+    showing: { from, to: rows.length === 0 ? 0 : from + rows.length - 1, total },
+    next: olderExist && rows.length > 0 ? encodeCursor({ key, olderThan: rows.at(-1)!.seq.toString(), rank: rank - rows.length + 1 }) : null,
+    previous: newerExist && rows.length > 0 ? encodeCursor({ key, newerThan: rows[0]!.seq.toString(), rank }) : null,
   };
 }
 
-/**
- * The seqs of the rows on a page: one index range per entry type, merged, so a rare type
- * (a grant among a million usage rows) is found without walking the others.
- */
 const maxSeq = '9223372036854775807';
 
+/**
+ * The seqs of the rows on a page: one index range per entry type, merged, so a rare type
+ * (a grant among a million usage rows) is found without walking the others; and, in the same
+ * snapshot, how many rows the filter has: the per-type counts the writes keep (activity_counts),
+ * or for a narrower filter (category, source, dates) a count of its rows.
+ */
 async function rowHeads(
   ctx: CoreContext,
   accountId: string,
@@ -120,7 +124,7 @@ async function rowHeads(
   filter: ActivityFilterValue,
   limit: number,
   position: Cursor | undefined,
-): Promise<bigint[]> {
+): Promise<{ heads: bigint[]; total: number }> {
   const newer = position?.newerThan !== undefined;
   const bound = newer ? position!.newerThan : position?.olderThan;
   const conditions = filterConditions(filter, 4 + types.length);
@@ -131,11 +135,17 @@ async function rowHeads(
          AND h.seq ${newer ? '>' : '<'} $3::bigint${conditions.sql}
        ORDER BY h.seq ${order} LIMIT $2)`,
   );
-  const rows = await ctx.db.sql.query<{ seq: string | bigint }>(
-    `SELECT seq FROM (${branches.join(' UNION ALL ')}) heads ORDER BY seq ${order} LIMIT $2`,
-    [accountId, limit, bound ?? maxSeq, ...types, ...conditions.params],
+  const typesParam = `$${4 + types.length + conditions.params.length}::text[]::"EntryType"[]`;
+  const total =
+    conditions.params.length === 0
+      ? `SELECT coalesce(sum(c.rows), 0) FROM activity_counts c WHERE c.account_id = $1::uuid AND c.type = ANY(${typesParam})`
+      : `SELECT count(*) FROM entries h WHERE h.account_id = $1::uuid AND h.seq = h.group_seq AND h.type = ANY(${typesParam})${conditions.sql}`;
+  const [row] = await ctx.db.sql.query<{ seqs: string[]; total: number }>(
+    `SELECT array(SELECT seq FROM (${branches.join(' UNION ALL ')}) heads ORDER BY seq ${order} LIMIT $2)::text[] AS seqs,
+       (${total})::int AS total`,
+    [accountId, limit, bound ?? maxSeq, ...types, ...conditions.params, types],
   );
-  return rows.map((r) => BigInt(r.seq));
+  return { heads: row!.seqs.map(BigInt), total: row!.total };
 }
 
 /** A row's first entry, with what its group adds up to. */
@@ -212,6 +222,7 @@ const cursorShape = z.strictObject({
   key: z.string(),
   olderThan: z.string().regex(/^\d{1,19}$/).optional(),
   newerThan: z.string().regex(/^\d{1,19}$/).optional(),
+  rank: z.number().int().min(1).optional(),
 });
 
 function decodeCursor(text: string): Cursor {

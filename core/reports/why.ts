@@ -1,10 +1,12 @@
 import { z } from 'zod';
+import { type AutoReloadCharge, listUnsettledCharges } from '../billing/autoReloadCharges.js';
 import type { CoreContext } from '../context.js';
 import type { ActorKind, BucketKind, EntryType } from '../db/generated/enums.js';
 import type { SqlSession } from '../db/sqlRunner.js';
 import { CreditkeeperError } from '../errors.js';
 import { nonNegativeCredits, parseInput, uuid } from '../input.js';
 import { entryTypes } from '../ledger/entryTypes.js';
+import { rollupBlockEntries } from '../ledger/writeStatements.js';
 
 export const whyInput = z.strictObject({
   accountId: uuid,
@@ -41,6 +43,8 @@ export type WhyFinding =
   | { kind: 'PLAN_RESET'; amount: bigint; bucketKinds: BucketKind[] }
   | { kind: 'PURCHASED_UNTOUCHED'; remaining: bigint }
   | { kind: 'AUTO_RELOAD'; count: number; amount: bigint }
+  /** Auto-reload charges whose outcome is not known yet: credited once the host confirms them. */
+  | { kind: 'AUTO_RELOAD_UNSETTLED'; count: number; amount: bigint; charges: AutoReloadCharge[] }
   | { kind: 'ADMIN_ADJUSTMENT'; notes: WhyNote[] }
   | { kind: 'REROLL_BATCH'; count: number; amount: bigint }
   | { kind: 'OUTSTANDING'; amount: bigint };
@@ -90,6 +94,10 @@ const listLimit = 10;
  * done by the machine: from the last grant (or a date), the balance then, every change since in
  * groups, and the balance now; the groups always add up to the difference. Read in one
  * snapshot, so a write landing meanwhile cannot make it disagree with itself.
+ *
+ * Nothing here walks the window: aggregates come from the rollups of whole blocks of 1,024
+ * entries (entry_rollups, written with the entries) plus the entries of the first, partial block,
+ * and the rare entries (grants, expiries, adjustments) from the index of activity rows.
  */
 export async function explainBalance(ctx: CoreContext, input: z.input<typeof whyInput>): Promise<WhyExplanation> {
   const request = parseInput(whyInput, input);
@@ -102,7 +110,7 @@ export async function explainBalance(ctx: CoreContext, input: z.input<typeof why
     if (!account) throw new CreditkeeperError('ACCOUNT_NOT_FOUND', `No account ${request.accountId}`);
     const lastSeq = BigInt(account.last_seq);
     const start = await startingPoint(tx, request.accountId, request.since, lastSeq);
-    const groups = await groupsBetween(tx, request.accountId, start.seq, lastSeq);
+    const groups = await groupsSince(tx, request.accountId, start.seq);
     const total = groups.reduce((sum, g) => sum + g.amount, 0n);
     const balance = BigInt(account.balance);
     const explanation: WhyExplanation = {
@@ -146,10 +154,9 @@ async function startingPoint(tx: SqlSession, accountId: string, since: Date | un
     at = since;
   } else {
     const [last] = await tx.query<{ id: string; type: EntryType; amount: string; created_at: Date }>(
-      `SELECT id, type, amount::text, created_at FROM entries
-       WHERE account_id = $1::uuid AND type IN ('PLAN_GRANT', 'WEEKLY_GRANT') AND seq = group_seq
+      `SELECT id, type, amount::text, created_at FROM (${newestOfTypes(['PLAN_GRANT', 'WEEKLY_GRANT'], 'id, seq, type, amount, created_at', 1)}) grants
        ORDER BY seq DESC LIMIT 1`,
-      [accountId],
+      [accountId, '0'],
     );
     if (last) {
       reason = 'LAST_GRANT';
@@ -158,9 +165,11 @@ async function startingPoint(tx: SqlSession, accountId: string, since: Date | un
     }
   }
   // Entries written with the grant (the reset of the previous period's credits) count with it.
+  // Entry times never go back along seq (ledgerWrite's writeTime), so the first entry by time is
+  // the one with the lowest seq from then on: one probe of the time index.
   const [first] = await tx.query<{ seq: string | null; balance_before: string | null }>(
-    `SELECT s.seq::text, (SELECT balance_after::text FROM entries WHERE account_id = $1::uuid AND seq = s.seq - 1) AS balance_before
-     FROM (SELECT min(seq) AS seq FROM entries WHERE account_id = $1::uuid AND created_at >= $2::timestamptz) s`,
+    `SELECT f.seq::text, (SELECT balance_after::text FROM entries WHERE account_id = $1::uuid AND seq = f.seq - 1) AS balance_before
+     FROM (SELECT seq FROM entries WHERE account_id = $1::uuid AND created_at >= $2::timestamptz ORDER BY created_at, seq LIMIT 1) f`,
     [accountId, (at ?? new Date(0)).toISOString()],
   );
   const seq = first?.seq ? BigInt(first.seq) : lastSeq + 1n;
@@ -176,7 +185,33 @@ async function balanceAt(tx: SqlSession, accountId: string, seq: bigint): Promis
   return row ? BigInt(row.balance_after) : 0n;
 }
 
-async function groupsBetween(tx: SqlSession, accountId: string, fromSeq: bigint, toSeq: bigint): Promise<WhyGroup[]> {
+/**
+ * A window of the log that runs to its last entry, as read: the entries from `fromSeq` up to the
+ * first whole block (at most 1,023), then the rollups of every block from there (the last block,
+ * however full, holds nothing past the window's end). Parameters $2–$4.
+ */
+function windowParams(fromSeq: bigint): string[] {
+  const block = BigInt(rollupBlockEntries);
+  const firstWholeBlock = (fromSeq + block - 1n) / block;
+  return [fromSeq.toString(), (firstWholeBlock * block).toString(), firstWholeBlock.toString()];
+}
+
+/**
+ * The newest entries of some types from seq $2 on, newest first: one range of the index of
+ * activity rows per type (any entry but usage starts its own row), so a rare entry among a
+ * million usage entries is found without walking them.
+ */
+function newestOfTypes(types: EntryType[], columns: string, limit: number): string {
+  return types
+    .map(
+      (type) => `(SELECT ${columns} FROM entries WHERE account_id = $1::uuid AND type = '${type}' AND seq = group_seq
+         AND seq >= $2::bigint ORDER BY seq DESC LIMIT ${limit})`,
+    )
+    .join(' UNION ALL ');
+}
+
+/** Every change from `fromSeq` to the last entry, in groups. */
+async function groupsSince(tx: SqlSession, accountId: string, fromSeq: bigint): Promise<WhyGroup[]> {
   const rows = await tx.query<{
     type: EntryType;
     category: string | null;
@@ -185,11 +220,16 @@ async function groupsBetween(tx: SqlSession, accountId: string, fromSeq: bigint,
     quantity: number | null;
     amount: string;
   }>(
-    `SELECT type, CASE WHEN type = 'USAGE' THEN category END AS category, CASE WHEN type = 'USAGE' THEN action END AS action,
-       count(*)::int AS count, sum(quantity)::int AS quantity, sum(amount)::text AS amount
-     FROM entries WHERE account_id = $1::uuid AND seq >= $2::bigint AND seq <= $3::bigint
-     GROUP BY 1, 2, 3 ORDER BY sum(amount), 1, 2, 3`,
-    [accountId, fromSeq.toString(), toSeq.toString()],
+    `WITH parts AS (
+       SELECT type, category, action, count(*) AS entries, sum(quantity) AS quantity, sum(amount) AS amount
+       FROM entries WHERE account_id = $1::uuid AND seq >= $2::bigint AND seq < $3::bigint GROUP BY 1, 2, 3
+       UNION ALL
+       SELECT type, nullif(category, ''), nullif(action, ''), entries, quantity, amount
+       FROM entry_rollups WHERE account_id = $1::uuid AND block >= $4::bigint)
+     SELECT type, CASE WHEN type = 'USAGE' THEN category END AS category, CASE WHEN type = 'USAGE' THEN action END AS action,
+       sum(entries)::int AS count, sum(quantity)::int AS quantity, sum(amount)::text AS amount
+     FROM parts GROUP BY 1, 2, 3 ORDER BY sum(amount), 1, 2, 3`,
+    [accountId, ...windowParams(fromSeq)],
   );
   return rows.map((r) => ({
     type: r.type,
@@ -220,8 +260,9 @@ async function findings(
   const resets = await tx.query<{ kind: BucketKind; amount: string }>(
     `SELECT b.kind, sum(m.amount)::text AS amount
      FROM entries e JOIN movements m ON m.entry_id = e.id JOIN buckets b ON b.id = m.bucket_id
-     WHERE e.account_id = $1::uuid AND e.seq >= $2::bigint AND e.type = 'EXPIRY' AND b.kind IN ('PLAN', 'WEEKLY')
-     GROUP BY b.kind`,
+     WHERE e.account_id = $1::uuid AND e.seq >= $2::bigint AND e.type = 'EXPIRY' AND e.seq = e.group_seq
+       AND b.kind IN ('PLAN', 'WEEKLY')
+     GROUP BY b.kind ORDER BY b.kind`,
     [accountId, fromSeq.toString()],
   );
   if (resets.length > 0) {
@@ -246,10 +287,15 @@ async function findings(
     });
   }
 
+  const unsettled = await listUnsettledCharges(tx, accountId);
+  if (unsettled.length > 0) {
+    found.push({ kind: 'AUTO_RELOAD_UNSETTLED', count: unsettled.length, amount: unsettled.reduce((sum, c) => sum + c.credits, 0n), charges: unsettled });
+  }
+
   if (groups.some((g) => g.type === 'ADJUSTMENT' || g.type === 'WRITE_OFF')) {
     const notes = await tx.query<NoteRow>(
-      `SELECT id, created_at, type, amount::text, note, actor_kind, actor_id, description FROM entries
-       WHERE account_id = $1::uuid AND seq >= $2::bigint AND type IN ('ADJUSTMENT', 'WRITE_OFF')
+      `SELECT id, created_at, type, amount::text, note, actor_kind, actor_id, description
+       FROM (${newestOfTypes(['ADJUSTMENT', 'WRITE_OFF'], 'id, seq, created_at, type, amount, note, actor_kind, actor_id, description', listLimit)}) notes
        ORDER BY seq DESC LIMIT ${listLimit}`,
       [accountId, fromSeq.toString()],
     );
@@ -267,16 +313,22 @@ async function findings(
 }
 
 async function attribution(tx: SqlSession, accountId: string, fromSeq: bigint): Promise<WhyAttribution> {
-  const usage = `FROM entries WHERE account_id = $1::uuid AND seq >= $2::bigint AND type IN ('USAGE', 'DEPOSIT', 'DEPOSIT_RECONCILIATION')`;
-  const params = [accountId, fromSeq.toString()];
+  const usage = `WITH parts AS (
+       SELECT source_kind, source_id, source_label, actor_kind, actor_id, 1 AS entries, amount FROM entries
+       WHERE account_id = $1::uuid AND seq >= $2::bigint AND seq < $3::bigint AND type IN ${usageTypes}
+       UNION ALL
+       SELECT nullif(source_kind, ''), nullif(source_id, ''), source_label, actor_kind, nullif(actor_id, ''), entries, amount
+       FROM entry_rollups WHERE account_id = $1::uuid AND block >= $4::bigint AND type IN ${usageTypes})`;
+  const params = [accountId, ...windowParams(fromSeq)];
+  // Ties are ordered by the key, so the same history always lists the same ten.
   const bySource = await tx.query<{ kind: string | null; id: string | null; label: string | null; count: number; amount: string }>(
-    `SELECT source_kind AS kind, source_id AS id, max(source_label) AS label, count(*)::int AS count, sum(amount)::text AS amount
-     ${usage} GROUP BY source_kind, source_id ORDER BY sum(amount), count(*) DESC LIMIT ${listLimit}`,
+    `${usage} SELECT source_kind AS kind, source_id AS id, max(source_label) AS label, sum(entries)::int AS count, sum(amount)::text AS amount
+     FROM parts GROUP BY source_kind, source_id ORDER BY sum(amount), sum(entries) DESC, 1, 2 LIMIT ${listLimit}`,
     params,
   );
   const byActor = await tx.query<{ kind: ActorKind; id: string | null; count: number; amount: string }>(
-    `SELECT actor_kind AS kind, actor_id AS id, count(*)::int AS count, sum(amount)::text AS amount
-     ${usage} GROUP BY actor_kind, actor_id ORDER BY sum(amount), count(*) DESC LIMIT ${listLimit}`,
+    `${usage} SELECT actor_kind AS kind, actor_id AS id, sum(entries)::int AS count, sum(amount)::text AS amount
+     FROM parts GROUP BY actor_kind, actor_id ORDER BY sum(amount), sum(entries) DESC, 1, 2 LIMIT ${listLimit}`,
     params,
   );
   return {
@@ -284,6 +336,8 @@ async function attribution(tx: SqlSession, accountId: string, fromSeq: bigint): 
     byActor: byActor.map((r) => ({ ...r, amount: BigInt(r.amount) })),
   };
 }
+
+const usageTypes = "('USAGE', 'DEPOSIT', 'DEPOSIT_RECONCILIATION')";
 
 async function explainGap(
   tx: SqlSession,
@@ -302,7 +356,7 @@ async function explainGap(
     [accountId, searchFrom, expected.toString()],
   );
   if (was) {
-    const since = await groupsBetween(tx, accountId, BigInt(was.seq) + 1n, lastSeq);
+    const since = await groupsSince(tx, accountId, BigInt(was.seq) + 1n);
     return {
       kind: 'WAS_EXPECTED_AFTER',
       entry: { ...toNote(was), balanceAfter: BigInt(was.balance_after) },
@@ -317,11 +371,21 @@ async function explainGap(
     [accountId, searchFrom, difference.toString()],
   );
   if (one) return { kind: 'ONE_ENTRY', entry: { ...toNote(one), description: one.description } };
+  // The five largest entries lie in the first, partial block or in the five whole blocks whose
+  // largest entry in that direction is largest (a later block first on a tie, as seq DESC is).
   const largest = await tx.query<NoteRow>(
-    `SELECT id, created_at, type, amount::text, note, actor_kind, actor_id, description FROM entries
-     WHERE account_id = $1::uuid AND seq >= $2::bigint AND sign(amount) = sign($3::bigint)
-     ORDER BY abs(amount) DESC, seq DESC LIMIT 5`,
-    [accountId, fromSeq.toString(), difference.toString()],
+    `WITH blocks AS (
+       SELECT block FROM entry_rollups WHERE account_id = $1::uuid AND block >= $4::bigint GROUP BY block
+       HAVING CASE WHEN $5::bigint > 0 THEN max(largest_amount) > 0 ELSE min(smallest_amount) < 0 END
+       ORDER BY CASE WHEN $5::bigint > 0 THEN max(largest_amount) ELSE -min(smallest_amount) END DESC, block DESC LIMIT 5),
+     ranges AS (SELECT $2::bigint AS low, $3::bigint AS high
+                UNION ALL SELECT block * ${rollupBlockEntries}, (block + 1) * ${rollupBlockEntries} FROM blocks)
+     SELECT e.id, e.created_at, e.type, e.amount::text, e.note, e.actor_kind, e.actor_id, e.description
+     FROM ranges CROSS JOIN LATERAL (
+       SELECT * FROM entries WHERE account_id = $1::uuid AND seq >= ranges.low AND seq < ranges.high
+         AND sign(amount) = sign($5::bigint)) e
+     ORDER BY abs(e.amount) DESC, e.seq DESC LIMIT 5`,
+    [accountId, ...windowParams(fromSeq), difference.toString()],
   );
   return { kind: 'LARGEST_MOVEMENTS', entries: largest.map((r) => ({ ...toNote(r), description: r.description })) };
 }

@@ -3,6 +3,8 @@ import { z } from 'zod';
 
 const optionalText = z.string().trim().min(1).optional();
 const snowflake = z.string().regex(/^\d{17,20}$/, 'must be a Discord id (17–20 digits)');
+/** Where a platform's API is, when not its public address: a proxy, or a test's own server. */
+const apiUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional();
 const idList = z
   .string()
   .optional()
@@ -27,6 +29,10 @@ const chatConfigSchema = z
     SLACK_APP_TOKEN: z.string().startsWith('xapp-', 'must be an app-level token (xapp-…)').optional(),
     SLACK_STAFF_USER_IDS: idList,
     SLACK_STAFF_USERGROUP_ID: optionalText,
+    /** Discord's REST API, `https://discord.com/api` unless set; the gateway is wherever it says. */
+    DISCORD_API_URL: apiUrl,
+    /** Slack's Web API, `https://slack.com/api/` unless set. */
+    SLACK_API_URL: apiUrl,
     /** A notice goes out when a write takes the balance below this. */
     LOW_BALANCE_THRESHOLD: z.coerce.bigint().min(0n).max(1_000_000_000n).default(10n),
   })

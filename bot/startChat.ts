@@ -5,6 +5,7 @@ import { type ChatConfig, loadChatConfig } from './chatConfig.js';
 import { createDiscordBot } from './discord/discordBot.js';
 import { ChatNotifier, type ChatNotifierOptions } from './notices/chatNotifier.js';
 import { createSlackBot } from './slack/slackBot.js';
+import { ChatHealth } from './transportHealth.js';
 
 export interface RunningChat {
   /** Tells the chat notices about ledger writes: combine it into the context the rest of the process writes with. */
@@ -14,6 +15,8 @@ export interface RunningChat {
   summary: string[];
   /** HTTP endpoints to serve on the admin app's port (Slack's), mounted before its body parsers. */
   routers: RawRouter[];
+  /** For /readyz: each configured transport's status (`{ chat: { slack: 'degraded' } }`); never a reason to fail readiness. */
+  readiness: ChatHealth['readiness'];
 }
 
 /** Where Slack posts slash commands and button presses (the Request URL in the Slack app's settings). */
@@ -21,8 +24,9 @@ export const slackEventsPath = '/slack/events';
 
 /**
  * Starts the chat transports whose credentials are configured: Discord over the gateway, Slack
- * over HTTP on the admin app's own port (its router, returned for createApp to mount) or Socket Mode, and the direct-message notices. A
- * transport that fails to connect is reported in the summary; the ledger keeps serving.
+ * over HTTP on the admin app's own port (its router, returned for createApp to mount) or Socket
+ * Mode, and the direct-message notices. Resolves at once: each transport connects in the
+ * background and keeps retrying (see transportHealth.ts), so no platform can stop the ledger.
  */
 export async function startChat(options: { ctx: CoreContext; logger: Logger; config?: ChatConfig }): Promise<RunningChat> {
   const { logger } = options;
@@ -32,7 +36,7 @@ export async function startChat(options: { ctx: CoreContext; logger: Logger; con
   const notifier = new ChatNotifier(options.ctx, logger, { senders, lowBalanceThreshold: config.LOW_BALANCE_THRESHOLD });
   // Writes the bots make themselves (the /link reward, staff adjustments) are noticed too.
   const ctx: CoreContext = { ...options.ctx, observer: combineObservers(options.ctx.observer, notifier.observer) };
-  const closers: (() => Promise<void>)[] = [];
+  const health = new ChatHealth(logger);
   const summary: string[] = [];
 
   if (config.DISCORD_TOKEN) {
@@ -41,18 +45,13 @@ export async function startChat(options: { ctx: CoreContext; logger: Logger; con
       logger,
       token: config.DISCORD_TOKEN,
       staffRoleId: config.DISCORD_STAFF_ROLE_ID,
+      apiUrl: config.DISCORD_API_URL,
       onLinked: (externalId, view) => notifier.linked({ provider: 'DISCORD', externalId }, view),
     });
-    try {
-      await discord.start();
-      senders.DISCORD = discord.sendDirectMessage;
-      closers.push(discord.close);
-      summary.push(`Discord: connected as ${discord.client.user?.tag ?? 'the bot'}; after changing commands run npm run register.`);
-    } catch (error) {
-      logger.error({ err: error }, 'Discord bot could not connect');
-      await discord.close();
-      summary.push(`Discord: could not connect (${error instanceof Error ? error.message : String(error)}); check DISCORD_TOKEN.`);
-    }
+    // Notices are retried by the notifier, so they go out once Discord answers again.
+    senders.DISCORD = discord.sendDirectMessage;
+    health.supervise(discord.transport);
+    summary.push('Discord: connecting in the background (its status is in /readyz); after changing commands run npm run register.');
   }
 
   if (config.SLACK_BOT_TOKEN) {
@@ -63,18 +62,17 @@ export async function startChat(options: { ctx: CoreContext; logger: Logger; con
       signingSecret: config.SLACK_SIGNING_SECRET,
       appToken: config.SLACK_APP_TOKEN,
       staff: { userIds: config.SLACK_STAFF_USER_IDS, usergroupId: config.SLACK_STAFF_USERGROUP_ID },
+      apiUrl: config.SLACK_API_URL,
       onLinked: (externalId, view) => notifier.linked({ provider: 'SLACK', externalId }, view),
     });
-    try {
-      if (slack.router) routers.push({ path: slackEventsPath, router: slack.router });
-      await slack.start();
-      senders.SLACK = slack.sendDirectMessage;
-      closers.push(slack.close);
-      summary.push(slack.router ? `Slack: slash commands and buttons at ${slackEventsPath} on this port.` : 'Slack: connected over Socket Mode.');
-    } catch (error) {
-      logger.error({ err: error }, 'Slack app could not start');
-      summary.push(`Slack: could not start (${error instanceof Error ? error.message : String(error)}); check SLACK_APP_TOKEN and SLACK_BOT_TOKEN.`);
-    }
+    if (slack.router) routers.push({ path: slackEventsPath, router: slack.router });
+    senders.SLACK = slack.sendDirectMessage;
+    health.supervise(slack.transport);
+    summary.push(
+      slack.router
+        ? `Slack: slash commands and buttons at ${slackEventsPath} on this port; checking the token in the background (its status is in /readyz).`
+        : 'Slack: connecting over Socket Mode in the background (its status is in /readyz).',
+    );
   }
 
   if (!config.DISCORD_TOKEN && !config.SLACK_BOT_TOKEN) {
@@ -88,9 +86,10 @@ export async function startChat(options: { ctx: CoreContext; logger: Logger; con
     observer: notifier.observer,
     close: async () => {
       await notifier.close();
-      for (const close of closers.reverse()) await close().catch((error: unknown) => logger.warn({ err: error }, 'chat transport did not close cleanly'));
+      await health.stop();
     },
     summary,
     routers,
+    readiness: health.readiness,
   };
 }

@@ -175,6 +175,7 @@ async function serve(ctx: core.CoreContext, config: core.Config, kind: string, l
     metrics,
     perTokenPerSecond: config.RATE_LIMIT_PER_TOKEN,
     routers: chat.routers,
+    readiness: chat.readiness,
   });
   const renewals = startRenewalCron(
     { ...ctx, observer: core.combineObservers(metrics.observer, chat.observer) },

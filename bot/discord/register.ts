@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   if (!config.DISCORD_TOKEN || !config.DISCORD_APPLICATION_ID) {
     throw new Error('Set DISCORD_TOKEN and DISCORD_APPLICATION_ID (and DISCORD_GUILD_ID while developing) to register commands');
   }
-  const rest = new REST().setToken(config.DISCORD_TOKEN);
+  const rest = new REST(config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {}).setToken(config.DISCORD_TOKEN);
   const route = config.DISCORD_GUILD_ID
     ? Routes.applicationGuildCommands(config.DISCORD_APPLICATION_ID, config.DISCORD_GUILD_ID)
     : Routes.applicationCommands(config.DISCORD_APPLICATION_ID);

@@ -1,4 +1,4 @@
-import { App, type AppOptions, type BlockAction, type ButtonAction, ExpressReceiver, type RespondArguments, type RespondFn } from '@slack/bolt';
+import { App, type BlockAction, type ButtonAction, ExpressReceiver, type RespondArguments, type RespondFn, SocketModeReceiver, webApi } from '@slack/bolt';
 import express from 'express';
 import type { z } from 'zod';
 import type { CoreContext } from '../../core/context.js';
@@ -9,6 +9,7 @@ import { commands } from '../commands/index.js';
 import { parseLine } from '../console/parseLine.js';
 import { dispatch } from '../dispatch.js';
 import type { DirectMessageSender } from '../notices/chatNotifier.js';
+import { type ChatTransport, type ConnectionEvents, CredentialsRejected } from '../transportHealth.js';
 import type { View } from '../views.js';
 import { activityActionPattern, parseActivityButtonValue } from './activityButtons.js';
 import { boltLogger } from './boltLogger.js';
@@ -28,18 +29,22 @@ export interface SlackBotOptions {
   staff: SlackStaffSettings;
   /** Told when someone linked this Slack account (the link notice goes out from there). */
   onLinked?: (slackUserId: string, view: Extract<View, { kind: 'linked' }>) => void;
-  /** Tests: a known bot identity (no auth.test call), client settings. */
-  appOptions?: Partial<AppOptions>;
+  /** Slack's Web API (`https://slack.com/api/` unless set): tests point it at a server of their own. */
+  apiUrl?: string | undefined;
 }
 
 export interface SlackBot {
   /** HTTP mode: the Express router to mount at /slack/events (slash commands and button presses both go there). */
   router: express.Router | null;
-  /** Socket Mode: connects; HTTP mode: nothing to do. */
-  start(): Promise<void>;
+  /** For the supervisor: an attempt checks the token (auth.test) and, in Socket Mode, connects. */
+  transport: ChatTransport;
   sendDirectMessage: DirectMessageSender;
-  close(): Promise<void>;
 }
+
+/** auth.test's answers that mean the token itself is refused, not that Slack is unwell. */
+const refusedTokenErrors = new Set(['invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'token_expired', 'not_allowed_token_type']);
+/** A Web API call with no answer by then has failed (Slack's client waits for ever by default). */
+const requestTimeoutMs = 10_000;
 
 /**
  * The Slack transport: a Bolt app answering each chat command as a slash command (`/credits`,
@@ -49,17 +54,31 @@ export interface SlackBot {
 export function createSlackBot(options: SlackBotOptions): SlackBot {
   const { ctx, logger } = options;
   const log = boltLogger(logger);
-  // Retries of notices are the notifier's; other calls fall back quickly rather than wait.
-  const clientOptions = { retryConfig: { retries: 0 }, ...options.appOptions?.clientOptions };
-  const receiver = options.appToken ? null : signedRequestReceiver(options.signingSecret ?? '', logger, log);
-  const app = new App({
-    token: options.botToken,
+  // Retries of notices are the notifier's and of auth.test the supervisor's; other calls fall back quickly rather than wait.
+  const clientOptions: webApi.WebClientOptions = {
+    retryConfig: { retries: 0 },
+    timeout: requestTimeoutMs,
     logger: log,
-    ...(receiver ? { receiver } : { appToken: options.appToken!, socketMode: true }),
-    ...options.appOptions,
+    ...(options.apiUrl && { slackApiUrl: options.apiUrl }),
+  };
+  const client = new webApi.WebClient(options.botToken, clientOptions);
+  // auth.test's failures are the supervisor's to report, once per change, not the client's on every try.
+  const probe = new webApi.WebClient(options.botToken, { ...clientOptions, logger: { ...log, info: log.debug, warn: log.debug, error: log.debug } });
+  // Not Slack's own reconnects: their failures escape as unhandled rejections; the supervisor reconnects instead.
+  const socket = options.appToken ? new SocketModeReceiver({ appToken: options.appToken, logger: log, autoReconnectEnabled: false }) : null;
+  const http = socket ? null : signedRequestReceiver(options.signingSecret ?? '', logger, log);
+  let identity: { botId?: string | undefined; botUserId?: string | undefined } = {};
+  let connection: ConnectionEvents | undefined;
+  socket?.client.on('disconnected', () => connection?.lost('Socket Mode connection closed'));
+  const app = new App({
+    // Bolt's own token check runs once in its constructor and fails the process when Slack is
+    // unreachable; the bot's identity comes from the supervisor's auth.test instead, once it answers.
+    authorize: async () => ({ botToken: options.botToken, ...identity }),
+    receiver: socket ?? http!,
+    logger: log,
     clientOptions,
   });
-  const directory = new SlackDirectory(app.client, options.staff, logger);
+  const directory = new SlackDirectory(client, options.staff, logger);
 
   /** The rendered answer; `failed` when it is an error (a refusal, bad input, or something unexpected, already logged). */
   async function answer(userId: string, interactionId: string, name: string, values: Record<string, string>): Promise<{ message: SlackMessage; failed: boolean }> {
@@ -122,18 +141,33 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
   });
 
   return {
-    router: receiver?.router ?? null,
-    start: async () => {
-      if (!receiver) await app.start();
+    router: http?.router ?? null,
+    transport: {
+      name: 'slack',
+      label: 'Slack',
+      connect: async (events) => {
+        const auth = await probe.auth.test().catch(asRefusedToken);
+        identity = { botId: auth.bot_id, botUserId: auth.user_id };
+        if (!socket) return;
+        connection = events;
+        await app.start().catch(asRefusedToken);
+      },
+      disconnect: async () => {
+        connection = undefined;
+        if (socket) await app.stop();
+      },
     },
     sendDirectMessage: async (userId, text) => {
       // A user id as the channel: the message lands in the user's direct messages with the app.
-      await app.client.chat.postMessage({ channel: userId, text });
-    },
-    close: async () => {
-      if (!receiver) await app.stop();
+      await client.chat.postMessage({ channel: userId, text });
     },
   };
+}
+
+/** Rethrows a Web API failure, as CredentialsRejected when Slack refused the token. */
+function asRefusedToken(error: unknown): never {
+  const code = (error as { data?: { error?: unknown } }).data?.error;
+  throw typeof code === 'string' && refusedTokenErrors.has(code) ? new CredentialsRejected(code) : error;
 }
 
 /**

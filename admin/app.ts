@@ -18,15 +18,17 @@ import { RateLimiter, rateLimited, SignInLimits } from './rateLimit.js';
 import { openApiDocument } from './openapi.js';
 import { styleHashes } from './page/html.js';
 import { adminPage } from './page/router.js';
+import { portalPage } from './portal/router.js';
 import type { Route } from './route.js';
 import { accountRoutes } from './routes/accounts.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { planRoutes } from './routes/plans.js';
+import { portalRoutes } from './routes/portal.js';
 import { reportRoutes } from './routes/reports.js';
 import { rewardRoutes } from './routes/rewards.js';
 import { staffRoutes } from './routes/staff.js';
 
-export const apiRoutes: Route[] = [...accountRoutes, ...ledgerRoutes, ...planRoutes, ...rewardRoutes, ...reportRoutes, ...staffRoutes];
+export const apiRoutes: Route[] = [...accountRoutes, ...ledgerRoutes, ...planRoutes, ...rewardRoutes, ...reportRoutes, ...staffRoutes, ...portalRoutes];
 
 const bodyLimit = '64kb';
 
@@ -104,6 +106,7 @@ export function createApp(coreContext: CoreContext, logger: Logger, options: App
 
   for (const r of apiRoutes) app[r.method](r.path, (req, res) => serve(ctx, limits, r, req, res));
   app.use('/admin', adminPage(ctx, new SignInLimits(ctx.db, 'admin-sign-in', { perAddress: 10, overall: 100, windowSeconds: 900 })));
+  app.use('/portal', portalPage(ctx));
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new CreditkeeperError('NOT_FOUND', `No route ${req.method} ${req.path}`));

@@ -31,6 +31,7 @@ export const errorText: Record<ErrorCode, string> = {
   RATE_LIMITED: 'Slow down a little and try again.',
   NOT_LINKED: 'Your chat account is not linked yet: get a code on the website, then run /link with it.',
   LINK_CODE_INVALID: 'That code is not valid any more: codes work once and for 15 minutes. Get a new one on the website.',
+  PORTAL_LINK_INVALID: 'That credits page link was used already or has expired: open the page again from the website.',
   IDENTITY_LINKED_ELSEWHERE: 'This chat account is already linked to another user: unlink it there first.',
   PLAN_NOT_FOUND: 'There is no such plan.',
   SUBSCRIPTION_NOT_FOUND: 'This account has no subscription.',

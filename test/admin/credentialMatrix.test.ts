@@ -68,6 +68,8 @@ const expected: Record<string, Row> = {
   'GET /v1/accounts/:accountId/usage/daily': accountRead('200'),
   'GET /v1/accounts/:accountId/usage/monthly': accountRead('200'),
   'GET /v1/accounts/:accountId/why': accountRead('200'),
+  // The account is in the body: the same reach as a path's, checked before the link is minted.
+  'POST /v1/portal-sessions': serviceWrite('201'),
   'POST /v1/users/:userExternalId/link-codes': { ...serviceWrite('201'), 'orgA→orgA': noScope, 'orgA→orgB': noScope, 'orgA→personal': noScope },
   'POST /v1/identities/unlink': { ...serviceWrite('200'), 'orgA→orgA': noScope, 'orgA→orgB': noScope, 'orgA→personal': noScope },
   // The ad network's callback takes no token: whoever calls, an unsigned one pays nothing.
@@ -113,6 +115,7 @@ const fixtures: Record<string, Fixture> = {
   'GET /v1/accounts/:accountId/usage/daily': (t) => ({ path: `/v1/accounts/${t.accountId}/usage/daily` }),
   'GET /v1/accounts/:accountId/usage/monthly': (t) => ({ path: `/v1/accounts/${t.accountId}/usage/monthly` }),
   'GET /v1/accounts/:accountId/why': (t) => ({ path: `/v1/accounts/${t.accountId}/why` }),
+  'POST /v1/portal-sessions': (t) => ({ path: '/v1/portal-sessions', body: { accountId: t.accountId, userExternalId: t.user } }),
   'POST /v1/users/:userExternalId/link-codes': (t) => ({ path: `/v1/users/${t.user}/link-codes`, body: { provider: 'DISCORD' } }),
   'POST /v1/identities/unlink': () => ({ path: '/v1/identities/unlink', body: { provider: 'DISCORD', externalId: '80351110224678912' } }),
   'GET /v1/public/ad-rewards': (t) => ({ path: `/v1/public/ad-rewards?transaction_id=${randomUUID()}&user_id=${t.user}` }),

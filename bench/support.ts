@@ -58,3 +58,9 @@ export function percentile(sorted: number[], percent: number): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.ceil((percent / 100) * sorted.length) - 1)]!;
 }
+
+/** What a failed benchmark prints: the error's first line, never a stack. */
+export function failureReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0]!.trim() || (error instanceof Error ? error.name : 'unknown error');
+}

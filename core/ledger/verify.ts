@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { rollupBlockEntries } from './writeStatements.js';
 
 /**
  * Checks every invariant the ledger promises, straight from the tables, so it catches a bug
@@ -93,6 +94,28 @@ const checks: { name: string; description: string; sql: string }[] = [
              OR (e.group_seq < e.seq AND (p.id IS NULL OR p.group_seq <> e.group_seq OR e.type <> 'USAGE'
                  OR p.type <> 'USAGE' OR p.category IS DISTINCT FROM e.category
                  OR p.source_kind IS DISTINCT FROM e.source_kind OR p.source_id IS DISTINCT FROM e.source_id))`,
+  },
+  {
+    name: 'rollups-equal-entries',
+    description: "each block's rollups (what /why reads) add up exactly what its entries do",
+    sql: `SELECT account_id, block::text, type, category, action, e.entries AS entries_count, r.entries AS rollup_count
+          FROM (SELECT account_id, seq / ${rollupBlockEntries} AS block, type, coalesce(category, '') AS category,
+                  coalesce(action, '') AS action, coalesce(source_kind, '') AS source_kind, coalesce(source_id, '') AS source_id,
+                  actor_kind, coalesce(actor_id, '') AS actor_id, count(*)::int AS entries, sum(quantity) AS quantity,
+                  sum(amount) AS amount, max(source_label) AS source_label, min(amount) AS smallest_amount, max(amount) AS largest_amount
+                FROM entries GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9) e
+          FULL JOIN entry_rollups r USING (account_id, block, type, category, action, source_kind, source_id, actor_kind, actor_id)
+          WHERE e.entries IS DISTINCT FROM r.entries OR e.quantity IS DISTINCT FROM r.quantity OR e.amount IS DISTINCT FROM r.amount
+             OR e.source_label IS DISTINCT FROM r.source_label OR e.smallest_amount IS DISTINCT FROM r.smallest_amount
+             OR e.largest_amount IS DISTINCT FROM r.largest_amount`,
+  },
+  {
+    name: 'activity-counts-equal-rows',
+    description: "each account's count of activity rows per type equals its entries that start a row",
+    sql: `SELECT account_id, type, e.rows::text AS rows, c.rows::text AS counted
+          FROM (SELECT account_id, type, count(*) AS rows FROM entries WHERE seq = group_seq GROUP BY 1, 2) e
+          FULL JOIN activity_counts c USING (account_id, type)
+          WHERE e.rows IS DISTINCT FROM c.rows`,
   },
   {
     name: 'outstanding-only-when-empty',

@@ -382,8 +382,9 @@ async function explainGap(
                 UNION ALL SELECT block * ${rollupBlockEntries}, (block + 1) * ${rollupBlockEntries} FROM blocks)
      SELECT e.id, e.created_at, e.type, e.amount::text, e.note, e.actor_kind, e.actor_id, e.description
      FROM ranges CROSS JOIN LATERAL (
-       SELECT * FROM entries WHERE account_id = $1::uuid AND seq >= ranges.low AND seq < ranges.high
-         AND sign(amount) = sign($5::bigint)) e
+       SELECT id, seq, created_at, type, amount, note, actor_kind, actor_id, description FROM entries
+       WHERE account_id = $1::uuid AND seq >= ranges.low AND seq < ranges.high
+         AND sign(amount) = sign($5::bigint) OFFSET 0) e -- one index range per block, never a scan of the log
      ORDER BY abs(e.amount) DESC, e.seq DESC LIMIT 5`,
     [accountId, ...windowParams(fromSeq), difference.toString()],
   );

@@ -14,6 +14,7 @@ import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { pino } from 'pino';
 import { createApiToken } from '../core/access/createApiToken.js';
 import { createLoginLink } from '../core/access/createLoginLink.js';
+import { createPortalSession } from '../core/access/createPortalSession.js';
 import { addMember } from '../core/accounts/addMember.js';
 import { openAccount } from '../core/accounts/openAccount.js';
 import { setAutoReload } from '../core/billing/autoReloadSettings.js';
@@ -76,12 +77,19 @@ async function main(): Promise<void> {
     if (!report.ok) throw new Error(`the demo month breaks an invariant: ${JSON.stringify(report.checks.filter((c) => c.violations.length))}`);
     const token = await createApiToken(ctx, { name: 'demo', scopes: ['SERVICE', 'READ', 'ADMIN'], actor: staff });
     const signIn = await createLoginLink(ctx, { staffId: 'ana@support' });
+    // What the host product does for a signed-in user: maria's own page, and an operator's of the pool.
+    const store = 'https://shop.example.com/credits';
+    const mariaPage = await createPortalSession(ctx, { accountId: cast.maria, userExternalId: 'maria', storeUrl: store, createdBy: 'demo' });
+    const kenPage = await createPortalSession(ctx, { accountId: cast.lumen, userExternalId: 'ken', storeUrl: store, createdBy: 'demo' });
     const balances = await Promise.all(Object.entries(cast).map(async ([name, id]) => `${name} ${(await getBalance(ctx, { accountId: id })).balance}`));
     console.log(`A month of history in ${target.dataDir}: ${report.accounts} accounts, ${report.entries} entries, every invariant holds.
 Balances now: ${balances.join(', ')}.
 
   npm start                         then open http://localhost:${config.PORT}/admin/login/${signIn.secret} (once, 15 minutes;
                                     later: npm run creditkeeper -- login-link --staff ana@support)
+  maria's credits page:             http://localhost:${config.PORT}${mariaPage.path}
+  ken's (Lumen Events, operator):   http://localhost:${config.PORT}${kenPage.path}
+                                    (each once, 15 minutes; later: POST /v1/portal-sessions with the token below)
   API token (every scope):          ${token.secret}
   curl -H "Authorization: Bearer ${token.secret}" localhost:${config.PORT}/v1/accounts/${cast.acme}/why
   npm run chat -- --as maria        (with npm start stopped) then /credits, /activity, /why, /usage

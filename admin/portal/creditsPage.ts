@@ -92,7 +92,7 @@ ${b.outstanding > 0n
 function monthCards(summary: MonthlySummary, f: Formats): Html {
   return html`<div class="months">${summary.months.map(
     (m) => html`<div class="card"><p class="label">${f.month(m.month)} ${m.current ? html`<span class="badge current">Current</span>` : ''}</p>
-<p class="big used">${f.number(m.used)}</p><p class="muted">credits used · ${f.number(m.transactions)} usage transactions</p></div>`,
+<p class="big used">${f.number(m.used)}</p><p class="muted">credits used · ${f.number(m.transactions)} usage ${m.transactions === 1 ? 'transaction' : 'transactions'}</p></div>`,
   )}</div>`;
 }
 
@@ -110,9 +110,9 @@ function activityTable(page: ActivityPage, f: Formats): Html {
   return html`<table class="rows"><thead><tr><th>Date</th><th>Activity</th><th>Source</th><th class="num">Credits</th><th class="num">Balance</th></tr></thead><tbody>
 ${page.rows.map(
   (r) => html`<tr><td data-label="Date">${f.window(r.startedAt, r.endedAt)}</td>
-<td data-label="Activity">${r.category ?? r.label}${r.count > 1 ? html` <a href="/portal/groups/${r.seq.toString()}">×${r.count}</a>` : ''}<br><span class="muted">${r.description}${r.note ? ` — “${r.note}”` : ''}</span></td>
+<td data-label="Activity"><div>${r.category ?? r.label}${r.count > 1 ? html` <a href="/portal/groups/${r.seq.toString()}">×${r.count}</a>` : ''}<br><span class="muted">${r.description}${r.note ? ` — “${r.note}”` : ''}</span></div></td>
 <td data-label="Source">${sourceLink(r)}</td>
-<td data-label="Credits" class="num">${amount(r, f)}</td>
+<td data-label="Credits" class="num"><div>${amount(r, f)}</div></td>
 <td data-label="Balance" class="num">${f.number(r.balanceAfter)}</td></tr>`,
 )}
 </tbody></table>`;
@@ -123,8 +123,8 @@ function historyTable(page: ActivityPage, table: CreditsQuery['table'], f: Forma
   if (page.rows.length === 0) return html`<p>${table === 'usage' ? 'No usage yet.' : 'No credits added yet.'}</p>`;
   return html`<table class="rows"><thead><tr><th>Type</th><th class="num">Credits</th><th>Event</th><th>Event ID</th><th>User</th><th>Date</th></tr></thead><tbody>
 ${page.rows.map(
-  (r) => html`<tr><td data-label="Type">${table === 'usage' ? html`Usage <span class="muted">${r.category ?? r.label}${r.count > 1 ? html` <a href="/portal/groups/${r.seq.toString()}">×${r.count}</a>` : ''}</span>` : r.label}</td>
-<td data-label="Credits" class="num">${amount(r, f)}</td>
+  (r) => html`<tr><td data-label="Type">${table === 'usage' ? html`<div>Usage <span class="muted">${r.category ?? r.label}${r.count > 1 ? html` <a href="/portal/groups/${r.seq.toString()}">×${r.count}</a>` : ''}</span></div>` : r.label}</td>
+<td data-label="Credits" class="num"><div>${amount(r, f)}</div></td>
 <td data-label="Event">${sourceLink(r)}</td>
 <td data-label="Event ID">${r.source.id ?? ''}</td>
 <td data-label="User">${userName(r.actor)}</td>

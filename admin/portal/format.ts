@@ -34,8 +34,11 @@ export function formatsFor(locale: string, timeZone: string): Formats {
     number: (value) => numbers.format(value),
     signed: (value) => signedNumbers.format(value),
     at: (date) => dateTime.format(date),
-    window: (from, to) =>
-      from.getTime() === to.getTime() ? dateTime.format(from) : dayOf.format(from) === dayOf.format(to) ? `${dateTime.format(from)} – ${time.format(to)}` : `${dateTime.format(from)} – ${dateTime.format(to)}`,
+    window: (from, to) => {
+      const [start, end] = [dateTime.format(from), dateTime.format(to)];
+      if (start === end) return start; // within one minute
+      return dayOf.format(from) === dayOf.format(to) ? `${start} – ${time.format(to)}` : `${start} – ${end}`;
+    },
     day: (date) => calendarDay.format(new Date(`${date}T12:00:00Z`)),
     month: (month) => calendarMonth.format(new Date(`${month}-15T12:00:00Z`)),
     zoneLabel: `Times in ${timeZone}${zoneName && zoneName !== timeZone ? ` (${zoneName})` : ''}`,

@@ -18,9 +18,9 @@ export async function groupPage(ctx: CoreContext, session: PortalSession, seq: s
 <table class="rows"><thead><tr><th>Date</th><th>Activity</th><th>Source</th><th>User</th><th class="num">Credits</th><th class="num">Balance</th></tr></thead><tbody>
 ${entries.map(
   (e) => html`<tr><td data-label="Date">${f.at(e.createdAt)}</td>
-<td data-label="Activity">${e.category ?? e.label}<br><span class="muted">${e.description}${e.quantity ? ` ×${f.number(e.quantity)}` : ''}</span></td>
+<td data-label="Activity"><div>${e.category ?? e.label}<br><span class="muted">${e.description}${e.quantity ? ` ×${f.number(e.quantity)}` : ''}</span></div></td>
 <td data-label="Source">${sourceLink(e)}</td><td data-label="User">${userName(e.actor)}</td>
-<td data-label="Credits" class="num">${e.originalAmount !== null ? html`<s>${f.signed(e.originalAmount)}</s> ` : ''}<span class="${e.amount < 0n ? 'minus' : 'plus'}">${f.signed(e.amount)}</span></td>
+<td data-label="Credits" class="num"><div>${e.originalAmount !== null ? html`<s>${f.signed(e.originalAmount)}</s> ` : ''}<span class="${e.amount < 0n ? 'minus' : 'plus'}">${f.signed(e.amount)}</span></div></td>
 <td data-label="Balance" class="num">${f.number(e.balanceAfter)}</td></tr>`,
 )}
 </tbody></table>

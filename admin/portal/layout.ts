@@ -12,7 +12,7 @@ const stylesheet: Html = {
   :root { color-scheme: light; --ink: #1d2330; --muted: #5f6779; --line: #e3e6ec; --plus: #137333; --minus: #b3261e; --accent: #3656c9; }
   * { box-sizing: border-box; }
   body { font: 15px/1.5 system-ui, sans-serif; margin: 0; color: var(--ink); background: #f6f7f9; }
-  header { background: #fff; border-bottom: 1px solid var(--line); padding: 12px 16px; }
+  header { background: #fff; border-bottom: 1px solid var(--line); padding: 12px max(16px, calc((100% - 1088px) / 2)); }
   header h1 { font-size: 18px; margin: 0; } header nav { display: flex; gap: 16px; flex-wrap: wrap; margin-top: 4px; }
   header nav a { color: var(--accent); text-decoration: none; } header nav a[aria-current] { font-weight: 700; color: var(--ink); }
   main { padding: 16px; max-width: 1120px; margin: 0 auto; }
@@ -46,7 +46,7 @@ const stylesheet: Html = {
   th { font-size: 13px; color: var(--muted); font-weight: 600; }
   .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
   .pager { display: flex; gap: 14px; align-items: center; flex-wrap: wrap; margin-top: 10px; }
-  .months { display: grid; grid-template-columns: repeat(auto-fit, minmax(160px, 1fr)); gap: 12px; }
+  .months { display: grid; grid-template-columns: repeat(auto-fit, minmax(160px, 1fr)); gap: 12px; margin-bottom: 16px; }
   .months .card { margin: 0; }
   .chart { display: block; width: 100%; height: 140px; }
   .chart rect { fill: #4a6fd6; } .axis { display: flex; justify-content: space-between; }
@@ -57,6 +57,8 @@ const stylesheet: Html = {
   @media (max-width: 640px) {
     main { padding: 12px; }
     .big { font-size: 26px; }
+    .card { padding: 12px; }
+    .tabs { gap: 10px; font-size: 13px; flex-wrap: nowrap; overflow-x: auto; white-space: nowrap; }
     table.rows thead { display: none; }
     table.rows tr { display: block; border-bottom: 1px solid var(--line); padding: 6px 0; }
     table.rows td { display: flex; justify-content: space-between; gap: 12px; border: 0; padding: 2px 0; text-align: right; }

@@ -43,9 +43,9 @@ export async function whyPage(ctx: CoreContext, session: PortalSession, rawQuery
 ${e.gap ? html`<section class="card warn" role="status">${gapText(e.gap, f)}</section>` : ''}
 <section class="card">
 <p>From ${from} your balance was <strong>${f.number(e.start.balance)}</strong>.</p>
-<table class="rows"><thead><tr><th>What changed</th><th class="num">Times</th><th class="num">Credits</th></tr></thead><tbody>
-${e.groups.map((g) => html`<tr><td data-label="What changed">${g.label}</td><td data-label="Times" class="num">${f.number(g.count)}×</td><td data-label="Credits" class="num">${f.signed(g.amount)}</td></tr>`)}
-<tr><td data-label="What changed"><strong>Total</strong></td><td></td><td data-label="Credits" class="num"><strong>${f.signed(e.total)}</strong></td></tr>
+<table><thead><tr><th>What changed</th><th class="num">Times</th><th class="num">Credits</th></tr></thead><tbody>
+${e.groups.map((g) => html`<tr><td>${g.label}</td><td class="num">${f.number(g.count)}×</td><td class="num">${f.signed(g.amount)}</td></tr>`)}
+<tr><td><strong>Total</strong></td><td></td><td class="num"><strong>${f.signed(e.total)}</strong></td></tr>
 </tbody></table>
 <p data-testid="now">Now: <strong>${f.number(e.end.balance)}</strong> (${f.number(e.start.balance)} ${e.total >= 0n ? '+' : '−'} ${f.number(magnitude)}${e.addsUp ? ', it adds up' : ' — this does not add up: tell support'}).</p>
 ${e.findings.length > 0 ? html`<ul class="findings">${e.findings.map((finding) => html`<li>${findingText(finding, f)}</li>`)}</ul>` : ''}
@@ -102,10 +102,10 @@ function gapText(gap: NonNullable<WhyExplanation['gap']>, f: Formats): string {
 /** Seed 004: on a pooled balance, which events and which members the usage went to. */
 function attribution(a: NonNullable<WhyExplanation['attribution']>, f: Formats): Html {
   return html`<section class="card"><h2>Where the usage went</h2>
-<table class="rows"><thead><tr><th>Event</th><th class="num">Times</th><th class="num">Credits</th></tr></thead><tbody>
-${a.bySource.map((s) => html`<tr><td data-label="Event">${s.label ?? s.id ?? 'No event'}</td><td data-label="Times" class="num">${f.number(s.count)}×</td><td data-label="Credits" class="num">${f.signed(s.amount)}</td></tr>`)}
+<table><thead><tr><th>Event</th><th class="num">Times</th><th class="num">Credits</th></tr></thead><tbody>
+${a.bySource.map((s) => html`<tr><td>${s.label ?? s.id ?? 'No event'}</td><td class="num">${f.number(s.count)}×</td><td class="num">${f.signed(s.amount)}</td></tr>`)}
 </tbody></table>
-<table class="rows"><thead><tr><th>User</th><th class="num">Times</th><th class="num">Credits</th></tr></thead><tbody>
-${a.byActor.map((u) => html`<tr><td data-label="User">${userName(u)}</td><td data-label="Times" class="num">${f.number(u.count)}×</td><td data-label="Credits" class="num">${f.signed(u.amount)}</td></tr>`)}
+<table><thead><tr><th>User</th><th class="num">Times</th><th class="num">Credits</th></tr></thead><tbody>
+${a.byActor.map((u) => html`<tr><td>${userName(u)}</td><td class="num">${f.number(u.count)}×</td><td class="num">${f.signed(u.amount)}</td></tr>`)}
 </tbody></table></section>`;
 }

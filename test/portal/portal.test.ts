@@ -291,6 +291,22 @@ describe('the credits page (/portal) in a browser', () => {
     await context.close();
   });
 
+  it('reads the viewer’s role on every page: an admin made viewer loses the Purchase button at once', async () => {
+    const admin = `admin-${run}`;
+    await openAccount(ctx, { owner: { kind: 'USER', externalId: admin } });
+    await addMember(ctx, { organisationExternalId: `lumen-${run}`, userExternalId: admin, role: 'ADMIN' });
+    const { context, page } = await openAt(1280, await mint(ids.lumen, admin, { storeUrl: 'https://lumen.example/store' }));
+    expect(await page.locator('a:has-text("Purchase credits")').count()).toBe(1);
+    await addMember(ctx, { organisationExternalId: `lumen-${run}`, userExternalId: admin, role: 'VIEWER' });
+    await page.reload();
+    expect(await page.locator('a:has-text("Purchase credits")').count()).toBe(0);
+    expect(await text(page, '[data-testid=available]')).toBe('1,120');
+    // /why from a date the viewer picks: from the start of that day, everything since still adds up.
+    await page.goto(`${base}/portal/why?expected=&since=2026-01-01`);
+    expect(await text(page, '[data-testid=now]')).toBe('Now: 1,120 (0 + 1,120, it adds up).');
+    await context.close();
+  });
+
   it('framed only by the host page the session names', async () => {
     const { context, page } = await openAt(1280, await mint(ids.lumen, people.ola, { embedOrigin: 'https://app.lumen.example/settings/credits' }));
     const headers = (await page.goto(`${base}/portal`))!.headers();

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { addMember } from '../../core/accounts/addMember.js';
 import { openAccount } from '../../core/accounts/openAccount.js';
 import { adjust } from '../../core/ledger/adjust.js';
 import { grant, writeGrant } from '../../core/ledger/grant.js';
@@ -99,7 +100,12 @@ describe.each(engines)('/why on %s', (engine) => {
   });
 
   it('seed 004: an organisation sees usage attributed to events and members', async () => {
-    const { accountId } = await openAccount(ctx, { owner: { kind: 'ORGANISATION', externalId: `org-${key()}`, name: 'Photo Studio' } });
+    const organisation = `org-${key()}`;
+    const { accountId } = await openAccount(ctx, { owner: { kind: 'ORGANISATION', externalId: organisation, name: 'Photo Studio' } });
+    for (const operator of ['olga', 'ben']) {
+      await openAccount(ctx, { owner: { kind: 'USER', externalId: operator } });
+      await addMember(ctx, { organisationExternalId: organisation, userExternalId: operator, role: 'OPERATOR' });
+    }
     await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 2000n });
     const run = (event: string, label: string, photos: number, user: string) =>
       spend(ctx, { accountId, idempotencyKey: key(), actor: { kind: 'USER', id: user }, charge: { action: 'photo_processing', quantity: photos }, source: { kind: 'event', id: event, label } });

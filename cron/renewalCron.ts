@@ -1,4 +1,5 @@
 import cron from 'node-cron';
+import { settleUnknownCharges } from '../core/billing/settleUnknownCharges.js';
 import type { CoreContext } from '../core/context.js';
 import type { Logger } from '../core/logger.js';
 import { type RenewalRun, renewDueSubscriptions } from '../core/plans/renewDueSubscriptions.js';
@@ -9,9 +10,10 @@ export interface RenewalCron {
 }
 
 /**
- * Lands the weekly and monthly grants: on `schedule` (cron syntax), and once at start so periods
- * missed while the process was down are granted without waiting. Runs never overlap in a process
- * (node-cron's noOverlap) nor across processes (the advisory lock in renewDueSubscriptions).
+ * Lands the weekly and monthly grants, and settles the auto-reload charges whose answer was lost
+ * (settleUnknownCharges): on `schedule` (cron syntax), and once at start so periods missed and
+ * charges left unanswered while the process was down are dealt with without waiting. Runs never
+ * overlap in a process (node-cron's noOverlap) nor across processes (each job's advisory lock).
  */
 export function startRenewalCron(ctx: CoreContext, logger: Logger, schedule: string, onRun?: (run: RenewalRun) => void): RenewalCron {
   if (schedule === 'off') {
@@ -22,11 +24,14 @@ export function startRenewalCron(ctx: CoreContext, logger: Logger, schedule: str
   let running: Promise<void> | null = null;
   // The start-up run and a scheduled one must not overlap either.
   const runOnce = () =>
-    (running ??= renewDueSubscriptions(ctx, { logger })
-      .then(
+    (running ??= Promise.all([
+      renewDueSubscriptions(ctx, { logger }).then(
         (run) => onRun?.(run),
         (error: unknown) => logger.error({ err: error }, 'renewals: run failed; the next one tries again'),
-      )
+      ),
+      settleUnknownCharges(ctx, { logger }).catch((error: unknown) => logger.error({ err: error }, 'auto-reload settler: run failed; the next one tries again')),
+    ])
+      .then(() => {})
       .finally(() => {
         running = null;
       }));

@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { ensureAccountInReach } from '../../core/access/accountReach.js';
 import { type AdminSession, csrfMatches, endAdminSession, getAdminSession, startAdminSession } from '../../core/access/adminSession.js';
 import { searchAccounts } from '../../core/accounts/searchAccounts.js';
+import { listUnsettledCharges } from '../../core/billing/autoReloadCharges.js';
 import { listAudit } from '../../core/audit/listAudit.js';
 import { recordAudit } from '../../core/audit/recordAudit.js';
 import type { CoreContext } from '../../core/context.js';
@@ -238,11 +239,12 @@ async function accountPage(
 ): Promise<string> {
   const q = req.query as Record<string, string | undefined>;
   const filter = filters.some(([f]) => f === q.filter) ? (q.filter as (typeof filters)[number][0]) : 'ALL';
-  const [breakdown, activity, usage, posted] = await Promise.all([
+  const [breakdown, activity, usage, posted, unsettled] = await Promise.all([
     getBalanceBreakdown(ctx, { accountId }),
     getActivity(ctx, { accountId, filter, ...(q.cursor && { cursor: q.cursor }) }),
     getDailyUsage(ctx, { accountId }),
     q.posted ? getActivityGroup(ctx, { accountId, seq: q.posted }).catch(() => []) : Promise.resolve([]),
+    listUnsettledCharges(ctx.db.sql, accountId),
   ]);
   const link = (params: Record<string, string>) => `/admin/accounts/${accountId}?${new URLSearchParams(params).toString()}`;
   const entry = posted[0];
@@ -262,6 +264,14 @@ async function accountPage(
             ${breakdown.plan.nextGrant ? html`Next grant: +${breakdown.plan.nextGrant.credits.toLocaleString('en')} on ${when(breakdown.plan.nextGrant.at)}.` : html`No more grants after ${when(breakdown.plan.periodEnd)}.`}</p>`
         : ''}
       <p class="muted">Used in ${breakdown.usedThisPeriod.period}: ${breakdown.usedThisPeriod.used.toLocaleString('en')} credits in ${breakdown.usedThisPeriod.transactions} transactions.</p></div>
+    ${unsettled.length > 0
+      ? html`<div class="card"><h2>Auto-reload charges of unknown outcome</h2>
+      <p class="muted">The payment webhook's answer was lost: the card may have been charged. They count towards the month and are credited once the host confirms them (the settler asks it again).</p>
+      <table><thead><tr><th>Charge key</th><th class="num">Credits</th><th>Status</th><th class="num">Attempts</th><th>Last attempt</th><th>Last error</th></tr></thead><tbody>
+      ${unsettled.map((c) => html`<tr><td>${c.chargeKey}</td><td class="num">${c.credits.toLocaleString('en')}</td><td>${c.status.toLowerCase()}</td><td class="num">${c.attempts}</td>
+        <td>${c.lastAttemptAt ? when(c.lastAttemptAt) : ''}</td><td class="muted">${c.lastError ?? ''}</td></tr>`)}
+      </tbody></table></div>`
+      : ''}
     <div class="card"><h2>Adjust the balance</h2>
       <form method="post" action="/admin/accounts/${accountId}/adjustments">
         <input type="hidden" name="_csrf" value="${req.session.csrfToken}"><input type="hidden" name="key" value="adjust-${randomUUID()}">

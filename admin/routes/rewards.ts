@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { getAutoReload, setAutoReload, setAutoReloadInput } from '../../core/billing/autoReloadSettings.js';
+import { chargeOutcome, settleCharge, settleChargeInput } from '../../core/billing/settleCharge.js';
 import { CreditkeeperError } from '../../core/errors.js';
 import { createLinkCode, createLinkCodeInput } from '../../core/identity/createLinkCode.js';
 import { chatIdentity } from '../../core/identity/provider.js';
@@ -13,7 +14,7 @@ function ensureNotOrganisationToken(principal: TokenPrincipal): void {
   if (principal.organisationId) throw new CreditkeeperError('FORBIDDEN', 'This token is limited to an organisation’s accounts');
 }
 
-/** Linking chat accounts, rewarded ads, and auto-reload settings. */
+/** Linking chat accounts, rewarded ads, auto-reload settings and the settling of its charges. */
 export const rewardRoutes = [
   route({
     method: 'post',
@@ -81,5 +82,18 @@ export const rewardRoutes = [
     write: 'stored',
     accountParam: 'accountId',
     handle: (ctx, { params, body, actor, origin }) => setAutoReload(ctx, { ...body, accountId: params.accountId, actor, origin }),
+  }),
+  route({
+    method: 'post',
+    path: '/v1/accounts/:accountId/auto-reload/charges/:chargeKey/confirmation',
+    tag: 'Rewards',
+    summary:
+      'The host settles an auto-reload charge whose answer was lost (the Idempotency-Key it was sent, URL-encoded): charged, its credits land once; declined, its reservation is released',
+    scopes: serviceWrites,
+    params: z.strictObject({ accountId: accountPath.shape.accountId, chargeKey: settleChargeInput.shape.chargeKey }),
+    body: chargeOutcome,
+    write: 'stored',
+    accountParam: 'accountId',
+    handle: (ctx, { params, body }) => settleCharge(ctx, { accountId: params.accountId, chargeKey: params.chargeKey, outcome: body }),
   }),
 ];

@@ -94,6 +94,8 @@ function finding(f: WhyFinding, n: (v: bigint) => string): string {
       return `Your ${n(f.remaining)} purchased credits were not touched by the reset: they roll over.`;
     case 'AUTO_RELOAD':
       return `Auto reload fired ${f.count} time(s), adding ${n(f.amount)} credits.`;
+    case 'AUTO_RELOAD_UNSETTLED':
+      return `${f.count} auto reload charge(s) for ${n(f.amount)} credits await the payment provider's answer; the credits are added once it confirms.`;
     case 'ADMIN_ADJUSTMENT':
       return `Our team adjusted your balance: ${f.notes.map((x) => `${x.amount > 0n ? '+' : ''}${n(x.amount)} “${x.note ?? ''}”`).join('; ')}.`;
     case 'REROLL_BATCH':

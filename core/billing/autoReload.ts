@@ -1,63 +1,43 @@
 import type { CoreContext } from '../context.js';
-import { type CreditkeeperError, isCreditkeeperError } from '../errors.js';
+import type { AutoReloadChargeStatus } from '../db/generated/enums.js';
+import type { CreditkeeperError } from '../errors.js';
 import { maxBalance } from '../ledger/accountLedger.js';
-import { writePurchase } from '../ledger/purchase.js';
 import { lockAccountStatement } from '../ledger/writeStatements.js';
+import { autoReloadChargeKey } from './autoReloadCharges.js';
+import { chargeReservation } from './chargeReservation.js';
 import { monthStartSql } from './autoReloadSettings.js';
 
 /**
  * Seed 002: "If Auto Reload is enabled and a submission's cost was too high for the bare balance,
  * the system charged your card for a small top up and continued." Called with the spend's denial:
- * reserves one top-up, charges it through the payment gateway and posts it as an "Auto reload"
- * purchase, so the spend can be tried again. Returns false (the denial stands) when auto-reload is
- * off, the top-up would not cover the shortfall, this month's limit would be passed or the balance
- * would pass its maximum. A failed or timed-out charge throws PAYMENT_FAILED. The top-up's key
- * derives from the spend's, and the gateway gets it too, so a retried spend never charges twice.
+ * reserves one top-up (recording the charge attempt), charges it through the payment gateway and
+ * posts it as an "Auto reload" purchase, so the spend can be tried again. Returns false (the
+ * denial stands) when auto-reload is off, the top-up would not cover the shortfall, this month's
+ * limit would be passed or the balance would pass its maximum. A failed or unanswered charge
+ * throws PAYMENT_FAILED. The charge's key derives from the spend's and the gateway gets it too, so
+ * a retried spend asks about the same charge instead of making another.
  */
 export async function autoReload(ctx: CoreContext, spend: { accountId: string; idempotencyKey: string }, denial: CreditkeeperError): Promise<boolean> {
   if (!ctx.payments) return false;
-  // Outside the spend's own `<key>#…` keys: a replay of the spend answers with the spend alone.
-  const reloadKey = `auto-reload#${spend.idempotencyKey}`;
-  const reservation = await reserveTopUp(ctx, spend.accountId, reloadKey, BigInt(denial.details.required as string));
+  const chargeKey = autoReloadChargeKey(spend.idempotencyKey);
+  const reservation = await reserveTopUp(ctx, spend.accountId, chargeKey, BigInt(denial.details.required as string));
   if (reservation === 'refused') return false;
   if (reservation === 'no top-up needed') return true;
-  let chargeId: string;
-  try {
-    ({ chargeId } = await ctx.payments.charge({ accountId: spend.accountId, credits: reservation.credits, idempotencyKey: reloadKey }));
-  } catch (error) {
-    // A declined charge took no money, so its room goes back to the month. A timeout may have
-    // charged: the reservation stays, and the spend's retry asks the gateway again under the same key.
-    if (isCreditkeeperError(error, 'PAYMENT_FAILED') && error.details.reason === 'declined') {
-      await ctx.db.sql.query('DELETE FROM auto_reload_reservations WHERE account_id = $1::uuid AND idempotency_key = $2', [spend.accountId, reloadKey]);
-    }
-    throw error;
-  }
-  await writePurchase(
-    ctx,
-    {
-      accountId: spend.accountId,
-      idempotencyKey: reloadKey,
-      actor: { kind: 'SYSTEM' },
-      type: 'AUTO_RELOAD',
-      amount: reservation.credits,
-      source: { kind: 'payment', id: chargeId, label: 'Auto reload charge' },
-      description: undefined,
-    },
-    { alreadyCharged: true },
-  );
+  await chargeReservation(ctx, ctx.payments, { accountId: spend.accountId, chargeKey, credits: reservation.credits });
   return true;
 }
 
 /**
  * Decides the top-up holding the account's row lock, the lock every ledger write on it takes to
  * land, so no other write or reservation interleaves with the decision: the month's reservations
- * (charged or being charged) plus this one stay within the limit. A retry finds its own
- * reservation and goes on with it; one whose purchase already landed needs none.
+ * (charged, being charged or of unknown outcome) plus this one stay within the limit. Records the
+ * charge attempt before the host is asked. A retry finds its own reservation and asks again under
+ * its key; one whose purchase already landed needs none; a declined one is decided anew.
  */
 async function reserveTopUp(
   ctx: CoreContext,
   accountId: string,
-  reloadKey: string,
+  chargeKey: string,
   required: bigint,
 ): Promise<{ credits: bigint } | 'refused' | 'no top-up needed'> {
   return ctx.db.sql.transaction(async (tx) => {
@@ -67,6 +47,7 @@ async function reserveTopUp(
     const [state] = await tx.query<{
       landed: boolean;
       reserved: string | null;
+      reserved_status: AutoReloadChargeStatus | null;
       enabled: boolean | null;
       amount: string | null;
       monthly_limit: string;
@@ -75,18 +56,27 @@ async function reserveTopUp(
       outstanding: string;
     }>(
       `SELECT EXISTS (SELECT FROM entries e WHERE e.account_id = a.id AND e.idempotency_key = $2) AS landed,
-         (SELECT r.credits FROM auto_reload_reservations r WHERE r.account_id = a.id AND r.idempotency_key = $2) AS reserved,
+         r.credits AS reserved, r.status AS reserved_status,
          s.enabled, s.amount, s.monthly_limit,
          (SELECT coalesce(sum(r.credits), 0) FROM auto_reload_reservations r
-          WHERE r.account_id = a.id AND r.reserved_at >= ${monthStartSql}) AS reserved_this_month,
+          WHERE r.account_id = a.id AND r.status <> 'DECLINED' AND r.reserved_at >= ${monthStartSql}) AS reserved_this_month,
          (SELECT coalesce(sum(b.remaining), 0) FROM buckets b
           WHERE b.account_id = a.id AND b.remaining > 0 AND (b.expires_at IS NULL OR b.expires_at > clock_timestamp())) AS spendable,
          a.outstanding
-       FROM accounts a LEFT JOIN auto_reload_settings s ON s.account_id = a.id WHERE a.id = $1::uuid`,
-      [accountId, reloadKey],
+       FROM accounts a LEFT JOIN auto_reload_settings s ON s.account_id = a.id
+         LEFT JOIN auto_reload_reservations r ON r.account_id = a.id AND r.idempotency_key = $2
+       WHERE a.id = $1::uuid`,
+      [accountId, chargeKey],
     );
     if (state!.landed) return 'no top-up needed';
-    if (state!.reserved !== null) return { credits: BigInt(state!.reserved) };
+    if (state!.reserved !== null && state!.reserved_status !== 'DECLINED') {
+      await tx.query(
+        `UPDATE auto_reload_reservations SET status = 'PENDING', attempts = attempts + 1, last_attempt_at = clock_timestamp()
+         WHERE account_id = $1::uuid AND idempotency_key = $2`,
+        [accountId, chargeKey],
+      );
+      return { credits: BigInt(state!.reserved) };
+    }
     if (!state!.enabled) return 'refused';
     const amount = BigInt(state!.amount!);
     const spendable = BigInt(state!.spendable);
@@ -97,8 +87,11 @@ async function reserveTopUp(
     if (BigInt(state!.reserved_this_month) + amount > BigInt(state!.monthly_limit)) return 'refused';
     if (spendable + amount > maxBalance) return 'refused';
     await tx.query(
-      'INSERT INTO auto_reload_reservations (account_id, idempotency_key, credits, reserved_at) VALUES ($1::uuid, $2, $3, clock_timestamp())',
-      [accountId, reloadKey, amount.toString()],
+      `INSERT INTO auto_reload_reservations (account_id, idempotency_key, credits, reserved_at, status, attempts, last_attempt_at)
+       VALUES ($1::uuid, $2, $3, clock_timestamp(), 'PENDING', 1, clock_timestamp())
+       ON CONFLICT (account_id, idempotency_key) DO UPDATE SET credits = EXCLUDED.credits, reserved_at = EXCLUDED.reserved_at,
+         status = 'PENDING', attempts = auto_reload_reservations.attempts + 1, last_attempt_at = EXCLUDED.last_attempt_at, settled_at = NULL`,
+      [accountId, chargeKey, amount.toString()],
     );
     return { credits: amount };
   });

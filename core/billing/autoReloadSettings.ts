@@ -21,7 +21,7 @@ export interface AutoReload {
   enabled: boolean;
   amount: bigint;
   monthlyLimit: bigint;
-  /** Reserved by auto-reload this calendar month: top-ups bought, or being charged. */
+  /** Reserved by auto-reload this calendar month: top-ups bought, being charged, or of unknown outcome. */
   usedThisMonth: bigint;
 }
 
@@ -50,7 +50,7 @@ export async function getAutoReload(ctx: CoreContext, accountId: string): Promis
   const [row] = await ctx.db.sql.query<{ enabled: boolean; amount: string; monthly_limit: string; used: string }>(
     `SELECT s.enabled, s.amount, s.monthly_limit,
        (SELECT coalesce(sum(r.credits), 0) FROM auto_reload_reservations r
-        WHERE r.account_id = s.account_id AND r.reserved_at >= ${monthStartSql}) AS used
+        WHERE r.account_id = s.account_id AND r.status <> 'DECLINED' AND r.reserved_at >= ${monthStartSql}) AS used
      FROM auto_reload_settings s WHERE s.account_id = $1::uuid`,
     [accountId],
   );

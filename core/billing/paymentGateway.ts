@@ -9,6 +9,8 @@ export interface PaymentGateway {
    * contract, as with Stripe's Idempotency-Key): a retry after a timeout gets the first charge.
    */
   charge(request: { accountId: string; credits: bigint; idempotencyKey: string }): Promise<{ chargeId: string }>;
+  /** How long a charge waits for its answer: an attempt older than that was abandoned (the settler's cue). */
+  timeoutMs?: number;
 }
 
 const chargeResponse = z.object({ chargeId: z.string().min(1).max(200) });
@@ -22,6 +24,7 @@ const chargeResponse = z.object({ chargeId: z.string().min(1).max(200) });
  */
 export function paymentWebhook(options: { url: string; secret: string; timeoutMs: number }): PaymentGateway {
   return {
+    timeoutMs: options.timeoutMs,
     async charge({ accountId, credits, idempotencyKey }) {
       const body = JSON.stringify({ type: 'auto_reload.charge', accountId, credits: credits.toString(), idempotencyKey });
       const signature = paymentSignatureHeader(options.secret, Math.floor(Date.now() / 1000), body);

@@ -88,13 +88,19 @@ export function createApp(coreContext: CoreContext, logger: Logger, options: App
   for (const { path, router } of options.routers ?? []) app.use(path, router);
   app.use(express.json({ limit: bodyLimit, type: 'application/json' }));
 
-  app.get('/healthz', async (_req, res) => {
-    await ctx.db.sql.query('SELECT 1');
+  // Liveness: the process answers. It does not touch the database, so an outage there never
+  // gets the process restarted (it reconnects by itself); /readyz tells the database's state.
+  app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const pending = await pendingMigrations(ctx.db.sql);
-    res.status(pending.length ? 503 : 200).json({ status: pending.length ? 'migrations pending' : 'ready', pending, ...options.readiness?.() });
+    try {
+      const pending = await pendingMigrations(ctx.db.sql);
+      res.status(pending.length ? 503 : 200).json({ status: pending.length ? 'migrations pending' : 'ready', pending, ...options.readiness?.() });
+    } catch (error) {
+      if (!isCreditkeeperError(error, 'DATABASE_UNAVAILABLE')) throw error;
+      res.status(503).json({ status: 'database unavailable', reason: error.details.reason, ...options.readiness?.() });
+    }
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -121,7 +127,7 @@ export function createApp(coreContext: CoreContext, logger: Logger, options: App
     }
     const status = httpStatus[known.code];
     if (status >= 500) req.log.error({ err: error }, known.message);
-    if (known.code === 'RATE_LIMITED') res.setHeader('Retry-After', String(known.details.retryAfterSeconds ?? 1));
+    if (typeof known.details.retryAfterSeconds === 'number') res.setHeader('Retry-After', String(known.details.retryAfterSeconds));
     res.status(status).json(JSON.parse(JSON.stringify({ error: { code: known.code, message: known.message, requestId, details: known.details } }, jsonSafe)));
   });
   return app;
@@ -160,6 +166,8 @@ interface Limits {
 async function serve(ctx: CoreContext, limits: Limits, r: Route, req: Request, res: Response): Promise<void> {
   // Only failures count: a valid token never waits on the shared counters.
   const principal = r.scopes === 'public' ? anonymous(req) : await authenticate(ctx, req).catch(async (error: unknown) => {
+    // Only a refused token is a failed sign-in: a database that could not look it up says nothing about it.
+    if (!isCreditkeeperError(error, 'UNAUTHENTICATED')) throw error;
     const verdict = await limits.failedSignIns.attempt(req.ip ?? 'unknown');
     throw verdict.allowed ? error : rateLimited(verdict.retryAfterSeconds);
   });

@@ -21,6 +21,8 @@ export const errorText: Record<ErrorCode, string> = {
   DEPOSIT_ALREADY_SETTLED: 'That submission was already settled.',
   CHARGE_ALREADY_SETTLED: 'That auto reload charge was already credited.',
   DATABASE_LOCKED: 'Creditkeeper is busy elsewhere; try again in a moment.',
+  DATABASE_UNAVAILABLE: 'Creditkeeper cannot reach its database right now; try again in a moment.',
+  STORAGE_FULL: 'Creditkeeper has run out of storage, so nothing changed; staff have to make room first.',
   MIGRATION_FAILED: 'Creditkeeper is being updated; try again in a moment.',
   MIGRATION_CHECKSUM_MISMATCH: 'Creditkeeper is being updated; try again in a moment.',
   UNAUTHENTICATED: 'Please link your account first.',

@@ -34,7 +34,8 @@ export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express
   router.use(express.urlencoded({ extended: false, limit: '16kb' }));
   const page = (handler: (req: SignedIn, res: Response) => Promise<void>) => async (req: Request, res: Response) => {
     const secret = readCookie(req, cookieName);
-    const session = secret ? await getAdminSession(ctx, secret).catch(() => undefined) : undefined;
+    // Only an unknown or expired session means signing in again; a database that cannot answer is a 503.
+    const session = secret ? await getAdminSession(ctx, secret).catch(unlessUnauthenticated) : undefined;
     if (!session) {
       if (req.method === 'GET') return res.redirect(303, '/admin/login');
       throw new CreditkeeperError('UNAUTHENTICATED', 'Sign in again');
@@ -62,10 +63,14 @@ export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express
         const { attempts, scope, retryAfterSeconds } = verdict;
         await recordAudit(ctx, { actor: { kind: 'STAFF' }, action: 'admin.sign-in', outcome: 'denied: rate limited', origin: origin(req), details: { attempts, scope, retryAfterSeconds } });
       }
-      res.setHeader('Retry-After', String(verdict.retryAfterSeconds));
       throw rateLimited(verdict.retryAfterSeconds);
     }
-    const session = await startAdminSession(ctx, proof, origin(req));
+    const session = await startAdminSession(ctx, proof, origin(req)).catch(async (error: unknown) => {
+      // Only a refused proof is a failed sign-in. The attempt is given back if the counters can be
+      // reached; when the database is down they were never counted.
+      if (!isCreditkeeperError(error, 'UNAUTHENTICATED')) await signInLimits.succeeded(address).catch(() => undefined);
+      throw error;
+    });
     await signInLimits.succeeded(address);
     res.cookie(cookieName, session.secret, {
       httpOnly: true,
@@ -210,12 +215,18 @@ export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express
 
   router.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!isCreditkeeperError(error)) return next(error);
+    if (typeof error.details.retryAfterSeconds === 'number') res.setHeader('Retry-After', String(error.details.retryAfterSeconds));
     res.status(httpStatus[error.code]).send(
       layout('Problem', html`<div class="card error"><strong>${error.code}</strong>: ${error.message}</div>
         ${error.code === 'UNAUTHENTICATED' ? loginForm() : html`<p><a href="${req.get('referer') ?? '/admin'}">Back</a></p>`}`),
     );
   });
   return router;
+}
+
+function unlessUnauthenticated(error: unknown): undefined {
+  if (isCreditkeeperError(error, 'UNAUTHENTICATED')) return undefined;
+  throw error;
 }
 
 function loginForm(): Html {

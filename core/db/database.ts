@@ -2,6 +2,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import pg from 'pg';
+import { withClassifiedErrors } from './databaseErrors.js';
 import { acquireEmbeddedLock } from './embeddedLock.js';
 import { PrismaClient } from './generated/client.js';
 import { migrate } from './migrate.js';
@@ -24,9 +25,12 @@ export interface OpenOptions {
   migrate?: boolean;
 }
 
-/** Opens PostgreSQL when a URL is given, otherwise the embedded PGlite database. */
+/**
+ * Opens PostgreSQL when a URL is given, otherwise the embedded PGlite database. A database that
+ * cannot be reached or is out of storage fails with DATABASE_UNAVAILABLE or STORAGE_FULL.
+ */
 export async function openDatabase(target: DatabaseTarget, options: OpenOptions = {}): Promise<Database> {
-  const database = target.kind === 'postgres' ? openPostgres(target.url, target.poolSize) : await openPglite(target);
+  const database = withClassifiedErrors(target.kind === 'postgres' ? openPostgres(target.url, target.poolSize) : await openPglite(target));
   if (options.migrate ?? true) {
     try {
       await migrate(database.sql);

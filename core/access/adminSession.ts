@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { CoreContext } from '../context.js';
-import { CreditkeeperError } from '../errors.js';
+import { CreditkeeperError, isCreditkeeperError } from '../errors.js';
 import type { Origin } from '../input.js';
 import { recordAudit } from '../audit/recordAudit.js';
 import type { Reach } from './accountReach.js';
@@ -27,7 +27,11 @@ export async function startAdminSession(
   let staffId: string;
   let organisationId: string | null;
   if ('token' in proof) {
-    const principal = await authenticateToken(ctx, proof.token).catch(() => undefined);
+    // Only an unknown token is a refused sign-in; a database that cannot answer is an outage.
+    const principal = await authenticateToken(ctx, proof.token).catch((error: unknown) => {
+      if (isCreditkeeperError(error, 'UNAUTHENTICATED')) return undefined;
+      throw error;
+    });
     if (!principal?.scopes.includes('ADMIN')) {
       await recordAudit(ctx, { actor: { kind: 'STAFF' }, action: 'admin.sign-in', outcome: 'denied: not an admin token', origin });
       throw new CreditkeeperError('UNAUTHENTICATED', 'That is not an admin token');

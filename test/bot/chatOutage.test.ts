@@ -24,6 +24,8 @@ interface ServerUnderTest {
   statusLines(label: 'Slack' | 'Discord'): StatusLine[];
   /** The log line saying the token was refused, as the operator reads it. */
   refusalLine(label: 'Slack' | 'Discord'): string | undefined;
+  /** Everything the process wrote, as written. */
+  log(): string;
   /** SIGTERM, as a deployment stops it; resolves with the exit code. */
   stop(): Promise<number | null>;
 }
@@ -53,14 +55,19 @@ function startServer(database: string, port: number, platformPort: number): Serv
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   void exited.then(() => children.delete(child));
   const messages: string[] = [];
+  const lines: string[] = [];
   createInterface({ input: child.stdout! }).on('line', (line) => {
+    lines.push(line);
     try {
       messages.push(String((JSON.parse(line) as { msg?: unknown }).msg));
     } catch {
       messages.push(line);
     }
   });
-  child.stderr!.on('data', (chunk: Buffer) => messages.push(chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => {
+    lines.push(chunk.toString());
+    messages.push(chunk.toString());
+  });
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     get running() {
@@ -74,6 +81,7 @@ function startServer(database: string, port: number, platformPort: number): Serv
         return [];
       }),
     refusalLine: (label) => messages.find((message) => message.startsWith(`${label} refused the token`)),
+    log: () => lines.join('\n'),
     stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;
@@ -185,6 +193,8 @@ describe('creditkeeper start while Slack and Discord are down', () => {
     expect(server.refusalLine('Slack')).toContain('invalid_auth');
     expect(server.refusalLine('Slack')).toContain('retrying every 5 minutes');
     expect(server.refusalLine('Discord')).toContain('401');
+    // Saying the token was refused never says the token.
+    for (const secret of ['xoxb-stand-in', 'stand-in-discord-token', 'stand-in-signing-secret']) expect(server.log()).not.toContain(secret);
     expect(await server.stop()).toBe(0);
   });
 });

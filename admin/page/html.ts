@@ -72,7 +72,8 @@ export const styleHashes = {
   attributes: ['display:inline'].map(cspHash),
 };
 
-function cspHash(source: string): string {
+/** The CSP source that allows exactly this inline style text. */
+export function cspHash(source: string): string {
   return `'sha256-${createHash('sha256').update(source).digest('base64')}'`;
 }
 

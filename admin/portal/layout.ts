@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { PortalSession } from '../../core/access/portalSession.js';
-import { html, type Html } from '../page/html.js';
+import { cspHash, html, type Html } from '../page/html.js';
 
 /**
  * The credits page's frame: its one stylesheet (allowed by hash, like the admin page's), the
@@ -68,7 +67,7 @@ const stylesheet: Html = {
 `,
 };
 
-const styleHash = `'sha256-${createHash('sha256').update(stylesheet.html).digest('base64')}'`;
+const styleHash = cspHash(stylesheet.html);
 
 /** The policy a portal page is served under. */
 export function contentSecurityPolicy(embedOrigin: string | null): string {

@@ -1,67 +1,19 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setAutoReload } from '../../core/billing/autoReloadSettings.js';
-import { paymentWebhook } from '../../core/billing/paymentGateway.js';
 import type { CoreContext } from '../../core/context.js';
 import { isCreditkeeperError } from '../../core/errors.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
 import { anotherProcess, engines } from '../support/databases.js';
+import { LoopbackHost } from './loopbackHost.js';
 import { balanceOf, expectError, expectLedgerSound, newUserAccount, service, useFreshLedger } from '../support/scenario.js';
-
-/**
- * A card processor on a loopback port that honours Idempotency-Key as Stripe does: the first
- * request under a key charges the card, a repeat answers with that charge. `answer` picks, per
- * key, whether it charges, declines, or charges and answers late.
- */
-class LoopbackProcessor {
-  /** Charge ids by idempotency key: one per card charge made. */
-  readonly charges = new Map<string, string>();
-  answer: (idempotencyKey: string) => 'charge' | 'decline' | 'charge late' = () => 'charge';
-  /** Runs once a charge is made and before it is answered: what else happens to the account meanwhile. */
-  whileCharging: () => Promise<unknown> = async () => {};
-  private server: Server | undefined;
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk: Buffer) => (body += chunk));
-      request.on('end', () => {
-        const { idempotencyKey } = JSON.parse(body) as { idempotencyKey: string };
-        const answer = this.answer(idempotencyKey);
-        if (answer === 'decline') return void response.writeHead(402).end(JSON.stringify({ error: 'card_declined' }));
-        if (!this.charges.has(idempotencyKey)) this.charges.set(idempotencyKey, `ch_${this.charges.size + 1}`);
-        const reply = () => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ chargeId: this.charges.get(idempotencyKey) }));
-        // A few milliseconds of "talking to the bank", so concurrent spends overlap their charges.
-        void this.whileCharging().then(() => setTimeout(reply, answer === 'charge late' ? 600 : 5));
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/charge`;
-  }
-
-  gateway(timeoutMs = 5_000) {
-    return paymentWebhook({ url: this.url, secret: 'a-long-shared-secret', timeoutMs });
-  }
-
-  chargesFor(accountId: string): number {
-    return [...this.charges.keys()].filter((k) => k.startsWith(`auto-reload#${accountId}:`)).length;
-  }
-
-  close(): void {
-    this.server?.closeAllConnections();
-    this.server?.close();
-  }
-}
 
 const chargesOn = (ctx: CoreContext, accountId: string) =>
   ctx.db.prisma.entry.findMany({ where: { accountId, type: 'AUTO_RELOAD' } }).then((rows) => rows.length);
 
 describe.each(engines)('auto-reload within its monthly limit on %s', (engine) => {
   const ctx = useFreshLedger(engine, 16);
-  const processor = new LoopbackProcessor();
+  const processor = new LoopbackHost();
   // On PostgreSQL a second pool on the same database: another process as far as the server can tell.
   // PGlite is embedded, so there the 64 spends all come from the one process.
   let other: CoreContext;
@@ -159,12 +111,12 @@ describe.each(engines)('auto-reload within its monthly limit on %s', (engine) =>
     // Reserved with room (balance 0), then, while the card is being charged, a purchase fills the account.
     const filledMeanwhile = await newUserAccount(ctx);
     await setAutoReload(ctx, { accountId: filledMeanwhile, enabled: true, amount: 50n, monthlyLimit: 500n });
-    processor.whileCharging = () => purchase(other, { accountId: filledMeanwhile, idempotencyKey: `${filledMeanwhile}:fill`, actor: service, amount: max });
+    processor.onCharged = () => purchase(other, { accountId: filledMeanwhile, idempotencyKey: `${filledMeanwhile}:fill`, actor: service, amount: max });
     try {
       const chat = { accountId: filledMeanwhile, idempotencyKey: `${filledMeanwhile}:chat`, actor: service, charge: { amount: 40n, category: 'Chat', description: 'A long chat' } };
       expect((await spend(ctx, chat)).balance).toBe(max + 10n); // 10^15 + 50 - 40: the charged 50 landed
     } finally {
-      processor.whileCharging = async () => {};
+      processor.onCharged = () => {};
     }
     expect(processor.chargesFor(filledMeanwhile)).toBe(1);
     expect(await chargesOn(ctx, filledMeanwhile)).toBe(1);

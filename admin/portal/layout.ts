@@ -3,8 +3,8 @@ import { cspHash, html, type Html } from '../page/html.js';
 
 /**
  * The credits page's frame: its one stylesheet (allowed by hash, like the admin page's), the
- * header with the two pages, and the Content-Security-Policy it is served under: no script at
- * all, no inline style but this sheet, framed only by the host page the session names.
+ * header with the two pages, and the Content-Security-Policy it is served under: no script but
+ * the one below, no inline style but this sheet, framed only by the host page the session names.
  */
 const stylesheet: Html = {
   html: `
@@ -69,11 +69,35 @@ const stylesheet: Html = {
 
 const styleHash = cspHash(stylesheet.html);
 
+/**
+ * The one script: until the viewer's browser has told its time zone, it posts it once (the page
+ * then shows times in it). Without script, times stay in the zone the page names.
+ */
+const reportBrowserZone: Html = {
+  html: `(() => {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (!zone || document.documentElement.dataset.zone === zone) return;
+  const form = document.createElement('form');
+  form.method = 'post';
+  form.action = '/portal/zone';
+  for (const [name, value] of [['timeZone', zone], ['to', location.pathname + location.search]]) {
+    const field = document.createElement('input');
+    field.type = 'hidden';
+    field.name = name;
+    field.value = value;
+    form.append(field);
+  }
+  document.body.append(form);
+  form.submit();
+})();`,
+};
+const scriptHash = cspHash(reportBrowserZone.html);
+
 /** The policy a portal page is served under. */
 export function contentSecurityPolicy(embedOrigin: string | null): string {
   return [
     "default-src 'none'",
-    "script-src 'none'",
+    `script-src ${scriptHash}`,
     `style-src ${styleHash}`,
     "style-src-attr 'none'",
     "img-src 'self'",
@@ -87,7 +111,7 @@ export type PortalTab = 'credits' | 'why';
 
 export function layout(title: string, body: Html, session?: PortalSession, tab?: PortalTab): string {
   return html`<!doctype html>
-<html lang="${session?.locale ?? 'en'}">
+<html lang="${session?.locale ?? 'en'}"${session ? html` data-zone="${session.timeZone}"` : ''}>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -105,6 +129,7 @@ ${session
 <main>
 ${body}
 </main>
+${session?.timeZoneSource === 'account' ? html`<script>${reportBrowserZone}</script>` : ''}
 </body>
 </html>`.html;
 }

@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { openPortalSession } from '../../core/access/openPortalSession.js';
 import { getPortalSession, type PortalSession } from '../../core/access/portalSession.js';
+import { setPortalTimeZone } from '../../core/access/setPortalTimeZone.js';
 import type { CoreContext } from '../../core/context.js';
 import { CreditkeeperError, type ErrorCode, isCreditkeeperError } from '../../core/errors.js';
 import { httpStatus } from '../httpErrors.js';
@@ -11,7 +12,8 @@ import { contentSecurityPolicy, layout } from './layout.js';
 import { whyPage } from './whyPage.js';
 
 /**
- * The users' own credits page, mounted at /portal: server-rendered, read-only, no script. The
+ * The users' own credits page, mounted at /portal: server-rendered, read-only; its one script
+ * reports the browser's time zone. The
  * host's one-time link (/portal/open?token=…) becomes a cookie for /portal only, reaching the
  * one account it was minted for; no page takes an account from the address.
  */
@@ -41,6 +43,12 @@ export function portalPage(ctx: CoreContext): express.Router {
     res.cookie(cookieName, secret, { httpOnly: true, sameSite: 'lax', secure: req.secure, path: '/portal', expires: expiresAt });
     res.redirect(303, '/portal');
   });
+  // A POST, so another site cannot change a viewer's zone (the Lax cookie does not go with it).
+  router.post('/zone', express.urlencoded({ extended: false, limit: '2kb' }), async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    await setPortalTimeZone(ctx, { secret: readCookie(req, cookieName) ?? '', browserTimeZone: String(body.timeZone ?? '') });
+    res.redirect(303, portalPath(body.to));
+  });
   router.get('/', page((session, req) => creditsPage(ctx, session, req.query)));
   router.get('/groups/:seq', page((session, req) => groupPage(ctx, session, String(req.params.seq))));
   router.get('/why', page((session, req) => whyPage(ctx, session, req.query)));
@@ -64,6 +72,11 @@ const problems: Partial<Record<ErrorCode, { title: string; text: string }>> = {
   ENTRY_NOT_FOUND: { title: 'Nothing here', text: 'That activity row is not on this account.' },
   ACCOUNT_NOT_FOUND: { title: 'This link has expired', text: 'Open the credits page again from the website you came from.' },
 };
+
+/** Back to the page the viewer was on: a path of the portal, never another site. */
+function portalPath(to: unknown): string {
+  return typeof to === 'string' && /^\/portal(?:[/?]|$)/.test(to) && !/[\\\s]/.test(to) ? to : '/portal';
+}
 
 function readCookie(req: Request, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {

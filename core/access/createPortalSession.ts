@@ -27,11 +27,11 @@ export const createPortalSessionInput = z.strictObject({
     }, 'is not a language tag like en-GB or de')
     .transform((tag) => Intl.getCanonicalLocales(tag)[0]!)
     .default('en'),
-  /** The viewer's zone; default the one Creditkeeper knows for the user. */
+  /** The viewer's zone; by default the browser's, or until it reports one, the user's as Creditkeeper knows it. */
   timeZone: timeZone.optional(),
   /** The host page that frames the portal in an iframe (its origin); otherwise no one may frame it. */
   embedOrigin: webUrl.transform((url) => new URL(url).origin).optional(),
-  /** Rows a page of the activity table shows: seed 002's 25, or fewer in a small dialog. */
+  /** Rows a page of the activity table shows: 25 as an agency's per-client page has, or fewer in a small dialog. */
   pageSize: z.number().int().min(5).max(100).default(25),
   ttlMinutes: z.number().int().min(1).max(60).default(15),
   /** The credential that mints it, for the audit log. */
@@ -60,8 +60,8 @@ export async function createPortalSession(ctx: CoreContext, input: z.input<typeo
   const standing = await viewerStanding(ctx, request.accountId, request.userExternalId);
   const secret = randomBytes(32).toString('base64url');
   const [row] = await ctx.db.sql.query<{ link_expires_at: Date }>(
-    `INSERT INTO portal_sessions (link_hash, account_id, user_external_id, store_url, embed_origin, locale, time_zone, page_size, created_by, link_expires_at)
-     VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, $9, now() + make_interval(mins => $10))
+    `INSERT INTO portal_sessions (link_hash, account_id, user_external_id, store_url, embed_origin, locale, time_zone, time_zone_source, page_size, created_by, link_expires_at)
+     VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(mins => $11))
      RETURNING link_expires_at`,
     [
       hashSecret(secret),
@@ -71,6 +71,7 @@ export async function createPortalSession(ctx: CoreContext, input: z.input<typeo
       request.embedOrigin ?? null,
       request.locale,
       request.timeZone ?? standing.timeZone,
+      request.timeZone ? 'host' : 'account',
       request.pageSize,
       request.createdBy,
       request.ttlMinutes,

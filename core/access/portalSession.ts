@@ -19,6 +19,8 @@ export interface PortalSession {
   embedOrigin: string | null;
   locale: string;
   timeZone: string;
+  /** 'account' until the viewer's browser reports its zone; a zone the host chose ('host') stays. */
+  timeZoneSource: 'host' | 'account' | 'browser';
   pageSize: number;
   expiresAt: Date;
 }
@@ -42,10 +44,11 @@ export async function getPortalSession(ctx: CoreContext, secret: string): Promis
     embed_origin: string | null;
     locale: string;
     time_zone: string;
+    time_zone_source: PortalSession['timeZoneSource'];
     page_size: number;
     expires_at: Date;
   }>(
-    `SELECT account_id, user_external_id, store_url, embed_origin, locale, time_zone, page_size, expires_at
+    `SELECT account_id, user_external_id, store_url, embed_origin, locale, time_zone, time_zone_source, page_size, expires_at
      FROM portal_sessions WHERE session_hash = $1 AND expires_at > now()`,
     [hashSecret(secret)],
   );
@@ -60,6 +63,7 @@ export async function getPortalSession(ctx: CoreContext, secret: string): Promis
     embedOrigin: row.embed_origin,
     locale: row.locale,
     timeZone: row.time_zone,
+    timeZoneSource: row.time_zone_source,
     pageSize: row.page_size,
     expiresAt: new Date(row.expires_at),
   };

@@ -103,8 +103,9 @@ describe('the credits page (/portal) in a browser', () => {
     return `${base}${reply.body.path as string}`;
   }
 
-  async function openAt(width: number, link: string): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width, height: 900 } });
+  /** The viewers' browsers are where they live: Madrid, like the zone their accounts have. */
+  async function openAt(width: number, link: string, browserZone = 'Europe/Madrid'): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext({ viewport: { width, height: 900 }, timezoneId: browserZone });
     const page = await context.newPage();
     const reply = await page.goto(link);
     expect(reply?.status()).toBe(200);
@@ -230,6 +231,63 @@ describe('the credits page (/portal) in a browser', () => {
     });
   }
 
+  it('shows times in the zone of the viewer’s browser, unless the host chose one; without script, in the zone it names', async () => {
+    const firstRow = '#log tbody tr >> nth=0';
+    const [latest] = await ctx.db.sql.query<{ at: Date }>(`SELECT max(created_at) AS at FROM entries WHERE account_id = $1::uuid`, [ids.acme]);
+    const timeIn = (timeZone: string) => new Intl.DateTimeFormat('en', { timeZone, timeStyle: 'short' }).format(latest!.at);
+
+    // nora's account says Madrid; her browser is in Tokyo (UTC+9, no summer time): the page follows the browser.
+    const tokyo = await openAt(1280, await mint(ids.acme, people.nora), 'Asia/Tokyo');
+    await tokyo.page.waitForURL(`${base}/portal`);
+    expect(await text(tokyo.page, 'body')).toContain('Times in Asia/Tokyo');
+    expect(await text(tokyo.page, firstRow)).toContain(timeIn('Asia/Tokyo'));
+    // Told once: the next page is in Tokyo too, and the browser is not asked again.
+    await tokyo.page.goto(`${base}/portal/why`);
+    expect(await text(tokyo.page, 'body')).toContain('Times in Asia/Tokyo');
+    expect(await tokyo.page.locator('script').count()).toBe(0);
+    await tokyo.context.close();
+
+    // The host said New York: a Tokyo browser does not change that.
+    const chosen = await openAt(1280, await mint(ids.acme, people.nora, { timeZone: 'America/New_York' }), 'Asia/Tokyo');
+    expect(await text(chosen.page, 'body')).toContain('Times in America/New_York');
+    expect(await text(chosen.page, firstRow)).toContain(timeIn('America/New_York'));
+    expect(await chosen.page.locator('script').count()).toBe(0);
+    await chosen.context.close();
+
+    // Without script: the account's zone, named on the page.
+    const context = await browser.newContext({ viewport: { width: 375, height: 900 }, timezoneId: 'Asia/Tokyo', javaScriptEnabled: false });
+    const page = await context.newPage();
+    await page.goto(await mint(ids.acme, people.nora));
+    expect(await text(page, 'body')).toContain('Times in Europe/Madrid');
+    await context.close();
+  });
+
+  it('takes a zone only from its own session, for its own pages', async () => {
+    const { context, page } = await openAt(375, await mint(ids.castaly, people.castaly), 'Europe/Madrid');
+    const cookie = (await context.cookies()).find((c) => c.name === 'ck_portal')!;
+    const post = (body: string, withCookie = true) =>
+      fetch(`${base}/portal/zone`, {
+        method: 'POST', redirect: 'manual', body,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(withCookie && { cookie: `ck_portal=${cookie.value}` }) },
+      });
+    // Off-site or odd destinations go back to the credits page.
+    for (const to of ['https://evil.example/', '//evil.example/', '/admin', '/portal\\@evil.example']) {
+      const reply = await post(`timeZone=Europe%2FMadrid&to=${encodeURIComponent(to)}`);
+      expect(reply.status).toBe(303);
+      expect(reply.headers.get('location')).toBe('/portal');
+    }
+    // A made-up zone keeps the one it had; a session already told is not told again.
+    await post('timeZone=Mars%2FOlympus&to=/portal');
+    expect(await text(page, 'body')).toContain('Times in Europe/Madrid');
+    await post('timeZone=Asia%2FTokyo&to=/portal');
+    await page.reload();
+    expect(await text(page, 'body')).toContain('Times in Europe/Madrid');
+    // No cookie: nothing changes anywhere, and the visitor lands on the expired page.
+    const anonymous = await post('timeZone=Asia%2FTokyo&to=/portal', false);
+    expect(anonymous.status).toBe(303);
+    await context.close();
+  });
+
   it('an expired link, a used one and a made-up one each get a clear page with nothing of any account', async () => {
     const page = await browser.newPage({ viewport: { width: 375, height: 800 } });
     const expired = await mint(ids.acme, people.nora);
@@ -267,7 +325,9 @@ describe('the credits page (/portal) in a browser', () => {
     const [cookie] = await context.cookies();
     expect(cookie).toMatchObject({ name: 'ck_portal', path: '/portal', httpOnly: true, sameSite: 'Lax' });
     const headers = (await page.goto(`${base}/portal`))!.headers();
-    expect(headers['content-security-policy']).toContain("script-src 'none'");
+    // One script, allowed by its hash: the one that reports the browser's zone.
+    expect(headers['content-security-policy']).toMatch(/script-src 'sha256-[A-Za-z0-9+/=]+';/);
+    expect(headers['content-security-policy']).not.toContain('unsafe');
     expect(headers['content-security-policy']).toContain("frame-ancestors 'none'");
 
     // The browser does not send it to /admin, and /admin would not take it if it did.

@@ -5,11 +5,11 @@ import { openAccount } from '../../core/accounts/openAccount.js';
 import type { CoreContext } from '../../core/context.js';
 import { type Database, openDatabase } from '../../core/db/database.js';
 import { purchase } from '../../core/ledger/purchase.js';
-import { verifyLedger } from '../../core/ledger/verify.js';
 import { seedPlans } from '../../core/plans/planCatalog.js';
 import { seedPriceList } from '../../core/pricing/priceList.js';
 import { freePort } from '../support/freePort.js';
 import { type PrivateCluster, startPrivateCluster } from '../support/privateCluster.js';
+import { expectAcknowledgedWritesOnce, type SentWrite } from './acknowledgedWrites.js';
 import { type CreditkeeperProcess, startCreditkeeper } from './creditkeeperProcess.js';
 
 /**
@@ -65,7 +65,7 @@ describe('PostgreSQL killed under a running Creditkeeper process', () => {
     await server.ready();
     const pid = server.child.pid;
 
-    const sent = new Map<string, { accountId: string; amount: bigint }>();
+    const sent = new Map<string, SentWrite>();
     const acknowledged = new Set<string>();
     /** Acknowledged as a replay: the write had landed, and its answer was lost with the connection. */
     let replayed = 0;
@@ -160,21 +160,7 @@ describe('PostgreSQL killed under a running Creditkeeper process', () => {
     expect(server.child.pid).toBe(pid);
     await server.kill('SIGTERM');
 
-    const report = await verifyLedger(ctx.db);
-    expect(report.checks.filter((c) => c.violations.length > 0)).toEqual([]);
-    const entries = await ctx.db.sql.query<{ idempotency_key: string; account_id: string; amount: string }>(
-      `SELECT idempotency_key, account_id, amount::text FROM entries WHERE idempotency_key LIKE 'w-%'`,
-    );
-    const written = new Map(entries.map((e) => [e.idempotency_key, e]));
-    const doubled = entries.length - written.size;
-    const lost = [...acknowledged].filter((key) => !written.has(key));
-    // Every entry is one the client sent, whole: its account and amount, acknowledged or not.
-    for (const [key, entry] of written) {
-      const write = sent.get(key);
-      expect(write, `${key} was never sent`).toBeDefined();
-      expect(entry).toMatchObject({ account_id: write!.accountId, amount: String(write!.amount) });
-    }
-    expect({ lost: lost.length, doubled }).toEqual({ lost: 0, doubled: 0 });
+    const { written } = await expectAcknowledgedWritesOnce(ctx.db, sent, acknowledged);
     // Failed writes failed cleanly: the process answered every request, with a server error and a code.
     expect(unanswered).toBe(0);
     for (const failure of failures.keys()) expect(failure).toMatch(/^5\d\d [A-Z_]+$/);
@@ -183,7 +169,7 @@ describe('PostgreSQL killed under a running Creditkeeper process', () => {
 
     console.log(
       `PostgreSQL crash test: ${kills} kills (${outages.map((o) => `${o.killed}: gone in ${o.goneMs} ms, restarted in ${o.restartMs} ms, writing again ${o.recoveredMs} ms later`).join('; ')}), ` +
-        `${acknowledged.size} writes acknowledged (${replayed} as replays of a write whose answer was lost), ${entries.length} written, lost 0, doubled 0, ` +
+        `${acknowledged.size} writes acknowledged (${replayed} as replays of a write whose answer was lost), ${written} written, lost 0, doubled 0, ` +
         `failed answers ${[...failures].map(([failure, n]) => `${failure} ×${n}`).join(', ')}; one Creditkeeper process throughout; ` +
         `cluster initdb+start ${clusterStartedMs} ms, ${((Date.now() - startedAt) / 1000).toFixed(1)} s in all`,
     );

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { authenticateToken } from '../../core/access/authenticateToken.js';
 import { createApiToken } from '../../core/access/createApiToken.js';
 import { createLoginLink } from '../../core/access/createLoginLink.js';
 import { addMember } from '../../core/accounts/addMember.js';
@@ -70,6 +71,14 @@ describe.each(engines)('tenancy on %s', (engine) => {
     expect((await asA('GET', `/v1/accounts/${ids.victim}/balance`)).status).toBe(404);
     const byHost = await client(api.baseUrl, api.service)('POST', `/v1/organisations/orgA-${run}/members`, { key: key(), body: { userExternalId: stranger, role: 'VIEWER' } });
     expect([byHost.status, byHost.body.role]).toEqual([200, 'VIEWER']);
+  });
+
+  it('a token limited to an organisation goes with it, never becoming a token for every account', async () => {
+    const [gone] = await ctx.db.sql.query<{ id: string }>(`INSERT INTO organisations (external_id, name) VALUES ($1, 'Gone') RETURNING id`, [`gone-${run}`]);
+    const { secret } = await createApiToken(ctx, { name: 'gone-host', scopes: ['SERVICE', 'READ'], organisationExternalId: `gone-${run}`, actor: setup });
+    await ctx.db.sql.query(`DELETE FROM organisations WHERE id = $1::uuid`, [gone!.id]);
+    expect(await ctx.db.sql.query(`SELECT id FROM api_tokens WHERE name = 'gone-host'`)).toEqual([]);
+    await expectError(authenticateToken(ctx, secret), 'UNAUTHENTICATED');
   });
 
   it("an organisation's ADMIN token searches, reads the audit of and adjusts only its organisation's accounts", async () => {

@@ -45,7 +45,7 @@ import { seedPriceList } from '../core/pricing/priceList.js';
 import { seedPlans } from '../core/plans/planCatalog.js';
 import type { Caller } from '../bot/command.js';
 import { dispatch } from '../bot/dispatch.js';
-import { renderText } from '../bot/console/renderText.js';
+import { renderText } from '../bot/text/renderText.js';
 import type { View } from '../bot/views.js';
 import { createServerDatabase, percentile, timed } from './support.js';
 

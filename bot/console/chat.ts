@@ -10,8 +10,8 @@ import { createLogger } from '../../core/logger.js';
 import type { Caller } from '../command.js';
 import { commands } from '../commands/index.js';
 import { dispatch } from '../dispatch.js';
-import { parseLine } from './parseLine.js';
-import { renderText } from './renderText.js';
+import { parseLine } from '../text/parseLine.js';
+import { renderText } from '../text/renderText.js';
 
 /**
  * The chat commands in a terminal, with no Discord or Slack tokens: `npm run chat -- --as maria`

@@ -12,7 +12,7 @@ import {
 import type { ActivityRow } from '../../core/reports/activity.js';
 import { usageChartPng } from '../charts/usageChartPng.js';
 import { activityName, activitySource, clipText, creditKindName, credits, creditsNotes, discountText, signedCredits } from '../chatFormat.js';
-import { renderText } from '../console/renderText.js';
+import { renderText } from '../text/renderText.js';
 import type { View } from '../views.js';
 import { activityButtonId } from './activityButtons.js';
 

@@ -1,7 +1,7 @@
 import type { types } from '@slack/bolt';
 import type { ActivityRow } from '../../core/reports/activity.js';
 import { activityName, activitySource, clipText, creditKindName, credits, creditsNotes, discountText, signedCredits, zonedTime } from '../chatFormat.js';
-import { renderText } from '../console/renderText.js';
+import { renderText } from '../text/renderText.js';
 import type { View } from '../views.js';
 import { activityActionIds, activityButtonValueText } from './activityButtons.js';
 

@@ -6,7 +6,7 @@ import type { Logger } from '../../core/logger.js';
 import { staleButtonText, unexpectedErrorText } from '../chatFormat.js';
 import type { Command } from '../command.js';
 import { commands } from '../commands/index.js';
-import { parseLine } from '../console/parseLine.js';
+import { parseLine } from '../text/parseLine.js';
 import { dispatch } from '../dispatch.js';
 import type { DirectMessageSender } from '../notices/chatNotifier.js';
 import { type ChatTransport, type ConnectionEvents, CredentialsRejected } from '../transportHealth.js';

@@ -5,8 +5,8 @@ import { openAccount } from '../../core/accounts/openAccount.js';
 import { grant } from '../../core/ledger/grant.js';
 import type { Caller } from '../../bot/command.js';
 import { dispatch } from '../../bot/dispatch.js';
-import { parseLine } from '../../bot/console/parseLine.js';
-import { renderText } from '../../bot/console/renderText.js';
+import { parseLine } from '../../bot/text/parseLine.js';
+import { renderText } from '../../bot/text/renderText.js';
 import { entryCount, key, service, useFreshLedger } from '../support/scenario.js';
 
 const logger = pino({ level: 'silent' });

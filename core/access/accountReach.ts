@@ -34,6 +34,18 @@ export async function ensureAccountInReach(ctx: CoreContext, reach: Reach, accou
   if (!row!.in_reach) throw new CreditkeeperError('ACCOUNT_NOT_FOUND', `No account ${accountId}`);
 }
 
+/** Of these account ids, the ones the credential reaches (for an unrestricted one: every well-formed id), in one query. */
+export async function accountsInReach(ctx: CoreContext, reach: Reach, accountIds: readonly unknown[]): Promise<Set<string>> {
+  const ids = [...new Set(accountIds.filter((id): id is string => uuid.safeParse(id).success))];
+  if (!reach.organisationId || ids.length === 0) return new Set(ids);
+  const rows = await ctx.db.sql.query<{ id: string }>(
+    `SELECT a.id FROM accounts a LEFT JOIN clients c ON c.id = a.client_id
+     WHERE a.id = ANY($1::uuid[]) AND ${ownedByOrganisation('$2::uuid')}`,
+    [ids, reach.organisationId],
+  );
+  return new Set(rows.map((row) => row.id));
+}
+
 /** An organisation-limited credential acts only on its own organisation (by external id). */
 export async function ensureOrganisationInReach(ctx: CoreContext, reach: Reach, organisationExternalId: string): Promise<void> {
   if (!reach.organisationId) return;

@@ -1,9 +1,11 @@
 import { z } from 'zod';
+import { components, csvText, ErrorBody } from './responses.js';
 import type { Route } from './route.js';
 
 /**
  * The OpenAPI 3.1 description of the API, generated from the same zod schemas that validate
- * requests, so the document cannot drift from what the server accepts.
+ * requests and describe replies (admin/responses.ts), so the document cannot drift from what the
+ * server accepts and returns.
  */
 export function openApiDocument(routes: Route[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -27,9 +29,9 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
       responses: {
         [String(r.status ?? 200)]: {
           description: r.write ? 'Done (a replay carries the header Idempotent-Replayed: true)' : 'OK',
-          content: r.path.endsWith('.csv') ? { 'text/csv': {} } : { 'application/json': {} },
+          content: r.response === csvText ? { 'text/csv': { schema: { type: 'string' } } } : { 'application/json': { schema: responseSchema(r.response) } },
         },
-        default: { description: 'An error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+        default: { description: 'An error', content: { 'application/json': { schema: responseSchema(ErrorBody) } } },
       },
     };
   }
@@ -46,19 +48,7 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
     paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token with scopes SERVICE, ADMIN or READ' } },
-      schemas: {
-        Error: {
-          type: 'object',
-          required: ['error'],
-          properties: {
-            error: {
-              type: 'object',
-              required: ['code', 'message', 'requestId'],
-              properties: { code: { type: 'string' }, message: { type: 'string' }, requestId: { type: 'string' }, details: {} },
-            },
-          },
-        },
-      },
+      schemas: componentSchemas(),
     },
   };
 }
@@ -84,4 +74,20 @@ function parametersOf(schema: z.ZodType | undefined, where: 'path' | 'query'): R
     required: where === 'path' || (json.required ?? []).includes(name),
     schema: property,
   }));
+}
+
+const componentPath = '#/components/schemas/';
+
+/** The named response schemas (Entry, Balance, Error…), referring to each other by $ref. */
+function componentSchemas(): Record<string, unknown> {
+  const { schemas } = z.toJSONSchema(components, { io: 'output', uri: (id) => `${componentPath}${id}` });
+  return Object.fromEntries(Object.entries(schemas).map(([id, { $schema: _dialect, $id: _id, ...schema }]) => [id, schema]));
+}
+
+/** A reply's schema: a $ref when it is a component, else inline with $refs to the components it uses. */
+function responseSchema(schema: z.ZodType): Record<string, unknown> {
+  const id = components.get(schema)?.id;
+  if (id) return { $ref: `${componentPath}${id}` };
+  const { $schema: _dialect, $defs: _components, ...inline } = z.toJSONSchema(schema, { io: 'output', metadata: components });
+  return JSON.parse(JSON.stringify(inline).replaceAll('"#/$defs/', `"${componentPath}`)) as Record<string, unknown>;
 }

@@ -24,7 +24,27 @@ export interface RouteInput<P, Q, B> {
   idempotencyKey: string;
 }
 
-export interface Route<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.ZodType, B extends z.ZodType = z.ZodType> {
+/**
+ * What a handler may return for its reply to be `Wire` (a response schema's output): in code,
+ * credits are bigint and times Date where the wire has strings, and the CSV route a stream.
+ */
+export type InCode<Wire> =
+  Wire extends z.core.$brand<'csv'>
+    ? { csv: AsyncIterable<string> }
+    : Wire extends string
+      ? Wire | bigint | Date
+      : Wire extends readonly (infer Item)[]
+        ? InCode<Item>[]
+        : Wire extends object
+          ? { [K in keyof Wire]: InCode<Wire[K]> }
+          : Wire;
+
+export interface Route<
+  P extends z.ZodType = z.ZodType,
+  Q extends z.ZodType = z.ZodType,
+  B extends z.ZodType = z.ZodType,
+  R extends z.ZodType = z.ZodType,
+> {
   method: 'get' | 'post';
   path: string;
   summary: string;
@@ -34,6 +54,8 @@ export interface Route<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.
   params?: P;
   query?: Q;
   body?: B;
+  /** The successful reply's body as it is on the wire (admin/responses.ts); errors are all ErrorBody. */
+  response: R;
   /**
    * A write: needs an Idempotency-Key, and a retry gets the first reply. 'ledger' writes are made
    * idempotent by the ledger itself (the key is the entry's, per account: a retry is answered from
@@ -44,10 +66,11 @@ export interface Route<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.
   status?: number;
   /** Which path parameter names an account the token must be able to reach. */
   accountParam?: string;
-  handle(ctx: CoreContext, input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>): Promise<unknown>;
+  /** A 'ledger' write also says whether it was a replay (sent as a header, not in the body). */
+  handle(ctx: CoreContext, input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>): Promise<InCode<z.output<R>> & { replayed?: boolean }>;
 }
 
-export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(definition: Route<P, Q, B>): Route {
+export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType>(definition: Route<P, Q, B, R>): Route {
   return definition as unknown as Route;
 }
 

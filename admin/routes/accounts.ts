@@ -4,6 +4,7 @@ import { openAccount, openAccountInput } from '../../core/accounts/openAccount.j
 import { ensureOrganisationInReach } from '../../core/access/accountReach.js';
 import { CreditkeeperError } from '../../core/errors.js';
 import { fieldsOf, route, serviceWrites } from '../route.js';
+import { Membership, OpenedAccount } from '../responses.js';
 
 export const accountRoutes = [
   route({
@@ -14,6 +15,7 @@ export const accountRoutes = [
     scopes: serviceWrites,
     body: openAccountInput,
     write: 'stored',
+    response: OpenedAccount,
     status: 201,
     handle: async (ctx, { body, principal }) => {
       const owner = body.owner;
@@ -33,6 +35,7 @@ export const accountRoutes = [
     params: z.strictObject({ organisationExternalId: z.string().min(1).max(200) }),
     body: fieldsOf(addMemberInput, ['organisationExternalId', 'actor', 'origin']),
     write: 'stored',
+    response: Membership,
     handle: (ctx, { params, body, principal, actor, origin }) =>
       addMember(ctx, { ...body, organisationExternalId: params.organisationExternalId, actor, origin }, principal),
   }),

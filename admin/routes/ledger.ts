@@ -7,6 +7,7 @@ import { reversePurchase, reversePurchaseInput } from '../../core/ledger/reverse
 import { spend, spendInput } from '../../core/ledger/spend.js';
 import { voidDeposit, voidDepositInput } from '../../core/ledger/voidDeposit.js';
 import { accountPath, fieldsOf, ledgerSupplied, route, serviceOrStaffWrites, serviceWrites } from '../route.js';
+import { LedgerWrite, UsageWrite } from '../responses.js';
 
 /** The host product's writes: each one ledger operation on one account. */
 const id = z.uuid({ message: 'must be an id' });
@@ -23,6 +24,7 @@ export const ledgerRoutes = [
     params: accountPath,
     body: fieldsOf(spendInput, ledgerSupplied),
     write: 'ledger',
+    response: UsageWrite,
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
@@ -37,6 +39,7 @@ export const ledgerRoutes = [
     params: accountPath,
     body: fieldsOf(purchaseInput, ledgerSupplied),
     write: 'ledger',
+    response: LedgerWrite,
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
@@ -51,6 +54,7 @@ export const ledgerRoutes = [
     params: entryPath,
     body: fieldsOf(reversePurchaseInput, [...ledgerSupplied, 'entryId']),
     write: 'ledger',
+    response: LedgerWrite,
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
@@ -65,6 +69,7 @@ export const ledgerRoutes = [
     params: accountPath,
     body: fieldsOf(grantInput, ledgerSupplied),
     write: 'ledger',
+    response: LedgerWrite,
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
@@ -79,6 +84,7 @@ export const ledgerRoutes = [
     params: accountPath,
     body: fieldsOf(refundInput, ledgerSupplied),
     write: 'ledger',
+    response: LedgerWrite,
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
@@ -93,6 +99,7 @@ export const ledgerRoutes = [
     params: depositPath,
     body: fieldsOf(reconcileDepositInput, [...ledgerSupplied, 'depositId']),
     write: 'ledger',
+    response: LedgerWrite,
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
@@ -107,6 +114,7 @@ export const ledgerRoutes = [
     params: depositPath,
     body: fieldsOf(voidDepositInput, [...ledgerSupplied, 'depositId']),
     write: 'ledger',
+    response: LedgerWrite,
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>

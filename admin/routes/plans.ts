@@ -4,6 +4,7 @@ import { cancelSubscription } from '../../core/plans/cancelSubscription.js';
 import { subscribe, subscribeInput } from '../../core/plans/subscribe.js';
 import { findSubscription } from '../../core/plans/subscriptionRecord.js';
 import { accountPath, fieldsOf, ledgerSupplied, reads, route, serviceWrites } from '../route.js';
+import { PlanList, Subscription, SubscriptionWrite } from '../responses.js';
 
 /** Plans and subscriptions: the host product puts accounts on plans; cron lands their grants. */
 export const planRoutes = [
@@ -14,6 +15,7 @@ export const planRoutes = [
     summary: 'The plans an account can be on: allocation, period, and what happens to unused credits',
     scopes: reads,
     write: false,
+    response: PlanList,
     handle: async (ctx) => ({ plans: Object.entries(ctx.plans).map(([id, plan]) => ({ id, ...plan })) }),
   }),
   route({
@@ -24,6 +26,7 @@ export const planRoutes = [
     scopes: reads,
     params: accountPath,
     write: false,
+    response: Subscription,
     accountParam: 'accountId',
     handle: async (ctx, { params }) => {
       const subscription = await findSubscription(ctx.db.sql, params.accountId);
@@ -40,6 +43,7 @@ export const planRoutes = [
     params: accountPath,
     body: fieldsOf(subscribeInput, ledgerSupplied),
     write: 'ledger',
+    response: SubscriptionWrite,
     accountParam: 'accountId',
     handle: async (ctx, { params, body, idempotencyKey, actor, origin }) => {
       const { subscription, write } = await subscribe(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin });
@@ -55,6 +59,7 @@ export const planRoutes = [
     params: accountPath,
     body: z.strictObject({}),
     write: 'stored',
+    response: Subscription,
     accountParam: 'accountId',
     handle: (ctx, { params }) => cancelSubscription(ctx, { accountId: params.accountId }),
   }),

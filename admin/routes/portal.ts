@@ -1,6 +1,7 @@
 import { ensureAccountInReach } from '../../core/access/accountReach.js';
 import { createPortalSession, createPortalSessionInput } from '../../core/access/createPortalSession.js';
 import { fieldsOf, route, serviceWrites } from '../route.js';
+import { PortalLink } from '../responses.js';
 
 /** The users' own credits page: the host mints a one-time link for its signed-in user. */
 export const portalRoutes = [
@@ -14,6 +15,7 @@ export const portalRoutes = [
     body: fieldsOf(createPortalSessionInput, ['createdBy', 'origin']),
     // Not a stored write: a retry mints another link, and the secret is never kept in clear.
     write: false,
+    response: PortalLink,
     status: 201,
     handle: async (ctx, { body, principal, origin }) => {
       await ensureAccountInReach(ctx, principal, body.accountId);

@@ -9,6 +9,7 @@ import { exportActivityCsv } from '../../core/reports/exportActivity.js';
 import { getMonthlySummary } from '../../core/reports/monthlySummary.js';
 import { explainBalance } from '../../core/reports/why.js';
 import { accountPath, reads, route } from '../route.js';
+import { ActivityPage, Balance, DailyUsage, Entry, MonthlySummary, WhyExplanation, csvText } from '../responses.js';
 
 /** Query strings carry text: these schemas turn it into what the core use-cases take. */
 const date = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }).or(z.iso.date());
@@ -54,6 +55,7 @@ export const reportRoutes = [
     params: accountPath,
     query: z.strictObject({ timeZone: timeZone.optional() }),
     write: false,
+    response: Balance,
     accountParam: 'accountId',
     handle: (ctx, { params, query }) => getBalanceBreakdown(ctx, { ...query, accountId: params.accountId }),
   }),
@@ -66,6 +68,7 @@ export const reportRoutes = [
     params: accountPath,
     query: z.strictObject({ ...activityFilters, pageSize, cursor: z.string().max(200).optional() }),
     write: false,
+    response: ActivityPage,
     accountParam: 'accountId',
     handle: (ctx, { params, query }) =>
       getActivity(ctx, {
@@ -83,6 +86,7 @@ export const reportRoutes = [
     scopes: reads,
     params: accountPath.extend({ seq: z.string().regex(/^\d{1,19}$/, 'must be a row number') }),
     write: false,
+    response: z.array(Entry),
     accountParam: 'accountId',
     handle: (ctx, { params }) => getActivityGroup(ctx, params),
   }),
@@ -95,6 +99,7 @@ export const reportRoutes = [
     params: accountPath,
     query: activityFilterQuery,
     write: false,
+    response: csvText,
     accountParam: 'accountId',
     handle: async (ctx, { params, query }) => ({
       csv: exportActivityCsv(ctx, { accountId: params.accountId, ...filterOf(query) }),
@@ -109,6 +114,7 @@ export const reportRoutes = [
     params: accountPath,
     query: z.strictObject({ timeZone: timeZone.optional(), days: z.coerce.number().int().min(1).max(366).optional() }),
     write: false,
+    response: DailyUsage,
     accountParam: 'accountId',
     handle: (ctx, { params, query }) => getDailyUsage(ctx, { ...query, accountId: params.accountId }),
   }),
@@ -121,6 +127,7 @@ export const reportRoutes = [
     params: accountPath,
     query: z.strictObject({ timeZone: timeZone.optional() }),
     write: false,
+    response: MonthlySummary,
     accountParam: 'accountId',
     handle: (ctx, { params, query }) => getMonthlySummary(ctx, { ...query, accountId: params.accountId }),
   }),
@@ -133,6 +140,7 @@ export const reportRoutes = [
     params: accountPath,
     query: z.strictObject({ since: date.optional(), expectedBalance: z.string().regex(/^\d{1,16}$/, 'must be a whole number').optional() }),
     write: false,
+    response: WhyExplanation,
     accountParam: 'accountId',
     handle: (ctx, { params, query }) =>
       explainBalance(ctx, {

@@ -7,6 +7,7 @@ import { chatIdentity } from '../../core/identity/provider.js';
 import { unlinkIdentity } from '../../core/identity/unlinkIdentity.js';
 import { rewardAdView } from '../../core/rewards/rewardAdView.js';
 import { accountPath, fieldsOf, reads, route, serviceWrites } from '../route.js';
+import { AdReward, AutoReload, AutoReloadCharge, LinkCode, Unlinked } from '../responses.js';
 import type { TokenPrincipal } from '../../core/access/authenticateToken.js';
 
 /** Users are the host product's, not an organisation's: a token limited to one organisation cannot act for them. */
@@ -25,6 +26,7 @@ export const rewardRoutes = [
     params: z.strictObject({ userExternalId: createLinkCodeInput.shape.userExternalId }),
     body: fieldsOf(createLinkCodeInput, ['userExternalId']),
     write: 'stored',
+    response: LinkCode,
     status: 201,
     handle: async (ctx, { params, body, principal }) => {
       ensureNotOrganisationToken(principal);
@@ -39,6 +41,7 @@ export const rewardRoutes = [
     scopes: serviceWrites,
     body: z.strictObject(chatIdentity),
     write: 'stored',
+    response: Unlinked,
     handle: async (ctx, { body, principal }) => {
       ensureNotOrganisationToken(principal);
       return unlinkIdentity(ctx, body);
@@ -53,6 +56,7 @@ export const rewardRoutes = [
     scopes: 'public',
     query: z.record(z.string(), z.unknown()),
     write: false,
+    response: AdReward,
     handle: async (ctx, { rawQuery }) => {
       const result = await rewardAdView(ctx, { query: rawQuery });
       const entry = result.entries[0]!;
@@ -67,6 +71,7 @@ export const rewardRoutes = [
     scopes: reads,
     params: accountPath,
     write: false,
+    response: AutoReload,
     accountParam: 'accountId',
     handle: async (ctx, { params }) =>
       (await getAutoReload(ctx, params.accountId)) ?? { accountId: params.accountId, enabled: false, amount: null, monthlyLimit: null, usedThisMonth: 0n },
@@ -80,6 +85,7 @@ export const rewardRoutes = [
     params: accountPath,
     body: fieldsOf(setAutoReloadInput, ['accountId', 'actor', 'origin']),
     write: 'stored',
+    response: AutoReload,
     accountParam: 'accountId',
     handle: (ctx, { params, body, actor, origin }) => setAutoReload(ctx, { ...body, accountId: params.accountId, actor, origin }),
   }),
@@ -93,6 +99,7 @@ export const rewardRoutes = [
     params: z.strictObject({ accountId: accountPath.shape.accountId, chargeKey: settleChargeInput.shape.chargeKey }),
     body: chargeOutcome,
     write: 'stored',
+    response: AutoReloadCharge,
     accountParam: 'accountId',
     handle: (ctx, { params, body }) => settleCharge(ctx, { accountId: params.accountId, chargeKey: params.chargeKey, outcome: body }),
   }),

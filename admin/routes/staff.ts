@@ -4,6 +4,7 @@ import { listAudit } from '../../core/audit/listAudit.js';
 import { adjust, adjustInput } from '../../core/ledger/adjust.js';
 import { writeOff, writeOffInput } from '../../core/ledger/writeOff.js';
 import { accountPath, fieldsOf, ledgerSupplied, route, staffOnly } from '../route.js';
+import { AccountSummary, AuditPage, LedgerWrite } from '../responses.js';
 
 /** Staff actions: each needs a reason, is done as the staff member the admin token names, and is audited. */
 export const staffRoutes = [
@@ -15,6 +16,7 @@ export const staffRoutes = [
     scopes: staffOnly,
     query: z.strictObject({ search: z.string().min(1).max(200), limit: z.coerce.number().int().min(1).max(100).optional() }),
     write: false,
+    response: z.array(AccountSummary),
     handle: (ctx, { query, principal }) => searchAccounts(ctx, query, principal),
   }),
   route({
@@ -26,6 +28,7 @@ export const staffRoutes = [
     params: accountPath,
     body: fieldsOf(adjustInput, ledgerSupplied),
     write: 'ledger',
+    response: LedgerWrite,
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
@@ -40,6 +43,7 @@ export const staffRoutes = [
     params: accountPath,
     body: fieldsOf(writeOffInput, ledgerSupplied),
     write: 'ledger',
+    response: LedgerWrite,
     status: 201,
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
@@ -60,6 +64,7 @@ export const staffRoutes = [
       cursor: z.string().max(200).optional(),
     }),
     write: false,
+    response: AuditPage,
     handle: (ctx, { query, principal }) => listAudit(ctx, query, principal),
   }),
 ];

@@ -22,8 +22,8 @@ export type BatchOutcome =
 /** Outages are the batch's, not an event's: the caller retries the whole batch, and what landed replays. */
 const outages: readonly ErrorCode[] = ['DATABASE_UNAVAILABLE', 'STORAGE_FULL', 'DATABASE_LOCKED'];
 
-/** Accounts whose events run at once; each account's events run one after another, in batch order. */
-const accountsAtOnce = 32;
+/** Accounts whose events run at once (enough to fill the group commit; measured with bench/batch.ts); each account's events run one after another, in batch order. */
+const accountsAtOnce = 200;
 
 /**
  * Usage events for many accounts in one call. Not all-or-nothing: each event is its own spend,

@@ -21,6 +21,7 @@ import { adminPage } from './page/router.js';
 import { portalPage } from './portal/router.js';
 import type { Route } from './route.js';
 import { accountRoutes } from './routes/accounts.js';
+import { batchRoutes } from './routes/batches.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { planRoutes } from './routes/plans.js';
 import { portalRoutes } from './routes/portal.js';
@@ -28,9 +29,10 @@ import { reportRoutes } from './routes/reports.js';
 import { rewardRoutes } from './routes/rewards.js';
 import { staffRoutes } from './routes/staff.js';
 
-export const apiRoutes: Route[] = [...accountRoutes, ...ledgerRoutes, ...planRoutes, ...rewardRoutes, ...reportRoutes, ...staffRoutes, ...portalRoutes];
+export const apiRoutes: Route[] = [...accountRoutes, ...ledgerRoutes, ...batchRoutes, ...planRoutes, ...rewardRoutes, ...reportRoutes, ...staffRoutes, ...portalRoutes];
 
 const bodyLimit = '64kb';
+const batchBodyLimit = '1mb';
 
 /**
  * The HTTP surface: the service API for the host product, the admin API for staff, health and
@@ -86,6 +88,8 @@ export function createApp(coreContext: CoreContext, logger: Logger, options: App
     next();
   });
   for (const { path, router } of options.routers ?? []) app.use(path, router);
+  // A batch carries up to 1,000 events: its body may be larger than one write's.
+  for (const r of apiRoutes.filter((r) => r.write === 'each')) app.post(r.path, express.json({ limit: batchBodyLimit, type: 'application/json' }));
   app.use(express.json({ limit: bodyLimit, type: 'application/json' }));
 
   // Liveness: the process answers. It does not touch the database, so an outage there never
@@ -199,7 +203,7 @@ async function serve(ctx: CoreContext, limits: Limits, r: Route, req: Request, r
     rawQuery: req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '',
   };
 
-  if (!r.write) {
+  if (!r.write || r.write === 'each') {
     const result = await r.handle(ctx, input);
     if (result && typeof result === 'object' && 'csv' in result) return streamCsv(res, (result as { csv: AsyncIterable<string> }).csv);
     res.status(r.status ?? 200).type('application/json').send(JSON.stringify(result, jsonSafe));
@@ -259,7 +263,7 @@ function toCreditkeeperError(error: unknown): CreditkeeperError | undefined {
   if (isCreditkeeperError(error)) return error;
   const type = (error as { type?: string }).type;
   if (type === 'entity.parse.failed') return new CreditkeeperError('VALIDATION_FAILED', 'The body is not valid JSON');
-  if (type === 'entity.too.large') return new CreditkeeperError('PAYLOAD_TOO_LARGE', `Bodies are limited to ${bodyLimit}`);
+  if (type === 'entity.too.large') return new CreditkeeperError('PAYLOAD_TOO_LARGE', `Bodies are limited to ${bodyLimit} (a batch's to ${batchBodyLimit})`);
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
     return new CreditkeeperError('VALIDATION_FAILED', 'Send the body as UTF-8 JSON');
   }

@@ -14,7 +14,7 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
     const parameters = [
       ...parametersOf(r.params, 'path'),
       ...parametersOf(r.query, 'query'),
-      ...(r.write
+      ...(r.write && r.write !== 'each'
         ? [{ name: 'Idempotency-Key', in: 'header', required: true, description: 'Unique per request; a retry with the same key gets the first reply', schema: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9._:\\-/]+$' } }]
         : []),
     ];

@@ -59,9 +59,10 @@ export interface Route<
   /**
    * A write: needs an Idempotency-Key, and a retry gets the first reply. 'ledger' writes are made
    * idempotent by the ledger itself (the key is the entry's, per account: a retry is answered from
-   * the entries it wrote); 'stored' writes keep their first reply per token.
+   * the entries it wrote); 'stored' writes keep their first reply per token. 'each': a batch, whose
+   * every item carries its own idempotency key (no header).
    */
-  write: false | 'ledger' | 'stored';
+  write: false | 'ledger' | 'stored' | 'each';
   /** Status of a successful reply (200 by default, 201 for creations). */
   status?: number;
   /** Which path parameter names an account the token must be able to reach. */

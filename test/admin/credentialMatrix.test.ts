@@ -52,6 +52,8 @@ const expected: Record<string, Row> = {
   'POST /v1/organisations/:organisationExternalId/members': { ...serviceWrite('200'), 'orgA→orgB': noScope, 'orgA→personal': noScope },
   'POST /v1/accounts/:accountId/usage': serviceWrite('201'),
   'POST /v1/accounts/:accountId/purchases': serviceWrite('201'),
+  // The accounts are in the events: one out of reach is refused inside a 200 (ACCOUNT_NOT_FOUND, see usageBatch.test.ts).
+  'POST /v1/usage/batch': { ...serviceWrite('200'), 'orgA→orgB': '200', 'orgA→personal': '200' },
   'POST /v1/accounts/:accountId/purchases/:entryId/reversal': serviceWrite('201'),
   'POST /v1/accounts/:accountId/grants': serviceOrStaffWrite('201'),
   'POST /v1/accounts/:accountId/refunds': serviceOrStaffWrite('201'),
@@ -98,6 +100,7 @@ const fixtures: Record<string, Fixture> = {
   'POST /v1/accounts': (t) => ({ path: '/v1/accounts', body: { owner: { kind: 'CLIENT', organisationExternalId: t.organisation, externalId: `c-${randomUUID()}`, name: 'New client' } } }),
   'POST /v1/organisations/:organisationExternalId/members': (t) => ({ path: `/v1/organisations/${t.organisation}/members`, body: { userExternalId: t.user, role: 'VIEWER' } }),
   'POST /v1/accounts/:accountId/usage': (t) => ({ path: `/v1/accounts/${t.accountId}/usage`, body: { charge: { action: 'image', quantity: 1 } } }),
+  'POST /v1/usage/batch': (t) => ({ path: '/v1/usage/batch', body: { events: [{ accountId: t.accountId, idempotencyKey: `m-${randomUUID()}`, charge: { action: 'chat', quantity: 1 } }] } }),
   'POST /v1/accounts/:accountId/purchases': (t) => ({ path: `/v1/accounts/${t.accountId}/purchases`, body: { amount: 10 } }),
   'POST /v1/accounts/:accountId/purchases/:entryId/reversal': (t) => ({ path: `/v1/accounts/${t.accountId}/purchases/${t.purchaseEntryId}/reversal`, body: { reason: 'Chargeback' } }),
   'POST /v1/accounts/:accountId/grants': (t) => ({ path: `/v1/accounts/${t.accountId}/grants`, body: { type: 'SIGNUP_BONUS', bucket: 'BONUS', amount: 5, reason: 'Welcome' } }),

@@ -1,5 +1,6 @@
 import { type AccountLedger, type BucketState, compareDrawdown, type MovementState } from './accountLedger.js';
-import { type Tx, toBucketState } from './ledgerWrite.js';
+import { type BucketRow, toBucketState } from './accountState.js';
+import type { Tx } from './writeSpec.js';
 
 /**
  * What an entry drew from each bucket, less what its corrections already gave back:
@@ -15,7 +16,7 @@ export async function drawnAndNotReturned(ledger: AccountLedger, tx: Tx, entryId
   );
   const missing = rows.map((r) => r.bucket_id).filter((id) => !ledger.bucket(id));
   if (missing.length > 0) {
-    const buckets = await tx.query<Parameters<typeof toBucketState>[0]>(
+    const buckets = await tx.query<BucketRow>(
       `SELECT id, kind, granted::text, remaining::text, priority, expires_at, created_at
        FROM buckets WHERE id = ANY($1::uuid[])`,
       [missing],

@@ -1,0 +1,118 @@
+import type { CoreContext } from '../context.js';
+import type { Database } from '../db/database.js';
+import { DatabaseClock, KnownAccounts } from './knownAccounts.js';
+import { type AccountBatch, type AccountMemory, type QueuedWrite, writeGroup } from './writeAttempt.js';
+import { type LedgerWriteSpec, requestHashOf, type WriteResult } from './writeSpec.js';
+
+/**
+ * The queue that forms groups. Within a process, writes on one account queue, and at most two
+ * groups of writes are in flight; what arrives meanwhile waits and then goes as one group (one
+ * read, one statement, one commit for many). A busy account's queued writes go in one group too,
+ * so throughput grows with load.
+ */
+
+/** One account's writes waiting in this process; at most one batch of them is being written at a time. */
+interface AccountQueue {
+  accountId: string;
+  waiting: QueuedWrite[];
+}
+
+/** What this process is writing to one database. */
+interface Writer extends AccountMemory {
+  /** Accounts with writes waiting or being written. */
+  accounts: Map<string, AccountQueue>;
+  /** Accounts with writes waiting and none being written, oldest first. */
+  ready: AccountQueue[];
+  /** Groups of batchable writes being written now (writes that run alone are not counted). */
+  groupsWriting: number;
+}
+
+/** Writes of one account in one group. */
+const maxBatch = 100;
+/** Accounts in one group. */
+const maxGroupAccounts = 64;
+/**
+ * Groups written at once. While they are in flight, new writes wait and then go together: one
+ * round trip and one commit for many. Two keep both the server and this process busy; more
+ * only split the same work into more, smaller transactions.
+ */
+const maxGroupsWriting = 2;
+/** Accounts this process keeps as it last saw them, to start their next write from (~2.5 KB each with two buckets: ~50 MB). */
+const maxKnownAccounts = 20_000;
+const writers = new WeakMap<Database, Writer>();
+
+/** Queues the write on its account and settles with its outcome once its group is written. */
+export function enqueueWrite(ctx: CoreContext, spec: LedgerWriteSpec): Promise<WriteResult> {
+  const requestHash = requestHashOf(spec.operation, spec.request);
+  return new Promise((resolve, reject) => {
+    const writer = writerFor(ctx.db);
+    const accountId = spec.accountId.toLowerCase(); // as the database writes a uuid
+    let queue = writer.accounts.get(accountId);
+    if (!queue) {
+      queue = { accountId, waiting: [] };
+      writer.accounts.set(accountId, queue);
+      writer.ready.push(queue);
+    }
+    queue.waiting.push({ spec, requestHash, resolve, reject });
+    startGroups(ctx, writer);
+  });
+}
+
+function writerFor(db: Database): Writer {
+  let writer = writers.get(db);
+  if (!writer) {
+    writer = { accounts: new Map(), ready: [], groupsWriting: 0, known: new KnownAccounts(maxKnownAccounts), clock: new DatabaseClock() };
+    writers.set(db, writer);
+  }
+  return writer;
+}
+
+function startGroups(ctx: CoreContext, writer: Writer): void {
+  // A write that must run alone cannot share a statement, so it does not wait for a group's turn.
+  for (let i = 0; i < writer.ready.length; ) {
+    const queue = writer.ready[i]!;
+    if (queue.waiting[0]!.spec.batchable) i += 1;
+    else {
+      writer.ready.splice(i, 1);
+      startGroup(ctx, writer, [{ accountId: queue.accountId, items: nextBatch(queue.waiting) }], false);
+    }
+  }
+  while (writer.groupsWriting < maxGroupsWriting && writer.ready.length > 0) {
+    startGroup(ctx, writer, nextGroup(writer.ready), true);
+  }
+}
+
+function startGroup(ctx: CoreContext, writer: Writer, group: AccountBatch[], countsAsGroup: boolean): void {
+  if (countsAsGroup) writer.groupsWriting += 1;
+  // The callers of the writes just settled go on in microtasks, and many come straight back with
+  // their next write: the slot is given up only after they have, so that those writes make the next
+  // group together instead of each taking the slot alone as it arrives.
+  void writeGroup(ctx, writer, group).finally(() =>
+    setImmediate(() => {
+      if (countsAsGroup) writer.groupsWriting -= 1;
+      for (const { accountId } of group) {
+        const queue = writer.accounts.get(accountId)!;
+        if (queue.waiting.length > 0) writer.ready.push(queue);
+        else writer.accounts.delete(accountId);
+      }
+      startGroups(ctx, writer);
+    }),
+  );
+}
+
+/** The next batch of each ready account, oldest first, up to a group's size (all batchable: startGroups took the others). */
+function nextGroup(ready: AccountQueue[]): AccountBatch[] {
+  return ready.splice(0, maxGroupAccounts).map((queue) => ({ accountId: queue.accountId, items: nextBatch(queue.waiting) }));
+}
+
+/** The first waiting write, and the batchable ones right behind it (one per idempotency key). */
+function nextBatch(waiting: QueuedWrite[]): QueuedWrite[] {
+  const batch = [waiting.shift()!];
+  if (!batch[0]!.spec.batchable) return batch;
+  const keys = new Set([batch[0]!.spec.idempotencyKey]);
+  while (batch.length < maxBatch && waiting[0]?.spec.batchable && !keys.has(waiting[0].spec.idempotencyKey)) {
+    keys.add(waiting[0].spec.idempotencyKey);
+    batch.push(waiting.shift()!);
+  }
+  return batch;
+}

@@ -5,19 +5,21 @@ import { pinoHttp } from 'pino-http';
 import { z } from 'zod';
 import { ensureAccountInReach } from '../core/access/accountReach.js';
 import { authenticateToken, type TokenPrincipal } from '../core/access/authenticateToken.js';
-import { type CoreContext, combineObservers } from '../core/context.js';
+import type { CoreContext } from '../core/context.js';
 import { pendingMigrations } from '../core/db/migrate.js';
 import { CreditkeeperError, isCreditkeeperError } from '../core/errors.js';
 import { respondOnce, jsonSafe } from '../core/idempotency/respondOnce.js';
-import { type Actor, idempotencyKey as idempotencyKeySchema, type Origin, parseInput } from '../core/input.js';
+import { type Actor, idempotencyKey as idempotencyKeySchema, parseInput } from '../core/input.js';
 import type { Logger } from '../core/logger.js';
 import { streamCsv } from './csv.js';
 import { httpStatus } from './httpErrors.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { originOf } from './originOf.js';
 import { RateLimiter, rateLimited, SignInLimits } from './rateLimit.js';
 import { openApiDocument } from './openapi.js';
 import { styleHashes } from './page/html.js';
 import { adminPage } from './page/router.js';
+import type { RawRouter } from './rawRouter.js';
 import { portalPage } from './portal/router.js';
 import type { Route } from './route.js';
 import { accountRoutes } from './routes/accounts.js';
@@ -40,6 +42,7 @@ const batchBodyLimit = '1mb';
  * renders JSON; errors map to statuses in one table (httpErrors.ts).
  */
 export interface AppOptions {
+  /** The process's metrics: /metrics serves them. Its write counters count what the context's observer tells them (see cli/wireProcess.ts). */
   metrics?: Metrics;
   /** Requests a second per token on average (bursts of twice that). */
   perTokenPerSecond?: number;
@@ -51,14 +54,8 @@ export interface AppOptions {
   readiness?: () => Record<string, unknown>;
 }
 
-export interface RawRouter {
-  path: string;
-  router: express.Router;
-}
-
-export function createApp(coreContext: CoreContext, logger: Logger, options: AppOptions = {}): express.Express {
+export function createApp(ctx: CoreContext, logger: Logger, options: AppOptions = {}): express.Express {
   const metrics = options.metrics ?? createMetrics();
-  const ctx: CoreContext = { ...coreContext, observer: combineObservers(coreContext.observer, metrics.observer) };
   const perToken = options.perTokenPerSecond ?? 500;
   const limits: Limits = {
     perToken: new RateLimiter(perToken, perToken * 2),
@@ -186,12 +183,7 @@ async function serve(ctx: CoreContext, limits: Limits, r: Route, req: Request, r
   const body = r.body ? parseInput(r.body, req.body ?? {}) : {};
   if (r.accountParam) await ensureAccountInReach(ctx, principal, (params as Record<string, string>)[r.accountParam]!);
 
-  const origin: Origin = {
-    transport: 'http',
-    requestId: String(req.id),
-    ...(req.ip && { ip: req.ip }),
-    ...(req.headers['user-agent'] && { userAgent: req.headers['user-agent'].slice(0, 500) }),
-  };
+  const origin = originOf(req, 'http');
   const input = {
     params,
     query,

@@ -1,15 +1,14 @@
-import type { RawRouter } from '../admin/app.js';
-import { type CoreContext, combineObservers, type LedgerObserver } from '../core/context.js';
+import type { RawRouter } from '../admin/rawRouter.js';
+import type { CoreContext } from '../core/context.js';
 import type { Logger } from '../core/logger.js';
-import { type ChatConfig, loadChatConfig } from './chatConfig.js';
+import type { ChatConfig } from './chatConfig.js';
 import { createDiscordBot } from './discord/discordBot.js';
-import { ChatNotifier, type ChatNotifierOptions } from './notices/chatNotifier.js';
+import type { ChatNotifier } from './notices/chatNotifier.js';
 import { createSlackBot } from './slack/slackBot.js';
 import { ChatHealth } from './transportHealth.js';
 
 export interface RunningChat {
-  /** Tells the chat notices about ledger writes: combine it into the context the rest of the process writes with. */
-  observer: LedgerObserver;
+  /** Stops the transports and the notices (sends in flight finish). */
   close(): Promise<void>;
   /** Lines for the start-up banner: what runs, or how to set it up. */
   summary: string[];
@@ -28,14 +27,10 @@ export const slackEventsPath = '/slack/events';
  * Mode, and the direct-message notices. Resolves at once: each transport connects in the
  * background and keeps retrying (see transportHealth.ts), so no platform can stop the ledger.
  */
-export async function startChat(options: { ctx: CoreContext; logger: Logger; config?: ChatConfig }): Promise<RunningChat> {
-  const { logger } = options;
+export async function startChat(options: { ctx: CoreContext; logger: Logger; config: ChatConfig; notifier: ChatNotifier }): Promise<RunningChat> {
+  // ctx's observer already tells the notifier (cli/wireProcess.ts), so the bots' own writes are noticed too.
+  const { ctx, logger, config, notifier } = options;
   const routers: RawRouter[] = [];
-  const config = options.config ?? loadChatConfig();
-  const senders: ChatNotifierOptions['senders'] = {};
-  const notifier = new ChatNotifier(options.ctx, logger, { senders, lowBalanceThreshold: config.LOW_BALANCE_THRESHOLD });
-  // Writes the bots make themselves (the /link reward, staff adjustments) are noticed too.
-  const ctx: CoreContext = { ...options.ctx, observer: combineObservers(options.ctx.observer, notifier.observer) };
   const health = new ChatHealth(logger);
   const summary: string[] = [];
 
@@ -49,7 +44,7 @@ export async function startChat(options: { ctx: CoreContext; logger: Logger; con
       onLinked: (externalId, view) => notifier.linked({ provider: 'DISCORD', externalId }, view),
     });
     // Notices are retried by the notifier, so they go out once Discord answers again.
-    senders.DISCORD = discord.sendDirectMessage;
+    notifier.sendVia('DISCORD', discord.sendDirectMessage);
     health.supervise(discord.transport);
     summary.push('Discord: connecting in the background (its status is in /readyz); after changing commands run npm run register.');
   }
@@ -66,7 +61,7 @@ export async function startChat(options: { ctx: CoreContext; logger: Logger; con
       onLinked: (externalId, view) => notifier.linked({ provider: 'SLACK', externalId }, view),
     });
     if (slack.router) routers.push({ path: slackEventsPath, router: slack.router });
-    senders.SLACK = slack.sendDirectMessage;
+    notifier.sendVia('SLACK', slack.sendDirectMessage);
     health.supervise(slack.transport);
     summary.push(
       slack.router
@@ -83,7 +78,6 @@ export async function startChat(options: { ctx: CoreContext; logger: Logger; con
   }
 
   return {
-    observer: notifier.observer,
     close: async () => {
       await notifier.close();
       await health.stop();

@@ -1,10 +1,12 @@
 #!/usr/bin/env -S npx tsx
 import { parseArgs } from 'node:util';
-import { createMetrics } from '../admin/metrics.js';
 import { startServer } from '../admin/server.js';
+import { loadChatConfig } from '../bot/chatConfig.js';
+import { ChatNotifier } from '../bot/notices/chatNotifier.js';
 import { startChat } from '../bot/startChat.js';
 import { startRenewalCron } from '../cron/renewalCron.js';
 import * as core from '../core/index.js';
+import { observeWrites } from './wireProcess.js';
 
 /**
  * The operator's command line: start the service, migrate, verify the ledger, and run any
@@ -168,21 +170,17 @@ async function serve(ctx: core.CoreContext, config: core.Config, kind: string, l
       );
     }
   }
-  const metrics = createMetrics();
-  // Chat replies' own writes count in the metrics; every write may raise a chat notice.
-  const chat = await startChat({ ctx: { ...ctx, observer: metrics.observer }, logger });
-  const server = await startServer({ ...ctx, observer: chat.observer }, logger, config.PORT, {
-    metrics,
+  const chatConfig = loadChatConfig();
+  const notifier = new ChatNotifier(ctx, logger, { lowBalanceThreshold: chatConfig.LOW_BALANCE_THRESHOLD });
+  const observed = observeWrites(ctx, notifier);
+  const chat = await startChat({ ctx: observed.ctx, logger, config: chatConfig, notifier });
+  const server = await startServer(observed.ctx, logger, config.PORT, {
+    metrics: observed.metrics,
     perTokenPerSecond: config.RATE_LIMIT_PER_TOKEN,
     routers: chat.routers,
     readiness: chat.readiness,
   });
-  const renewals = startRenewalCron(
-    { ...ctx, observer: core.combineObservers(metrics.observer, chat.observer) },
-    logger,
-    config.RENEWAL_SCHEDULE,
-    metrics.renewalRun,
-  );
+  const renewals = startRenewalCron(observed.ctx, logger, config.RENEWAL_SCHEDULE, observed.metrics.renewalRun);
   logger.info(
     { port: server.port, database: kind },
     `Creditkeeper is running: http://localhost:${server.port}/v1/openapi.json — admin page http://localhost:${server.port}/admin`,

@@ -77,7 +77,14 @@ export function cspHash(source: string): string {
   return `'sha256-${createHash('sha256').update(source).digest('base64')}'`;
 }
 
-export function layout(title: string, body: Html, staffId?: string, csrfToken?: string): string {
+/** Who is reading a page: the staff member, their form token, and the zone every time is shown in. */
+export interface Viewer {
+  staffId: string;
+  csrfToken: string;
+  timeZone: string;
+}
+
+export function layout(title: string, body: Html, viewer?: Viewer): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -88,8 +95,8 @@ export function layout(title: string, body: Html, staffId?: string, csrfToken?: 
 </head>
 <body>
 <header><strong>Creditkeeper</strong>
-${staffId ? html`<a href="/admin">Accounts</a><a href="/admin/audit">Audit log</a>
-<form method="post" action="/admin/logout"><input type="hidden" name="_csrf" value="${csrfToken}"><span class="muted">${staffId}</span> <button>Sign out</button></form>` : ''}
+${viewer ? html`<a href="/admin">Accounts</a><a href="/admin/audit">Audit log</a>
+<form method="post" action="/admin/logout"><input type="hidden" name="_csrf" value="${viewer.csrfToken}"><span class="muted">${viewer.staffId}</span> <button>Sign out</button></form>` : ''}
 </header>
 <main>
 ${body}
@@ -102,6 +109,12 @@ export function credits(amount: bigint): Html {
   return html`<span class="${amount > 0n ? 'plus' : amount < 0n ? 'minus' : ''}">${amount > 0n ? '+' : ''}${amount.toLocaleString('en')}</span>`;
 }
 
-export function when(at: Date): string {
-  return at.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+/** A moment in the viewer's zone, with the zone's short name: `2026-12-02 14:07 CET`. */
+export function when(at: Date, timeZone: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short' })
+      .formatToParts(at)
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${parts.timeZoneName}`;
 }

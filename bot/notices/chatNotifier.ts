@@ -10,8 +10,8 @@ import { linkedNotice, writeNotices } from './noticeText.js';
 export type DirectMessageSender = (externalId: string, text: string) => Promise<void>;
 
 export interface ChatNotifierOptions {
-  /** One per running transport; identities on others are skipped. */
-  senders: Partial<Record<IdentityProvider, DirectMessageSender>>;
+  /** One per running transport (startChat adds them with sendVia); identities on others are skipped. */
+  senders?: Partial<Record<IdentityProvider, DirectMessageSender>>;
   lowBalanceThreshold: bigint;
   /** Tries per message, the first included; then it is dropped (and logged). */
   attempts?: number;
@@ -31,20 +31,29 @@ export class ChatNotifier {
   private readonly stopping = new AbortController();
   private readonly attempts: number;
   private readonly firstRetryDelayMs: number;
+  private readonly senders: Partial<Record<IdentityProvider, DirectMessageSender>>;
 
   constructor(
     private readonly ctx: CoreContext,
     private readonly logger: Logger,
-    private readonly options: ChatNotifierOptions,
+    options: ChatNotifierOptions,
   ) {
     this.attempts = options.attempts ?? 5;
     this.firstRetryDelayMs = options.firstRetryDelayMs ?? 2_000;
+    this.senders = { ...options.senders };
     this.observer = {
       entriesWritten: (accountId, result) => {
+        // With no transport running there is no one to tell: no lookup either.
+        if (Object.keys(this.senders).length === 0) return;
         const notices = writeNotices(result, options.lowBalanceThreshold);
         if (notices.length > 0) this.track(this.toOwnerOf(accountId, notices));
       },
     };
+  }
+
+  /** Sends this provider's notices with `send` (a transport that has started). */
+  sendVia(provider: IdentityProvider, send: DirectMessageSender): void {
+    this.senders[provider] = send;
   }
 
   /** After /link: tell the person where they linked from, on that transport. */
@@ -76,7 +85,7 @@ export class ChatNotifier {
   }
 
   private async deliver(identity: ChatIdentity, text: string): Promise<void> {
-    const send = this.options.senders[identity.provider];
+    const send = this.senders[identity.provider];
     if (!send) return;
     for (let attempt = 1; ; attempt++) {
       try {

@@ -15,7 +15,9 @@ import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
 import type { Logger } from '../../core/logger.js';
 import { loadChatConfig } from '../../bot/chatConfig.js';
+import { ChatNotifier } from '../../bot/notices/chatNotifier.js';
 import { type RunningChat, slackEventsPath, startChat } from '../../bot/startChat.js';
+import { observeWrites } from '../../cli/wireProcess.js';
 import { inDays, key, service } from '../support/scenario.js';
 
 /** Every host but loopback (the Slack receiver) refused: Discord and Slack are answered by nock. */
@@ -256,8 +258,11 @@ export interface SlackOnLoopback {
 
 /** Starts it from a Slack configuration: a bot token, the signing secret and `env` (staff users, a staff group). */
 export async function startSlackOnLoopback(ctx: CoreContext, logger: Logger, env: Record<string, string> = {}): Promise<SlackOnLoopback> {
-  const chat: RunningChat = await startChat({ ctx, logger, config: loadChatConfig({ SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: slackSigningSecret, ...env }) });
-  const app = createApp(ctx, logger, { routers: chat.routers });
+  const config = loadChatConfig({ SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: slackSigningSecret, ...env });
+  const notifier = new ChatNotifier(ctx, logger, { lowBalanceThreshold: config.LOW_BALANCE_THRESHOLD });
+  const observed = observeWrites(ctx, notifier);
+  const chat: RunningChat = await startChat({ ctx: observed.ctx, logger, config, notifier });
+  const app = createApp(observed.ctx, logger, { routers: chat.routers, metrics: observed.metrics });
   const server = await new Promise<Server>((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });

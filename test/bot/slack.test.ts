@@ -4,6 +4,7 @@ import { openAccount } from '../../core/accounts/openAccount.js';
 import { createLinkCode } from '../../core/identity/createLinkCode.js';
 import { loadChatConfig } from '../../bot/chatConfig.js';
 import { errorText } from '../../bot/errorText.js';
+import { ChatNotifier } from '../../bot/notices/chatNotifier.js';
 import { startChat } from '../../bot/startChat.js';
 import { balanceOf, useFreshLedger } from '../support/scenario.js';
 
@@ -113,7 +114,8 @@ describe('startChat without credentials', () => {
   const ctx = useFreshLedger('pglite');
   it('starts no transport and says how to add one, and that the console needs none', async () => {
     const { logger } = recordingLogger();
-    const chat = await startChat({ ctx, logger, config: loadChatConfig({ DISCORD_TOKEN: '' }) });
+    const config = loadChatConfig({ DISCORD_TOKEN: '' });
+    const chat = await startChat({ ctx, logger, config, notifier: new ChatNotifier(ctx, logger, { lowBalanceThreshold: config.LOW_BALANCE_THRESHOLD }) });
     expect(chat.summary.join('\n')).toMatch(/DISCORD_TOKEN and DISCORD_APPLICATION_ID, then npm run register.*SLACK_BOT_TOKEN.*npm run chat -- --as <user>/s);
     await chat.close();
   });

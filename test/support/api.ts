@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll } from 'vitest';
 import { pino } from 'pino';
 import { createApp } from '../../admin/app.js';
+import { observeWrites } from '../../cli/wireProcess.js';
 import { createApiToken } from '../../core/access/createApiToken.js';
 import type { CoreContext } from '../../core/context.js';
 
@@ -44,7 +45,8 @@ export function useApi(ctx: CoreContext) {
   const api = { baseUrl: '', service: '', reader: '', admin: '' };
   let close: () => void = () => {};
   beforeAll(async () => {
-    const server = createApp(ctx, pino({ level: 'silent' })).listen(0);
+    const observed = observeWrites(ctx);
+    const server = createApp(observed.ctx, pino({ level: 'silent' }), { metrics: observed.metrics }).listen(0);
     await new Promise((resolve) => server.once('listening', resolve));
     api.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     close = () => server.close();

@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import type { AutoReloadCharge } from '../../../core/billing/autoReloadCharges.js';
+import type { CreditkeeperError } from '../../../core/errors.js';
+import type { EntryView } from '../../../core/ledger/entryView.js';
+import type { ActivityPage } from '../../../core/reports/activity.js';
+import type { BalanceBreakdown } from '../../../core/reports/balanceBreakdown.js';
+import type { DailyUsage } from '../../../core/reports/dailyUsage.js';
+import { credits, html, type Html, when } from '../html.js';
+import { usageChart } from '../usageChart.js';
+
+export const activityFilters = [
+  ['ALL', 'All'],
+  ['ADDED', 'Added'],
+  ['USED', 'Used'],
+  ['ADJUSTMENTS', 'Adjustments'],
+] as const;
+export type ActivityFilter = (typeof activityFilters)[number][0];
+
+export interface AccountPage {
+  accountId: string;
+  filter: ActivityFilter;
+  breakdown: BalanceBreakdown;
+  activity: ActivityPage;
+  usage: DailyUsage;
+  /** The entry an adjustment just posted, shown once. */
+  posted: EntryView | undefined;
+  unsettled: AutoReloadCharge[];
+  problem: { error?: CreditkeeperError; form?: Record<string, string> };
+}
+
+/** One account: its balance and what it is made of, unsettled charges, the adjustment form, the chart and the activity log. */
+export function accountView(page: AccountPage, csrfToken: string, timeZone: string): Html {
+  const { accountId, breakdown, posted, problem } = page;
+  const at = (date: Date) => when(date, timeZone);
+  return html`<h1>Account <span class="muted">${accountId}</span></h1>
+    ${posted ? html`<div class="card notice" role="status">Posted: ${posted.label} ${credits(posted.amount)} — balance after ${posted.balanceAfter.toLocaleString('en')}. ${posted.note ? html`Reason: “${posted.note}”` : ''}</div>` : ''}
+    ${problem.error ? html`<div class="card error" role="alert"><strong>${problem.error.code}</strong>: ${problem.error.message}</div>` : ''}
+    <div class="card"><div class="big">${breakdown.available.toLocaleString('en')} credits available</div>
+      ${breakdown.outstanding > 0n ? html`<p>Outstanding: ${breakdown.outstanding.toLocaleString('en')} (paid first by the next addition)</p>` : ''}
+      ${breakdown.inFlightDeposits.count > 0 ? html`<p>In flight: ${breakdown.inFlightDeposits.count} ${breakdown.inFlightDeposits.count === 1 ? 'deposit' : 'deposits'}, ${breakdown.inFlightDeposits.amount.toLocaleString('en')} credits</p>` : ''}
+      <table><thead><tr><th>Kind</th><th class="num">Credits</th><th>Next expiry</th></tr></thead><tbody>
+      ${breakdown.kinds.map((k) => html`<tr><td>${k.kind.toLowerCase()}</td><td class="num">${k.remaining.toLocaleString('en')}</td><td>${k.nextExpiry ? at(k.nextExpiry) : 'never'}</td></tr>`)}
+      </tbody></table>
+      ${breakdown.plan
+        ? html`<p>${breakdown.plan.name} plan (${breakdown.plan.status.toLowerCase()}): used ${breakdown.plan.usedThisPeriod.toLocaleString('en')} of ${breakdown.plan.allocation.toLocaleString('en')} this ${breakdown.plan.period} (${breakdown.plan.usageRatePercent}%).
+            ${breakdown.plan.nextGrant ? html`Next grant: +${breakdown.plan.nextGrant.credits.toLocaleString('en')} on ${at(breakdown.plan.nextGrant.at)}.` : html`No more grants after ${at(breakdown.plan.periodEnd)}.`}</p>`
+        : ''}
+      <p class="muted">Used in ${breakdown.usedThisPeriod.period}: ${breakdown.usedThisPeriod.used.toLocaleString('en')} credits in ${breakdown.usedThisPeriod.transactions} transactions.</p></div>
+    ${unsettledCharges(page.unsettled, at)}
+    <div class="card"><h2>Adjust the balance</h2>
+      <form method="post" action="/admin/accounts/${accountId}/adjustments">
+        <input type="hidden" name="_csrf" value="${csrfToken}"><input type="hidden" name="key" value="adjust-${randomUUID()}">
+        <label>Credits (negative to remove) <input name="amount" value="${problem.form?.amount}" required pattern="-?[0-9]+" size="10"></label>
+        <label>Reason (required, the user sees it on the log) <input name="reason" value="${problem.form?.reason}" size="60" required></label>
+        <button>Post adjustment</button>
+      </form></div>
+    <div class="card"><h2>Daily usage, last 30 days</h2>${usageChart(page.usage)}</div>
+    ${activityLog(page, at)}`;
+}
+
+function unsettledCharges(unsettled: AutoReloadCharge[], at: (date: Date) => string): Html | '' {
+  if (unsettled.length === 0) return '';
+  return html`<div class="card"><h2>Auto-reload charges of unknown outcome</h2>
+    <p class="muted">The payment webhook's answer was lost: the card may have been charged. They count towards the month and are credited once the host confirms them (the settler asks it again).</p>
+    <table><thead><tr><th>Charge key</th><th class="num">Credits</th><th>Status</th><th class="num">Attempts</th><th>Last attempt</th><th>Last error</th></tr></thead><tbody>
+    ${unsettled.map((c) => html`<tr><td>${c.chargeKey}</td><td class="num">${c.credits.toLocaleString('en')}</td><td>${c.status.toLowerCase()}</td><td class="num">${c.attempts}</td>
+      <td>${c.lastAttemptAt ? at(c.lastAttemptAt) : ''}</td><td class="muted">${c.lastError ?? ''}</td></tr>`)}
+    </tbody></table></div>`;
+}
+
+function activityLog({ accountId, filter, activity }: AccountPage, at: (date: Date) => string): Html {
+  const link = (params: Record<string, string>) => `/admin/accounts/${accountId}?${new URLSearchParams(params).toString()}`;
+  return html`<div class="card"><h2>Credit activity</h2>
+    <p class="segments">${activityFilters.map(([f, label]) => html`<a class="${f === filter ? 'on' : ''}" href="${link({ filter: f })}">${label}</a>`)}</p>
+    <table><thead><tr><th>Date</th><th>Activity</th><th>Source</th><th>By</th><th class="num">Credits</th><th class="num">Balance</th></tr></thead><tbody>
+    ${activity.rows.map(
+      (r) => html`<tr><td>${at(r.startedAt)}${r.count > 1 ? html`<br><span class="muted">to ${at(r.endedAt)}</span>` : ''}</td>
+        <td>${r.category ?? r.label}${r.count > 1 ? html` <a class="muted" href="/admin/accounts/${accountId}/groups/${r.seq.toString()}">×${r.count}</a>` : ''}<br><span class="muted">${r.description}${r.note ? html` — “${r.note}”` : ''}</span></td>
+        <td>${r.source.url ? html`<a href="${r.source.url}" rel="noreferrer">${r.source.label ?? r.source.id ?? r.source.kind}</a>` : (r.source.label ?? r.source.id ?? '')}</td>
+        <td>${actorName(r.actor)}</td>
+        <td class="num">${r.originalAmount !== null ? html`<s>${r.originalAmount.toLocaleString('en')}</s> <span class="badge">${r.discountPercent ?? ''}% off</span> ` : ''}${credits(r.amount)}</td>
+        <td class="num">${r.balanceAfter.toLocaleString('en')}</td></tr>`,
+    )}
+    </tbody></table>
+    <p>${activity.showing.total === 0 ? 'Nothing yet.' : `Showing ${activity.showing.from}–${activity.showing.to} of ${activity.showing.total}`}
+      · <a href="/admin/accounts/${accountId}/activity.csv?filter=${filter}">Download CSV</a>
+      ${activity.previous ? html` · <a href="${link({ filter, cursor: activity.previous })}">Previous</a>` : ''}
+      ${activity.next ? html` · <a href="${link({ filter, cursor: activity.next })}">Next</a>` : ''}</p></div>`;
+}
+
+/** Who triggered an entry, as the usage table names it: the member or staff member, else System. */
+function actorName(actor: { kind: string; id: string | null }): string {
+  if (actor.kind === 'USER' && actor.id) return actor.id;
+  if (actor.kind === 'STAFF' && actor.id) return `${actor.id} (staff)`;
+  return 'System';
+}

@@ -43,5 +43,8 @@ export const errorText: Record<ErrorCode, string> = {
   AD_REWARD_DAILY_CAP: 'You have had all the ad rewards for today; come back tomorrow.',
   AD_KEYS_UNAVAILABLE: 'Ad rewards cannot be checked right now; the reward will come when they can.',
   PAYMENT_FAILED: 'Auto reload could not charge the card on file, so nothing was spent.',
+  WEBHOOK_URL_REFUSED: 'That webhook URL is refused: it must be http(s) and reach a public address.',
+  WEBHOOK_ENDPOINT_NOT_FOUND: 'I could not find that webhook endpoint.',
+  WEBHOOK_DELIVERY_NOT_FOUND: 'I could not find that webhook delivery.',
   INTERNAL: 'Something went wrong.',
 };

@@ -46,6 +46,11 @@ const staffWrite = (ok: string): Row => ({
   'orgA→orgA': noScope, 'orgA→orgB': noScope, 'orgA→personal': noScope, 'adminA→orgA': ok, 'adminA→orgB': outOfReach,
 });
 
+/** One endpoint's routes, on an endpoint that does not exist (or is out of reach: the same answer). */
+const webhookEndpointRow: Row = Object.fromEntries(
+  credentials.map((c) => [c, c === 'none' || c === 'wrong' ? '401 UNAUTHENTICATED' : c === 'READ' ? noScope : '404 WEBHOOK_ENDPOINT_NOT_FOUND']),
+) as Row;
+
 /** The written-down answers: one row per route of the table. */
 const expected: Record<string, Row> = {
   'POST /v1/accounts': { ...serviceWrite('201'), 'orgA→orgB': noScope, 'orgA→personal': noScope },
@@ -83,6 +88,12 @@ const expected: Record<string, Row> = {
   'POST /v1/admin/accounts/:accountId/adjustments': staffWrite('201'),
   'POST /v1/admin/accounts/:accountId/write-offs': staffWrite('201'),
   'GET /v1/admin/audit': { ...staffWrite('200'), 'adminA→orgB': '200' },
+  // Webhook endpoints: the host product's or staff's, an organisation-limited token its own organisation's only.
+  'POST /v1/webhooks/endpoints': { ...serviceOrStaffWrite('201'), 'orgA→orgB': noScope, 'orgA→personal': noScope, 'adminA→orgB': noScope },
+  'GET /v1/webhooks/endpoints': { ...serviceOrStaffWrite('200'), 'orgA→orgB': '200', 'orgA→personal': '200', 'adminA→orgB': '200' },
+  'POST /v1/webhooks/endpoints/:endpointId/enabled': webhookEndpointRow,
+  'GET /v1/webhooks/endpoints/:endpointId/deliveries': webhookEndpointRow,
+  'POST /v1/webhooks/endpoints/:endpointId/deliveries/:eventId/replay': webhookEndpointRow,
 };
 
 /** What each credential aims at: an account, its organisation and a user. */
@@ -132,6 +143,11 @@ const fixtures: Record<string, Fixture> = {
   'POST /v1/admin/accounts/:accountId/adjustments': (t) => ({ path: `/v1/admin/accounts/${t.accountId}/adjustments`, body: { amount: 1, reason: 'Goodwill' } }),
   'POST /v1/admin/accounts/:accountId/write-offs': (t) => ({ path: `/v1/admin/accounts/${t.accountId}/write-offs`, body: { amount: 1, reason: 'Cleanup' } }),
   'GET /v1/admin/audit': () => ({ path: '/v1/admin/audit' }),
+  'POST /v1/webhooks/endpoints': (t) => ({ path: '/v1/webhooks/endpoints', body: { url: 'https://93.184.215.14/hooks', eventTypes: ['entry.created'], organisationExternalId: t.organisation } }),
+  'GET /v1/webhooks/endpoints': () => ({ path: '/v1/webhooks/endpoints' }),
+  'POST /v1/webhooks/endpoints/:endpointId/enabled': () => ({ path: `/v1/webhooks/endpoints/${randomUUID()}/enabled`, body: { enabled: false } }),
+  'GET /v1/webhooks/endpoints/:endpointId/deliveries': () => ({ path: `/v1/webhooks/endpoints/${randomUUID()}/deliveries` }),
+  'POST /v1/webhooks/endpoints/:endpointId/deliveries/:eventId/replay': () => ({ path: `/v1/webhooks/endpoints/${randomUUID()}/deliveries/${randomUUID()}/replay`, body: {} }),
 };
 
 describe('the route × credential matrix (PGlite)', () => {

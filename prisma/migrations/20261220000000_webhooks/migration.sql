@@ -114,7 +114,8 @@ $$;
 -- The events of the entries one statement wrote: entry.created for each; deposit.outstanding when
 -- it raised what is owed; balance.low when it crossed a level downwards; balance.depleted when it
 -- took the last credit; subscription.renewed for a renewal's grant (its key is the renewal's,
--- core/plans/renewSubscription.ts). With no endpoint enabled it costs one index-only probe.
+-- core/plans/renewSubscription.ts). Credits are decimal strings, as in the API. With no endpoint
+-- enabled it costs one probe of a tiny table.
 CREATE FUNCTION "creditkeeper_entry_webhook_events"() RETURNS TRIGGER LANGUAGE plpgsql AS $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled) THEN
@@ -131,9 +132,9 @@ BEGIN
       FROM new_entries n JOIN accounts a ON a.id = n.account_id LEFT JOIN clients c ON c.id = a.client_id
     ), described AS (
       SELECT f.*, jsonb_build_object(
-        'accountId', f.account_id, 'entryId', f.id, 'seq', f.seq, 'type', f.type, 'category', f.category,
-        'action', f.action, 'description', f.description, 'amount', f.amount, 'balanceAfter', f.balance_after,
-        'outstandingAfter', f.outstanding_after,
+        'accountId', f.account_id, 'entryId', f.id, 'seq', f.seq::text, 'type', f.type, 'category', f.category,
+        'action', f.action, 'description', f.description, 'amount', f.amount::text, 'balanceAfter', f.balance_after::text,
+        'outstandingAfter', f.outstanding_after::text,
         'source', CASE WHEN f.source_kind IS NULL THEN NULL ELSE jsonb_build_object('kind', f.source_kind, 'id', f.source_id, 'label', f.source_label, 'url', f.source_url) END,
         'actor', jsonb_build_object('kind', f.actor_kind, 'id', f.actor_id),
         'idempotencyKey', f.idempotency_key, 'createdAt', f.created_at) AS entry
@@ -143,21 +144,21 @@ BEGIN
     FROM described d
     UNION ALL
     SELECT d.account_id, d.organisation_id, d.seq, 1, 'deposit.outstanding',
-           jsonb_build_object('accountId', d.account_id, 'outstanding', d.outstanding_after, 'outstandingBefore', d.outstanding_before, 'entry', d.entry), NULL
+           jsonb_build_object('accountId', d.account_id, 'outstanding', d.outstanding_after::text, 'outstandingBefore', d.outstanding_before::text, 'entry', d.entry), NULL
     FROM described d WHERE d.outstanding_after > d.outstanding_before
     UNION ALL
     SELECT d.account_id, d.organisation_id, d.seq, 2, 'balance.low',
-           jsonb_build_object('accountId', d.account_id, 'level', t.level, 'balance', d.balance_after, 'balanceBefore', d.balance_before, 'entry', d.entry), NULL
+           jsonb_build_object('accountId', d.account_id, 'level', t.level::text, 'balance', d.balance_after::text, 'balanceBefore', d.balance_before::text, 'entry', d.entry), NULL
     FROM described d JOIN balance_thresholds t ON t.account_id = d.account_id OR t.organisation_id = d.organisation_id
     WHERE d.balance_before >= t.level AND d.balance_after < t.level
     UNION ALL
     SELECT d.account_id, d.organisation_id, d.seq, 3, 'balance.depleted',
-           jsonb_build_object('accountId', d.account_id, 'balance', d.balance_after, 'balanceBefore', d.balance_before, 'entry', d.entry), NULL
+           jsonb_build_object('accountId', d.account_id, 'balance', d.balance_after::text, 'balanceBefore', d.balance_before::text, 'entry', d.entry), NULL
     FROM described d WHERE d.balance_before > 0 AND d.balance_after <= 0
     UNION ALL
     SELECT d.account_id, d.organisation_id, d.seq, 4, 'subscription.renewed',
            jsonb_build_object('accountId', d.account_id, 'subscriptionId', split_part(d.idempotency_key, ':', 2), 'plan', d.source_id,
-                              'granted', d.amount, 'balance', d.balance_after, 'entry', d.entry), NULL
+                              'granted', d.amount::text, 'balance', d.balance_after::text, 'entry', d.entry), NULL
     FROM described d
     WHERE d.type IN ('PLAN_GRANT', 'WEEKLY_GRANT') AND d.idempotency_key LIKE 'renewal:%' AND strpos(d.idempotency_key, '#') = 0
   ) h;
@@ -175,7 +176,7 @@ BEGIN
       'account_id', NEW.account_id,
       'organisation_id', (SELECT coalesce(a.organisation_id, c.organisation_id) FROM accounts a LEFT JOIN clients c ON c.id = a.client_id WHERE a.id = NEW.account_id),
       'type', 'auto_reload.charge_unknown',
-      'payload', jsonb_build_object('accountId', NEW.account_id, 'chargeKey', NEW.idempotency_key, 'credits', NEW.credits,
+      'payload', jsonb_build_object('accountId', NEW.account_id, 'chargeKey', NEW.idempotency_key, 'credits', NEW.credits::text,
                                     'attempts', NEW.attempts, 'lastError', NEW.last_error, 'reservedAt', NEW.reserved_at))));
   END IF;
   RETURN NULL;

@@ -114,6 +114,21 @@ export const Balance = component(
   }),
 );
 
+/** GET …/balance?at=: the balance and each bucket as they stood at an instant (core/reports/balanceAt.ts). */
+export const BalanceAt = component(
+  'BalanceAt',
+  z.strictObject({
+    accountId: z.uuid(),
+    at: time,
+    opened: z.boolean().meta({ description: 'false: `at` is before the account was opened (all 0, no buckets)' }),
+    entry: z.strictObject({ seq: z.string(), createdAt: time }).nullable().meta({ description: 'The last entry at or before `at`; null: none yet' }),
+    balance: credits,
+    available: credits,
+    outstanding: credits,
+    buckets: z.array(z.strictObject({ id: z.uuid(), kind: z.enum(BucketKind), remaining: credits, expiresAt: nullableTime, expired: z.boolean() })),
+  }),
+);
+
 export const ActivityRow = component(
   'ActivityRow',
   z.strictObject({

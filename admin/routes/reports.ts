@@ -3,13 +3,14 @@ import { EntryType } from '../../core/db/generated/enums.js';
 import { timeZone } from '../../core/input.js';
 import { getActivity } from '../../core/reports/activity.js';
 import { getActivityGroup } from '../../core/reports/activityGroup.js';
+import { getBalanceAt } from '../../core/reports/balanceAt.js';
 import { getBalanceBreakdown } from '../../core/reports/balanceBreakdown.js';
 import { getDailyUsage } from '../../core/reports/dailyUsage.js';
 import { exportActivityCsv } from '../../core/reports/exportActivity.js';
 import { getMonthlySummary } from '../../core/reports/monthlySummary.js';
 import { explainBalance } from '../../core/reports/why.js';
 import { accountPath, reads, route } from '../route.js';
-import { ActivityPage, Balance, DailyUsage, Entry, MonthlySummary, WhyExplanation, csvText } from '../responses.js';
+import { ActivityPage, Balance, BalanceAt, DailyUsage, Entry, MonthlySummary, WhyExplanation, csvText } from '../responses.js';
 
 /** Query strings carry text: these schemas turn it into what the core use-cases take. */
 const date = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }).or(z.iso.date());
@@ -50,14 +51,16 @@ export const reportRoutes = [
     method: 'get',
     path: '/v1/accounts/:accountId/balance',
     tag: 'Reports',
-    summary: 'The balance breakdown (/credits): available, per kind with expiries, outstanding, in flight, used this month',
+    summary:
+      'The balance breakdown (/credits): available, per kind with expiries, outstanding, in flight, used this month; with `at`, the balance and each bucket as they stood at that instant',
     scopes: reads,
     params: accountPath,
-    query: z.strictObject({ timeZone: timeZone.optional() }),
+    query: z.strictObject({ timeZone: timeZone.optional(), at: date.optional() }),
     write: false,
-    response: Balance,
+    response: Balance.or(BalanceAt),
     accountParam: 'accountId',
-    handle: (ctx, { params, query }) => getBalanceBreakdown(ctx, { ...query, accountId: params.accountId }),
+    handle: (ctx, { params, query: { at, ...query } }) =>
+      at ? getBalanceAt(ctx, { accountId: params.accountId, at }) : getBalanceBreakdown(ctx, { ...query, accountId: params.accountId }),
   }),
   route({
     method: 'get',

@@ -5,6 +5,7 @@ import { loadChatConfig } from '../bot/chatConfig.js';
 import { ChatNotifier } from '../bot/notices/chatNotifier.js';
 import { startChat } from '../bot/startChat.js';
 import { startRenewalCron } from '../cron/renewalCron.js';
+import { startWebhooks } from '../core/webhooks/startWebhooks.js';
 import * as core from '../core/index.js';
 import { observeWrites } from './wireProcess.js';
 
@@ -181,6 +182,7 @@ async function serve(ctx: core.CoreContext, config: core.Config, kind: string, l
     readiness: chat.readiness,
   });
   const renewals = startRenewalCron(observed.ctx, logger, config.RENEWAL_SCHEDULE, observed.metrics.renewalRun);
+  const webhooks = startWebhooks(observed.ctx, logger);
   logger.info(
     { port: server.port, database: kind },
     `Creditkeeper is running: http://localhost:${server.port}/v1/openapi.json — admin page http://localhost:${server.port}/admin`,
@@ -191,7 +193,7 @@ async function serve(ctx: core.CoreContext, config: core.Config, kind: string, l
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
   });
   logger.info('shutting down: finishing in-flight requests and the renewal run, if any');
-  await Promise.all([server.close(), renewals.stop(), chat.close()]);
+  await Promise.all([server.close(), renewals.stop(), webhooks.stop(), chat.close()]);
 }
 
 main(process.argv.slice(2)).then(

@@ -31,6 +31,8 @@ const webhookSettingsSchema = z.object({
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   /** credits.expiring: a bucket with credits left that expires within this many hours, once per bucket. */
   WEBHOOK_EXPIRING_WITHIN_HOURS: z.coerce.number().min(1).max(8_760).default(72),
+  /** How often a process looks for those buckets. */
+  WEBHOOK_EXPIRING_EVERY_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(300_000),
   /** Off switch for a process that should not deliver (several can: they share the work). */
   WEBHOOK_DISPATCHER: z.enum(['on', 'off']).default('on'),
 });

@@ -1,6 +1,7 @@
 import type { BucketKind, EntryType } from '../db/generated/enums.js';
 import type { SqlSession } from '../db/sqlRunner.js';
-import type { AccountSnapshot, BucketState } from './accountLedger.js';
+import type { BucketState } from './accountBuckets.js';
+import type { AccountSnapshot } from './accountLedger.js';
 import type { DatabaseClock } from './knownAccounts.js';
 import { readStateStatement } from './writeStatements.js';
 

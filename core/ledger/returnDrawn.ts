@@ -1,4 +1,5 @@
-import { type AccountLedger, type BucketState, compareDrawdown, type MovementState } from './accountLedger.js';
+import { type BucketState, compareDrawdown, type MovementState } from './accountBuckets.js';
+import type { AccountLedger } from './accountLedger.js';
 import { type BucketRow, toBucketState } from './accountState.js';
 import type { Tx } from './writeSpec.js';
 

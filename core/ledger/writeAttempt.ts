@@ -2,11 +2,12 @@ import type { CoreContext } from '../context.js';
 import type { Database } from '../db/database.js';
 import type { SqlSession } from '../db/sqlRunner.js';
 import { CreditkeeperError } from '../errors.js';
-import { AccountLedger, type AccountSnapshot, type FlushPayload, type StagedEntry } from './accountLedger.js';
+import { AccountLedger, type AccountSnapshot } from './accountLedger.js';
 import { readAccountStates, toSnapshot, writeTime } from './accountState.js';
-import { type EntryRow, entryColumns, toEntryView } from './entryView.js';
+import { type EntryRow, entryColumns, type StagedEntry, stagedEntryView, toEntryView } from './entryView.js';
+import { flushStatement, mergeFlushes, toFlush } from './flushStatement.js';
 import type { DatabaseClock, KnownAccounts } from './knownAccounts.js';
-import { type FlushPart, flushParts, flushStatement, lockAccountStatement } from './writeStatements.js';
+import { lockAccountStatement } from './writeStatements.js';
 import type { LedgerWriteSpec, WriteResult } from './writeSpec.js';
 
 /**
@@ -187,19 +188,12 @@ function keyConflict(idempotencyKey: string): CreditkeeperError {
  * (the next write will make it).
  */
 async function flush(session: SqlSession, accounts: (StagedAccount | null)[]): Promise<Set<string>> {
-  const flushes = accounts.flatMap((account) => (account?.wrote ? [account.ledger.toFlush()] : []));
+  const flushes = accounts.flatMap((account) => (account?.wrote ? [toFlush(account.ledger.changes())] : []));
   if (flushes.length === 0) return new Set();
   const doc = mergeFlushes(flushes);
   const statement = flushStatement(doc);
   const [flushed] = await session.query<{ written: string[] }>(statement.text, [JSON.stringify(doc)], statement.name);
   return new Set(flushed!.written);
-}
-
-/** The accounts' flushes as one document. */
-function mergeFlushes(flushes: FlushPayload[]): Record<FlushPart | 'accounts', object[]> {
-  const doc = { accounts: flushes.map((f) => f.account) } as Record<FlushPart | 'accounts', object[]>;
-  for (const part of flushParts) doc[part] = flushes.flatMap((f) => f[part]);
-  return doc;
 }
 
 /** How one account's writes came out once the flush ran; a landed account is remembered as it now stands. */
@@ -219,7 +213,7 @@ async function outcomeOf(
     if ('replay' in w) outcomes.push({ result: await replay(session, ledger.accountId, batch.items[j]!.spec.idempotencyKey) });
     else if ('error' in w) outcomes.push({ error: w.error });
     else {
-      const entries = w.entries.map((e) => toEntryView({ ...e, accountId: ledger.accountId, createdAt: ledger.now }));
+      const entries = w.entries.map((e) => stagedEntryView(e, ledger.accountId, ledger.now));
       outcomes.push({ result: { entries, balance: w.balance, outstanding: w.outstanding, replayed: false } });
     }
   }

@@ -30,9 +30,10 @@ import { portalRoutes } from './routes/portal.js';
 import { reportRoutes } from './routes/reports.js';
 import { rewardRoutes } from './routes/rewards.js';
 import { staffRoutes } from './routes/staff.js';
+import { thresholdRoutes } from './routes/thresholds.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
-export const apiRoutes: Route[] = [...accountRoutes, ...ledgerRoutes, ...batchRoutes, ...planRoutes, ...rewardRoutes, ...reportRoutes, ...staffRoutes, ...portalRoutes, ...webhookRoutes];
+export const apiRoutes: Route[] = [...accountRoutes, ...ledgerRoutes, ...batchRoutes, ...planRoutes, ...rewardRoutes, ...reportRoutes, ...staffRoutes, ...portalRoutes, ...webhookRoutes, ...thresholdRoutes];
 
 const bodyLimit = '64kb';
 const batchBodyLimit = '1mb';

@@ -94,6 +94,9 @@ const expected: Record<string, Row> = {
   'POST /v1/webhooks/endpoints/:endpointId/enabled': webhookEndpointRow,
   'GET /v1/webhooks/endpoints/:endpointId/deliveries': webhookEndpointRow,
   'POST /v1/webhooks/endpoints/:endpointId/deliveries/:eventId/replay': webhookEndpointRow,
+  'GET /v1/accounts/:accountId/balance-thresholds': accountRead('200'),
+  'POST /v1/accounts/:accountId/balance-thresholds': serviceWrite('200'),
+  'POST /v1/organisations/:organisationExternalId/balance-thresholds': { ...serviceWrite('200'), 'orgA→orgB': noScope, 'orgA→personal': noScope },
 };
 
 /** What each credential aims at: an account, its organisation and a user. */
@@ -145,6 +148,9 @@ const fixtures: Record<string, Fixture> = {
   'GET /v1/admin/audit': () => ({ path: '/v1/admin/audit' }),
   'POST /v1/webhooks/endpoints': (t) => ({ path: '/v1/webhooks/endpoints', body: { url: 'https://93.184.215.14/hooks', eventTypes: ['entry.created'], organisationExternalId: t.organisation } }),
   'GET /v1/webhooks/endpoints': () => ({ path: '/v1/webhooks/endpoints' }),
+  'GET /v1/accounts/:accountId/balance-thresholds': (t) => ({ path: `/v1/accounts/${t.accountId}/balance-thresholds` }),
+  'POST /v1/accounts/:accountId/balance-thresholds': (t) => ({ path: `/v1/accounts/${t.accountId}/balance-thresholds`, body: { levels: [{ amount: 50 }] } }),
+  'POST /v1/organisations/:organisationExternalId/balance-thresholds': (t) => ({ path: `/v1/organisations/${t.organisation}/balance-thresholds`, body: { levels: [{ amount: 20 }] } }),
   'POST /v1/webhooks/endpoints/:endpointId/enabled': () => ({ path: `/v1/webhooks/endpoints/${randomUUID()}/enabled`, body: { enabled: false } }),
   'GET /v1/webhooks/endpoints/:endpointId/deliveries': () => ({ path: `/v1/webhooks/endpoints/${randomUUID()}/deliveries` }),
   'POST /v1/webhooks/endpoints/:endpointId/deliveries/:eventId/replay': () => ({ path: `/v1/webhooks/endpoints/${randomUUID()}/deliveries/${randomUUID()}/replay`, body: {} }),

@@ -77,11 +77,13 @@ CREATE TABLE "balance_thresholds" (
     "account_id" UUID,
     "organisation_id" UUID,
     "level" BIGINT NOT NULL,
+    -- Set when the level was given as a share of the plan's allocation (resolved when set).
+    "percent_of_plan" INTEGER,
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
     CONSTRAINT "balance_thresholds_pkey" PRIMARY KEY ("id"),
     CONSTRAINT "balance_thresholds_owner_check" CHECK (("account_id" IS NULL) <> ("organisation_id" IS NULL)),
-    CONSTRAINT "balance_thresholds_level_check" CHECK ("level" > 0 AND "level" <= 1000000000000000)
+    CONSTRAINT "balance_thresholds_level_check" CHECK ("level" > 0 AND "level" <= 1000000000000000 AND ("percent_of_plan" IS NULL OR "percent_of_plan" BETWEEN 1 AND 100))
 );
 CREATE UNIQUE INDEX "balance_thresholds_account_id_level_key" ON "balance_thresholds"("account_id", "level");
 CREATE UNIQUE INDEX "balance_thresholds_organisation_id_level_key" ON "balance_thresholds"("organisation_id", "level");

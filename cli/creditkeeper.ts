@@ -6,7 +6,9 @@ import { ChatNotifier } from '../bot/notices/chatNotifier.js';
 import { startChat } from '../bot/startChat.js';
 import { startRenewalCron } from '../cron/renewalCron.js';
 import { startWebhooks } from '../core/webhooks/startWebhooks.js';
+import { CreditkeeperError } from '../core/errors.js';
 import * as core from '../core/index.js';
+import { askForLoginLink, loginLinkLine, mintLoginLink, serveOperatorSocket } from './operatorSocket.js';
 import { observeWrites } from './wireProcess.js';
 
 /**
@@ -58,27 +60,72 @@ Examples:
 const json = (value: unknown) =>
   JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2);
 
+/** A command line this CLI cannot run: said in one line, with where the usage is, and exit code 2. */
+class UsageError extends Error {}
+
+const commands = ['start', 'token', 'login-link', 'migrate', 'verify', 'renew', 'run', 'export-csv'] as const;
+
+function readArguments(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        status: { type: 'boolean' },
+        name: { type: 'string' },
+        scopes: { type: 'string' },
+        organisation: { type: 'string' },
+        staff: { type: 'string' },
+      },
+    });
+  } catch (error) {
+    // parseArgs's own refusals (an unknown option, a missing value) are the caller's mistake.
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** A command's JSON argument, read before anything opens the database. */
+function jsonArgument(command: string, text: string | undefined, fallback?: string): never {
+  if (text === undefined && fallback === undefined) throw new UsageError(`${command} needs its input as JSON, e.g. '{"accountId":"…"}'`);
+  try {
+    return JSON.parse(text ?? fallback!) as never;
+  } catch (error) {
+    throw new UsageError(`${command}: the input is not JSON (${(error as Error).message})`);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      status: { type: 'boolean' },
-      name: { type: 'string' },
-      scopes: { type: 'string' },
-      organisation: { type: 'string' },
-      staff: { type: 'string' },
-    },
-  });
+  const { positionals, values } = readArguments(argv);
   const [command, ...rest] = positionals;
+  if (values.help || command === 'help') {
+    console.log(usage);
+    return 0;
+  }
+  if (!command) {
+    console.error(usage);
+    return 2;
+  }
+  if (!commands.includes(command as never)) throw new UsageError(`unknown command "${command}"`);
+  if (command === 'token' && rest[0] === 'create' && (!values.name || !values.scopes)) throw new UsageError('token create needs --name N and --scopes SERVICE,READ,ADMIN');
+  if (command === 'login-link' && !values.staff) throw new UsageError('login-link needs --staff NAME (who signs in; the audit log names them)');
+  if (command === 'run' && !Object.hasOwn(operations, rest[0] ?? '')) throw new UsageError(rest[0] ? `unknown operation "${rest[0]}"; operations: ${Object.keys(operations).join(', ')}` : 'run needs an operation and its JSON input');
+  const input = command === 'run' ? jsonArgument(`run ${rest[0]}`, rest[1]) : command === 'export-csv' ? jsonArgument('export-csv', rest[0], '{}') : undefined;
   const config = core.loadConfig();
   const logger = core.createLogger(config.LOG_LEVEL);
-  if (!command || command === 'help') {
-    console.log(usage);
-    return command ? 0 : 2;
-  }
   const target = core.databaseTarget(config);
-  const db = await core.openDatabase(target, { migrate: command !== 'migrate' });
+  const db = await core.openDatabase(target, { migrate: command !== 'migrate' }).catch(async (error: unknown) => {
+    if (!isLocked(error) || target.kind !== 'embedded') throw error;
+    // `start` owns the embedded database: what it can answer, ask it (operatorSocket.ts).
+    // No answer on its socket (an older process): the lock's own message says what to do.
+    if (command === 'login-link') return askForLoginLink(target.dataDir, loginLinkInput(values)).catch((asked: unknown) => Promise.reject(core.isCreditkeeperError(asked) ? asked : error));
+    throw new CreditkeeperError(error.code, `${error.message} While it runs, login-link is answered by it; for ${command}, stop it first.`, error.details);
+  });
+  if (!('sql' in db)) {
+    // The running process made the link.
+    console.log(loginLinkLine(db));
+    return 0;
+  }
   const ctx = core.createCoreContext(db, config);
   try {
     switch (command) {
@@ -106,17 +153,12 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'run': {
-        const [name, input] = rest;
-        const operation = operations[name as keyof typeof operations];
-        if (!operation || input === undefined) {
-          console.error(usage);
-          return 2;
-        }
-        console.log(json(await operation(ctx, JSON.parse(input) as never)));
+        const operation = operations[rest[0] as keyof typeof operations];
+        console.log(json(await operation(ctx, input!)));
         return 0;
       }
       case 'export-csv': {
-        for await (const chunk of core.exportActivityCsv(ctx, JSON.parse(rest[0] ?? '{}') as never)) process.stdout.write(chunk);
+        for await (const chunk of core.exportActivityCsv(ctx, input!)) process.stdout.write(chunk);
         return 0;
       }
       case 'token': {
@@ -137,23 +179,17 @@ async function main(argv: string[]): Promise<number> {
           console.log(`Revoked ${rest[1]}`);
           return 0;
         }
-        console.error(usage);
-        return 2;
+        throw new UsageError(rest[0] === 'revoke' ? 'token revoke needs the token id' : 'token create --name N --scopes … or token revoke <id>');
       }
       case 'login-link': {
-        const link = await core.createLoginLink(ctx, {
-          staffId: values.staff ?? '',
-          ...(values.organisation && { organisationExternalId: values.organisation }),
-        });
-        console.log(`http://localhost:${config.PORT}/admin/login/${link.secret} (valid until ${link.expiresAt.toISOString()}, once)`);
+        console.log(loginLinkLine(await mintLoginLink(ctx, config.PORT, loginLinkInput(values))));
         return 0;
       }
       case 'start':
-        await serve(ctx, config, target.kind, logger);
+        await serve(ctx, config, target, logger);
         return 0;
       default:
-        console.error(usage);
-        return 2;
+        throw new UsageError(`unknown command "${command}"`);
     }
   } finally {
     await db.close();
@@ -161,14 +197,13 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** Serves the API until SIGINT/SIGTERM, then finishes in-flight requests before the database closes. */
-async function serve(ctx: core.CoreContext, config: core.Config, kind: string, logger: core.Logger): Promise<void> {
-  if (kind === 'embedded') {
+async function serve(ctx: core.CoreContext, config: core.Config, target: ReturnType<typeof core.databaseTarget>, logger: core.Logger): Promise<void> {
+  if (target.kind === 'embedded') {
     const bootstrap = await core.ensureBootstrapToken(ctx);
     if (bootstrap) {
-      logger.warn(
-        { tokenId: bootstrap.id },
-        `First start: created an API token with every scope. Keep it, it is not shown again: ${bootstrap.secret}`,
-      );
+      // On stdout as a line of its own, not inside a log line; the log says only that it was made.
+      logger.warn({ tokenId: bootstrap.id }, 'First start: created an API token with every scope (printed once on standard output)');
+      console.log(`API token (every scope; keep it, it is not shown again): ${bootstrap.secret}`);
     }
   }
   const chatConfig = loadChatConfig();
@@ -184,21 +219,36 @@ async function serve(ctx: core.CoreContext, config: core.Config, kind: string, l
   const renewals = startRenewalCron(observed.ctx, logger, config.RENEWAL_SCHEDULE, observed.metrics.renewalRun);
   const webhooks = startWebhooks(observed.ctx, logger);
   logger.info(
-    { port: server.port, database: kind },
+    { port: server.port, database: target.kind },
     `Creditkeeper is running: http://localhost:${server.port}/v1/openapi.json — admin page http://localhost:${server.port}/admin`,
   );
   for (const line of chat.summary) logger.info(line);
-  if (kind === 'embedded') logger.info('The console bot needs ./data to itself: stop this server first, then npm run chat -- --as <user>');
+  const operator = target.kind === 'embedded' ? await serveOperatorSocket(observed.ctx, logger, target.dataDir, server.port) : undefined;
+  if (target.kind === 'embedded') {
+    logger.info('The console bot needs ./data to itself: stop this server first, then npm run chat -- --as <user>. npm run creditkeeper -- login-link works meanwhile (it asks this process).');
+  }
   await new Promise<void>((resolve) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
   });
   logger.info('shutting down: finishing in-flight requests and the renewal run, if any');
-  await Promise.all([server.close(), renewals.stop(), webhooks.stop(), chat.close()]);
+  await Promise.all([server.close(), renewals.stop(), webhooks.stop(), chat.close(), operator?.close()]);
+}
+
+function isLocked(error: unknown): error is CreditkeeperError {
+  return core.isCreditkeeperError(error, 'DATABASE_LOCKED');
+}
+
+function loginLinkInput(values: { staff?: string; organisation?: string }) {
+  return { staffId: values.staff!, ...(values.organisation && { organisationExternalId: values.organisation }) };
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(`creditkeeper: ${error.message}. Run creditkeeper --help for usage.`);
+      process.exit(2);
+    }
     if (core.isCreditkeeperError(error)) {
       console.error(`${error.code}: ${error.message}`);
       process.exit(2);

@@ -1,7 +1,7 @@
 import { type PaymentGateway, paymentWebhook } from './billing/paymentGateway.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
-import type { WriteResult } from './ledger/ledgerWrite.js';
+import type { WriteResult } from './ledger/writeSpec.js';
 import { loadPlans, type PlanCatalog } from './plans/planCatalog.js';
 import { loadPriceList, type PriceList } from './pricing/priceList.js';
 import { type AdVerifierKeys, adVerifierKeys } from './rewards/adVerifierKeys.js';

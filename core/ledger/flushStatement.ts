@@ -31,7 +31,8 @@ export type FlushPayload = Record<Exclude<FlushPart, 'entries'>, object[]> & {
 /**
  * Every change of one account's write as rows for the flush statement, each naming its account:
  * the flush writes several accounts' changes at once, and each account's rows only if the account
- * is still at the sequence this write read (`expected_seq`).
+ * is still at the sequence this write read (`expected_seq`). Long only because it spells out
+ * every part's columns, one row shape after another.
  */
 export function toFlush(changes: LedgerChanges): FlushPayload {
   const account_id = changes.accountId;

@@ -13,8 +13,9 @@ import type { LedgerWriteSpec, WriteResult } from './writeSpec.js';
 /**
  * The attempt: a group of writes staged on their accounts, flushed in one statement, and what did
  * not land redone. Each account moves only if nothing else wrote it since it was read (or since
- * this process last saw it): otherwise that account alone is tried again from a read, and after a
- * second miss under its row lock. A write that fails while staging is undone alone and fails alone.
+ * this process last saw it): otherwise that account alone is tried again, from a read if it had
+ * started from what this process knew, under its row lock if it had been read. A write that fails
+ * while staging is undone alone and fails alone.
  */
 
 /** A write waiting for its group, with its caller's settlement. */

@@ -2,18 +2,24 @@ import { z } from 'zod';
 import type { CoreContext } from '../context.js';
 import { ledgerWriteBase, parseInput } from '../input.js';
 import { keyUse } from '../ledger/keyUse.js';
-import { ledgerWrite } from '../ledger/ledgerWrite.js';
+import { ledgerWrite, type WriteResult } from '../ledger/ledgerWrite.js';
 import { defaultPriority } from '../ledger/entryTypes.js';
 import { periodAt } from './billingPeriod.js';
 import { findPlan, type Plan, planGrant } from './planCatalog.js';
 import { planCreditsExpiry, planKinds, stagePlanGrant } from './stagePlanGrant.js';
-import type { SubscriptionResult } from './subscribe.js';
 import { activeSubscription, periodFields, saveSubscription, type SubscriptionRecord } from './subscriptionRecord.js';
 
 export const changePlanInput = z.strictObject({
   ...ledgerWriteBase,
   plan: z.string().min(1).max(50),
 });
+
+/** What subscribe and changePlan return. */
+export interface SubscriptionResult {
+  subscription: SubscriptionRecord;
+  /** The ledger write that went with it (the first grant, or a plan change's proration). */
+  write: WriteResult | null;
+}
 
 /**
  * Moves an active subscription to another plan.

@@ -3,11 +3,11 @@ import type { CoreContext } from '../context.js';
 import { CreditkeeperError } from '../errors.js';
 import { ledgerWriteBase, parseInput, timeZone } from '../input.js';
 import { keyUse } from '../ledger/keyUse.js';
-import { ledgerWrite, requestHashOf, type WriteResult } from '../ledger/ledgerWrite.js';
+import { ledgerWrite, requestHashOf } from '../ledger/ledgerWrite.js';
 import { lastAnniversary, periodContaining } from './billingPeriod.js';
-import { changePlan } from './changePlan.js';
+import { changePlan, type SubscriptionResult } from './changePlan.js';
 import { findPlan } from './planCatalog.js';
-import { findSubscription, periodFields, saveSubscription, type SubscriptionRecord } from './subscriptionRecord.js';
+import { findSubscription, periodFields, saveSubscription } from './subscriptionRecord.js';
 import { stagePlanGrant } from './stagePlanGrant.js';
 
 export const subscribeInput = z.strictObject({
@@ -29,12 +29,6 @@ export const subscribeInput = z.strictObject({
   message: 'give anchorAt or anniversaryDay, not both',
   path: ['anniversaryDay'],
 });
-
-export interface SubscriptionResult {
-  subscription: SubscriptionRecord;
-  /** The ledger write that went with it (the first grant, or a plan change's proration). */
-  write: WriteResult | null;
-}
 
 /**
  * Puts an account on a plan and grants the current period's allocation. On an account already

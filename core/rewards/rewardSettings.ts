@@ -1,5 +1,3 @@
-import type { CoreContext } from '../context.js';
-
 export interface RewardSettings {
   /** Seed 000: "the one-time 5 credits for linking your Discord account". */
   discordLink: bigint;
@@ -11,6 +9,7 @@ export interface RewardSettings {
 
 export const defaultRewards: RewardSettings = { discordLink: 5n, ad: 2n, adDailyCap: 5 };
 
-export function rewardSettings(ctx: CoreContext): RewardSettings {
+/** The context's settings over the defaults (takes only `rewards`, so config.ts can read the defaults without the context). */
+export function rewardSettings(ctx: { rewards?: Partial<RewardSettings> | undefined }): RewardSettings {
   return { ...defaultRewards, ...ctx.rewards };
 }

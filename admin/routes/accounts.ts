@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { addMember, addMemberInput } from '../../core/accounts/addMember.js';
 import { openAccount, openAccountInput } from '../../core/accounts/openAccount.js';
-import { ensureOrganisationInReach } from '../../core/access/accountReach.js';
-import { CreditkeeperError } from '../../core/errors.js';
+import { ensureOwnerInReach } from '../../core/access/ensureOwnerInReach.js';
 import { fieldsOf, route, serviceWrites } from '../route.js';
 import { Membership, OpenedAccount } from '../responses.js';
 
@@ -18,11 +17,7 @@ export const accountRoutes = [
     response: OpenedAccount,
     status: 201,
     handle: async (ctx, { body, principal }) => {
-      const owner = body.owner;
-      if (principal.organisationId) {
-        if (owner.kind === 'USER') throw new CreditkeeperError('FORBIDDEN', 'This token may only open its organisation’s accounts');
-        await ensureOrganisationInReach(ctx, principal, owner.kind === 'CLIENT' ? owner.organisationExternalId : owner.externalId);
-      }
+      await ensureOwnerInReach(ctx, principal, body.owner);
       return openAccount(ctx, body);
     },
   }),

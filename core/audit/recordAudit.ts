@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { CoreContext } from '../context.js';
+import type { Prisma } from '../db/generated/client.js';
 import { actor, origin, parseInput, uuid } from '../input.js';
 
 export const recordAuditInput = z.strictObject({
@@ -19,18 +20,18 @@ export const recordAuditInput = z.strictObject({
  */
 export async function recordAudit(ctx: CoreContext, input: z.input<typeof recordAuditInput>): Promise<void> {
   const entry = parseInput(recordAuditInput, input);
-  await ctx.db.sql.query(
-    `INSERT INTO audit_log (actor_kind, actor_id, action, outcome, account_id, reason, origin, details)
-     VALUES ($1::"ActorKind", $2, $3, $4, $5::uuid, $6, $7::jsonb, $8::jsonb)`,
-    [
-      entry.actor.kind,
-      entry.actor.id ?? null,
-      entry.action,
-      entry.outcome,
-      entry.accountId ?? null,
-      entry.reason ?? null,
-      entry.origin ? JSON.stringify(entry.origin) : null,
-      entry.details ? JSON.stringify(entry.details) : null,
-    ],
-  );
+  await ctx.db.prisma.auditEntry.create({
+    data: {
+      actorKind: entry.actor.kind,
+      actorId: entry.actor.id ?? null,
+      action: entry.action,
+      outcome: entry.outcome,
+      accountId: entry.accountId ?? null,
+      reason: entry.reason ?? null,
+      // Left out when absent: the columns are then SQL NULL, as before (not JSON null).
+      ...(entry.origin && { origin: entry.origin }),
+      ...(entry.details && { details: entry.details as Prisma.InputJsonObject }),
+    },
+    select: { id: true },
+  });
 }

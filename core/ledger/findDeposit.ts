@@ -46,3 +46,9 @@ export async function findInFlightDeposit(tx: Tx, accountId: string, depositId: 
   };
   return { id: row.id, entryId: row.entry_id, charged: BigInt(row.charged), held: BigInt(row.held), action: row.action, source };
 }
+
+/** The deposit a submission's entry opened, if any (a replayed spend names it again). */
+export async function depositOfEntry(tx: Tx, entryId: string): Promise<string | null> {
+  const [row] = await tx.query<{ id: string }>(`SELECT id FROM deposits WHERE entry_id = $1::uuid`, [entryId]);
+  return row?.id ?? null;
+}

@@ -6,6 +6,7 @@ import { autoReload } from '../billing/autoReload.js';
 import { CreditkeeperError, isCreditkeeperError } from '../errors.js';
 import { ledgerWriteBase, note, parseInput, positiveCredits, source } from '../input.js';
 import { actionUse, type Price, priceAction } from '../pricing/priceList.js';
+import { depositOfEntry } from './findDeposit.js';
 import { ledgerWrite, type WriteResult } from './ledgerWrite.js';
 
 const explicitCharge = z.strictObject({
@@ -86,9 +87,6 @@ export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>)
     if (isCreditkeeperError(error, 'INSUFFICIENT_CREDITS') && (await autoReload(ctx, request, error))) return charge();
     throw error;
   });
-  if (result.replayed && price.held > 0n) {
-    const deposit = await ctx.db.prisma.deposit.findUnique({ where: { entryId: result.entries[0]!.id } });
-    depositId = deposit?.id ?? null;
-  }
+  if (result.replayed && price.held > 0n) depositId = await depositOfEntry(ctx.db.sql, result.entries[0]!.id);
   return { ...result, depositId };
 }

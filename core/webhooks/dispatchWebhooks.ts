@@ -26,7 +26,7 @@ async function claimDue(ctx: CoreContext, settings: WebhookSettings, limit: numb
        WHERE d.status <> 'DELIVERED' AND d.next_attempt_at <= clock_timestamp() AND w.enabled
          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
                          WHERE p.endpoint_id = d.endpoint_id AND p.account_id = d.account_id AND p.event_seq < d.event_seq AND p.status <> 'DELIVERED')
-       ORDER BY d.next_attempt_at, d.event_seq LIMIT $1
+       ORDER BY d.next_attempt_at LIMIT $1
        FOR UPDATE OF d SKIP LOCKED
      )
      UPDATE webhook_deliveries d
@@ -92,40 +92,52 @@ export interface WebhookDispatcher {
 }
 
 /**
- * WEBHOOK_CONCURRENCY workers, each claiming one delivery at a time, so a slow endpoint holds up
- * only the worker it has. An idle worker looks again every WEBHOOK_POLL_MS. A failure to reach
- * the database is reported and retried on the next poll.
+ * Keeps up to WEBHOOK_CONCURRENCY attempts under way: one claim fetches as many due deliveries as
+ * there are free places, and each attempt that ends frees its place and claims again; a slow
+ * endpoint holds only the places of its own attempts. With nothing due it looks again every
+ * WEBHOOK_POLL_MS. A failure to reach the database is reported and retried on the next look (an
+ * attempt whose outcome could not be recorded is claimed again when its lease ends).
  */
 export function startWebhookDispatcher(ctx: CoreContext, settings: WebhookSettings, onError: (error: unknown) => void = () => {}): WebhookDispatcher {
   let running = true;
-  const sleepers = new Set<() => void>();
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      sleepers.add(wake);
-    });
-  const worker = async () => {
-    while (running) {
-      let attempted = 0;
+  let claiming: Promise<void> | null = null;
+  let poll: NodeJS.Timeout | undefined;
+  const underWay = new Set<Promise<void>>();
+  const claimMore = async () => {
+    while (running && underWay.size < settings.WEBHOOK_CONCURRENCY) {
+      let claimed: ClaimedDelivery[] = [];
       try {
-        attempted = await deliverDueWebhooks(ctx, settings, 1);
+        claimed = await claimDue(ctx, settings, settings.WEBHOOK_CONCURRENCY - underWay.size);
       } catch (error) {
         onError(error);
       }
-      if (!attempted && running) await pause(settings.WEBHOOK_POLL_MS);
+      if (!claimed.length) {
+        clearTimeout(poll);
+        poll = setTimeout(kick, settings.WEBHOOK_POLL_MS);
+        return;
+      }
+      for (const delivery of claimed) {
+        const attempting: Promise<void> = attempt(ctx, settings, delivery)
+          .catch(onError)
+          .finally(() => {
+            underWay.delete(attempting);
+            kick();
+          });
+        underWay.add(attempting);
+      }
     }
   };
-  const workers = Array.from({ length: settings.WEBHOOK_CONCURRENCY }, worker);
+  function kick(): void {
+    if (!running || claiming) return;
+    claiming = claimMore().finally(() => (claiming = null));
+  }
+  kick();
   return {
     stop: async () => {
       running = false;
-      for (const wake of [...sleepers]) wake();
-      await Promise.all(workers);
+      clearTimeout(poll);
+      await claiming;
+      await Promise.all([...underWay]);
     },
   };
 }

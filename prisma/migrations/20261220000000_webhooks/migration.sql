@@ -62,8 +62,11 @@ CREATE TABLE "webhook_deliveries" (
 
     CONSTRAINT "webhook_deliveries_pkey" PRIMARY KEY ("endpoint_id", "event_id")
 );
--- In order per account per endpoint: only the oldest undelivered one of each pair may go.
-CREATE INDEX "webhook_deliveries_endpoint_id_account_id_event_seq_idx" ON "webhook_deliveries"("endpoint_id", "account_id", "event_seq");
+-- An endpoint's deliveries, newest first (the list).
+CREATE INDEX "webhook_deliveries_endpoint_id_event_seq_idx" ON "webhook_deliveries"("endpoint_id", "event_seq");
+-- In order per account per endpoint: only the oldest undelivered one of each pair may go; the
+-- delivered ones (all of history) stay out of this index, so the check costs what is waiting.
+CREATE INDEX "webhook_deliveries_waiting_idx" ON "webhook_deliveries"("endpoint_id", "account_id", "event_seq") WHERE "status" <> 'DELIVERED';
 CREATE INDEX "webhook_deliveries_event_id_idx" ON "webhook_deliveries"("event_id");
 CREATE INDEX "webhook_deliveries_due_idx" ON "webhook_deliveries"("next_attempt_at") WHERE "status" <> 'DELIVERED';
 ALTER TABLE "webhook_deliveries" ADD CONSTRAINT "webhook_deliveries_endpoint_id_fkey" FOREIGN KEY ("endpoint_id") REFERENCES "webhook_endpoints"("id") ON DELETE CASCADE;

@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import nock from 'nock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adVerifierKeys } from '../../core/rewards/adVerifierKeys.js';
-import { client, useApi } from '../support/api.js';
+import { client, dataOf, key, refusal, typedClient, useApi } from '../support/api.js';
 import { useFreshLedger } from '../support/scenario.js';
 
 describe('plans, link codes, auto-reload and the ad callback over HTTP (PGlite)', () => {
@@ -21,68 +21,77 @@ describe('plans, link codes, auto-reload and the ad callback over HTTP (PGlite)'
     nock.enableNetConnect();
   });
   const api = useApi(ctx);
-  const openUser = async (externalId: string): Promise<string> => {
-    const call = client(api.baseUrl, api.service);
-    return (await call('POST', '/v1/accounts', { key: randomUUID(), body: { owner: { kind: 'USER', externalId } } })).body.accountId;
-  };
+  const openUser = async (externalId: string): Promise<string> =>
+    dataOf(await typedClient(api.baseUrl, api.service).POST('/v1/accounts', { params: { header: key() }, body: { owner: { kind: 'USER', externalId } } })).accountId;
 
   it('lists the seed plans; subscribes to Growth (325 now), replays, upgrades to Scale with a proration, cancels', async () => {
-    const call = client(api.baseUrl, api.service);
-    const plans = (await client(api.baseUrl, api.reader)('GET', '/v1/plans')).body.plans;
-    expect(plans.map((p: { id: string; allocation: number }) => [p.id, p.allocation])).toEqual([
+    const host = typedClient(api.baseUrl, api.service);
+    const { plans } = dataOf(await typedClient(api.baseUrl, api.reader).GET('/v1/plans'));
+    expect(plans.map((p) => [p.id, p.allocation])).toEqual([
       ['free', 12],
       ['starter', 150],
       ['growth', 325],
       ['scale', 575],
     ]);
-    const accountId = await openUser('paula');
-    expect((await call('GET', `/v1/accounts/${accountId}/subscription`)).body.error.code).toBe('SUBSCRIPTION_NOT_FOUND');
-    const key = randomUUID();
-    const subscribed = await call('POST', `/v1/accounts/${accountId}/subscription`, { key, body: { plan: 'growth', timeZone: 'America/Chicago' } });
-    expect(subscribed.status).toBe(200);
-    expect(subscribed.body).toMatchObject({ subscription: { plan: 'growth', status: 'ACTIVE', timeZone: 'America/Chicago' }, balance: '325' });
-    expect(subscribed.body.entries[0]).toMatchObject({ type: 'PLAN_GRANT', description: 'Monthly grant: Growth plan', amount: '325' });
-    const replay = await call('POST', `/v1/accounts/${accountId}/subscription`, { key, body: { plan: 'growth', timeZone: 'America/Chicago' } });
-    expect(replay.headers.get('idempotent-replayed')).toBe('true');
-    const upgraded = await call('POST', `/v1/accounts/${accountId}/subscription`, { key: randomUUID(), body: { plan: 'scale' } });
-    expect(upgraded.body.entries[0]).toMatchObject({ type: 'PRORATION', description: 'Mid cycle proration: Growth → Scale' });
-    expect((await call('GET', `/v1/accounts/${accountId}/subscription`)).body).toMatchObject({ plan: 'scale' });
-    expect((await call('POST', `/v1/accounts/${accountId}/subscription/cancel`, { key: randomUUID(), body: {} })).body).toMatchObject({ status: 'CANCELLED' });
+    const path = { accountId: await openUser('paula') };
+    expect(refusal(await host.GET('/v1/accounts/{accountId}/subscription', { params: { path } }))).toEqual([404, 'SUBSCRIPTION_NOT_FOUND']);
+    const subscribe = (body: { plan: string; timeZone?: string }, idempotencyKey?: string) =>
+      host.POST('/v1/accounts/{accountId}/subscription', { params: { path, header: key(idempotencyKey) }, body });
+    const first = randomUUID();
+    const subscribed = await subscribe({ plan: 'growth', timeZone: 'America/Chicago' }, first);
+    expect(subscribed.response.status).toBe(200);
+    expect(dataOf(subscribed)).toMatchObject({ subscription: { plan: 'growth', status: 'ACTIVE', timeZone: 'America/Chicago' }, balance: '325' });
+    expect(dataOf(subscribed).entries[0]).toMatchObject({ type: 'PLAN_GRANT', description: 'Monthly grant: Growth plan', amount: '325' });
+    const replay = await subscribe({ plan: 'growth', timeZone: 'America/Chicago' }, first);
+    expect(replay.response.headers.get('idempotent-replayed')).toBe('true');
+    const upgraded = await subscribe({ plan: 'scale' });
+    expect(dataOf(upgraded).entries[0]).toMatchObject({ type: 'PRORATION', description: 'Mid cycle proration: Growth → Scale' });
+    expect(dataOf(await host.GET('/v1/accounts/{accountId}/subscription', { params: { path } }))).toMatchObject({ plan: 'scale' });
+    const cancelled = await host.POST('/v1/accounts/{accountId}/subscription/cancel', { params: { path, header: key() }, body: {} });
+    expect(dataOf(cancelled)).toMatchObject({ status: 'CANCELLED' });
   });
 
   it('refuses a plan that does not exist (404), a bad zone or an unknown field (400), no key (400), a reader token (403)', async () => {
+    const host = typedClient(api.baseUrl, api.service);
+    const path = { accountId: await openUser('quinn') };
+    const subscribe = (body: { plan: string; timeZone?: string }) => host.POST('/v1/accounts/{accountId}/subscription', { params: { path, header: key() }, body });
+    expect(refusal(await subscribe({ plan: 'platinum' }))).toEqual([404, 'PLAN_NOT_FOUND']);
+    expect(refusal(await subscribe({ plan: 'free', timeZone: 'Nowhere/Land' }))).toEqual([400, 'VALIDATION_FAILED']);
+    // Sent raw: a field and a request the document does not allow.
     const call = client(api.baseUrl, api.service);
-    const accountId = await openUser('quinn');
-    const post = (body: unknown) => call('POST', `/v1/accounts/${accountId}/subscription`, { key: randomUUID(), body });
-    expect((await post({ plan: 'platinum' })).status).toBe(404);
-    expect((await post({ plan: 'free', timeZone: 'Nowhere/Land' })).status).toBe(400);
-    expect((await post({ plan: 'free', allocation: 1000 })).status).toBe(400);
-    expect((await call('POST', `/v1/accounts/${accountId}/subscription`, { body: { plan: 'free' } })).body.error.code).toBe('IDEMPOTENCY_KEY_REQUIRED');
-    expect((await client(api.baseUrl, api.reader)('POST', `/v1/accounts/${accountId}/subscription`, { key: randomUUID(), body: { plan: 'free' } })).status).toBe(403);
-    expect((await call('GET', `/v1/accounts/${accountId}/subscription`)).status).toBe(404);
+    expect((await call('POST', `/v1/accounts/${path.accountId}/subscription`, { key: randomUUID(), body: { plan: 'free', allocation: 1000 } })).status).toBe(400);
+    expect((await call('POST', `/v1/accounts/${path.accountId}/subscription`, { body: { plan: 'free' } })).body.error.code).toBe('IDEMPOTENCY_KEY_REQUIRED');
+    const asReader = await typedClient(api.baseUrl, api.reader).POST('/v1/accounts/{accountId}/subscription', { params: { path, header: key() }, body: { plan: 'free' } });
+    expect(refusal(asReader)).toEqual([403, 'FORBIDDEN']);
+    expect(refusal(await host.GET('/v1/accounts/{accountId}/subscription', { params: { path } }))).toEqual([404, 'SUBSCRIPTION_NOT_FOUND']);
   });
 
   it('makes a link code for a user (201, once per key); an unknown user is 404', async () => {
-    const call = client(api.baseUrl, api.service);
+    const host = typedClient(api.baseUrl, api.service);
     await openUser('rosa');
-    const key = randomUUID();
-    const made = await call('POST', '/v1/users/rosa/link-codes', { key, body: { provider: 'DISCORD' } });
-    expect(made.status).toBe(201);
-    expect(made.body.code).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}$/);
-    expect((await call('POST', '/v1/users/rosa/link-codes', { key, body: { provider: 'DISCORD' } })).body.code).toBe(made.body.code);
-    expect((await call('POST', '/v1/users/nobody/link-codes', { key: randomUUID(), body: { provider: 'DISCORD' } })).status).toBe(404);
-    expect((await call('POST', '/v1/users/rosa/link-codes', { key: randomUUID(), body: { provider: 'IRC' } })).status).toBe(400);
+    const linkCode = (userExternalId: string, idempotencyKey?: string) =>
+      host.POST('/v1/users/{userExternalId}/link-codes', { params: { path: { userExternalId }, header: key(idempotencyKey) }, body: { provider: 'DISCORD' } });
+    const first = randomUUID();
+    const made = await linkCode('rosa', first);
+    expect(made.response.status).toBe(201);
+    expect(dataOf(made).code).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}$/);
+    expect(dataOf(await linkCode('rosa', first)).code).toBe(dataOf(made).code);
+    expect(refusal(await linkCode('nobody'))).toEqual([404, 'OWNER_NOT_FOUND']);
+    // Sent raw: a provider the document does not list.
+    expect((await client(api.baseUrl, api.service)('POST', '/v1/users/rosa/link-codes', { key: randomUUID(), body: { provider: 'IRC' } })).status).toBe(400);
   });
 
   it('sets auto-reload and reads it back; refuses a negative amount', async () => {
-    const call = client(api.baseUrl, api.service);
-    const accountId = await openUser('sam');
-    expect((await call('GET', `/v1/accounts/${accountId}/auto-reload`)).body).toMatchObject({ enabled: false });
-    const set = await call('POST', `/v1/accounts/${accountId}/auto-reload`, { key: randomUUID(), body: { enabled: true, amount: 50, monthlyLimit: 200 } });
-    expect(set.body).toMatchObject({ enabled: true, amount: '50', monthlyLimit: '200', usedThisMonth: '0' });
-    expect((await call('POST', `/v1/accounts/${accountId}/auto-reload`, { key: randomUUID(), body: { enabled: true, amount: -5 } })).status).toBe(400);
+    const host = typedClient(api.baseUrl, api.service);
+    const path = { accountId: await openUser('sam') };
+    expect(dataOf(await host.GET('/v1/accounts/{accountId}/auto-reload', { params: { path } }))).toMatchObject({ enabled: false, amount: null });
+    const set = await host.POST('/v1/accounts/{accountId}/auto-reload', { params: { path, header: key() }, body: { enabled: true, amount: 50, monthlyLimit: 200 } });
+    expect(dataOf(set)).toMatchObject({ enabled: true, amount: '50', monthlyLimit: '200', usedThisMonth: '0' });
+    const negative = await host.POST('/v1/accounts/{accountId}/auto-reload', { params: { path, header: key() }, body: { enabled: true, amount: -5 } });
+    expect(refusal(negative)[0]).toBe(400);
   });
 
+  // Sent raw: the ad network signs the query string byte for byte.
   it('the ad callback needs no token, pays a verified view once, refuses a forged one with 401 and says why', async () => {
     const accountId = await openUser('tia');
     const fields = `ad_network=1&ad_unit=9&reward_amount=1&reward_item=coins&timestamp=${Date.now()}&transaction_id=t-${randomUUID()}&user_id=tia`;
@@ -96,7 +105,7 @@ describe('plans, link codes, auto-reload and the ad callback over HTTP (PGlite)'
     expect(forged.status).toBe(401);
     expect(forged.body.error).toMatchObject({ code: 'AD_CALLBACK_INVALID', message: 'Ad callback refused: the signature does not verify' });
     expect((await anonymous('GET', '/v1/public/ad-rewards')).status).toBe(400);
-    const balance = await client(api.baseUrl, api.reader)('GET', `/v1/accounts/${accountId}/balance`);
-    expect(balance.body.available).toBe('2');
+    const balance = await typedClient(api.baseUrl, api.reader).GET('/v1/accounts/{accountId}/balance', { params: { path: { accountId } } });
+    expect(dataOf(balance).available).toBe('2');
   });
 });

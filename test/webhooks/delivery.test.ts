@@ -232,6 +232,20 @@ describe.each(engines)('webhooks out (%s)', (engine) => {
     expect(receiver.events()[0]).toMatchObject({ type: 'deposit.outstanding', data: { accountId: acme, outstanding: '52', outstandingBefore: '0' } });
   });
 
+  it('auto_reload.charge_unknown when a card charge’s answer is lost, once however often it is tried again', async () => {
+    const { receiver, client } = await organisationWithEndpoint(['auto_reload.charge_unknown']);
+    const acme = await client(0n);
+    const chargeKey = `auto-reload#${randomUUID()}`;
+    // What core/billing/chargeReservation.ts does: reserve, then mark the charge unknown on a timeout (twice here).
+    await ctx.db.sql.query(`INSERT INTO auto_reload_reservations (account_id, idempotency_key, credits, attempts) VALUES ($1::uuid, $2, 50, 1)`, [acme, chargeKey]);
+    for (const attempts of [1, 2]) {
+      await ctx.db.sql.query(`UPDATE auto_reload_reservations SET status = 'UNKNOWN', attempts = $3, last_error = 'timed out' WHERE account_id = $1::uuid AND idempotency_key = $2`, [acme, chargeKey, attempts]);
+    }
+    await until(() => receiver.events().length === 1, round);
+    for (let i = 0; i < 3; i++) await round();
+    expect(receiver.events()).toMatchObject([{ type: 'auto_reload.charge_unknown', data: { accountId: acme, chargeKey, credits: '50', attempts: 1, lastError: 'timed out' } }]);
+  });
+
   it('an endpoint failing for WEBHOOK_FAILING_AFTER_DAYS is disabled; its deliveries wait, and go in order once it is enabled again', async () => {
     const { receiver, client, endpoint, deliveries } = await organisationWithEndpoint();
     receiver.answer = () => 'fail';

@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/globalSetup.ts'],
-    setupFiles: ['test/support/promiseWithResolvers.ts'],
+    // checkReplies: every reply from /v1 is checked against the OpenAPI document's schema for it.
+    setupFiles: ['test/support/promiseWithResolvers.ts', 'test/support/checkReplies.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Each file gets its own databases, so files run in parallel; two cores here.

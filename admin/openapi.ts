@@ -57,12 +57,18 @@ function jsonSchema(schema: z.ZodType): Record<string, unknown> {
   const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
     io: 'input',
     unrepresentable: 'any',
-    // Credits are bigint in code: on the wire, integers.
     override: (context) => {
+      // Credits are bigint in code: on the wire, integers.
       if ((context.zodSchema as { _zod: { def: { type: string } } })._zod.def.type === 'bigint') context.jsonSchema.type = 'integer';
+      withoutTimePattern(context);
     },
   });
   return rest;
+}
+
+/** `format: date-time` says it: zod's 400-character pattern for it would only bury the document. */
+function withoutTimePattern(context: { jsonSchema: { format?: string; pattern?: string } }): void {
+  if (context.jsonSchema.format === 'date-time') delete context.jsonSchema.pattern;
 }
 
 function parametersOf(schema: z.ZodType | undefined, where: 'path' | 'query'): Record<string, unknown>[] {
@@ -80,7 +86,7 @@ const componentPath = '#/components/schemas/';
 
 /** The named response schemas (Entry, Balance, Error…), referring to each other by $ref. */
 function componentSchemas(): Record<string, unknown> {
-  const { schemas } = z.toJSONSchema(components, { io: 'output', uri: (id) => `${componentPath}${id}` });
+  const { schemas } = z.toJSONSchema(components, { io: 'output', uri: (id) => `${componentPath}${id}`, override: withoutTimePattern });
   return Object.fromEntries(Object.entries(schemas).map(([id, { $schema: _dialect, $id: _id, ...schema }]) => [id, schema]));
 }
 
@@ -88,6 +94,6 @@ function componentSchemas(): Record<string, unknown> {
 function responseSchema(schema: z.ZodType): Record<string, unknown> {
   const id = components.get(schema)?.id;
   if (id) return { $ref: `${componentPath}${id}` };
-  const { $schema: _dialect, $defs: _components, ...inline } = z.toJSONSchema(schema, { io: 'output', metadata: components });
+  const { $schema: _dialect, $defs: _components, ...inline } = z.toJSONSchema(schema, { io: 'output', metadata: components, override: withoutTimePattern });
   return JSON.parse(JSON.stringify(inline).replaceAll('"#/$defs/', `"${componentPath}`)) as Record<string, unknown>;
 }

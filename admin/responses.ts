@@ -15,7 +15,7 @@ function component<T extends z.ZodType>(id: string, schema: T): T {
   return schema;
 }
 
-export const credits = z.string().regex(/^-?\d+$/).meta({ description: 'Credits: a whole number as a decimal string', example: '-88' });
+export const credits = component('Credits', z.string().regex(/^-?\d+$/).meta({ description: 'A whole number of credits as a decimal string', example: '-88' }));
 const time = z.iso.datetime();
 const nullableTime = time.nullable();
 

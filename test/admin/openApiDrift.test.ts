@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { documentText, schemaHeader } from '../../client/document.js';
-import { checkReply, client, useApi } from '../support/api.js';
+import { client, useApi } from '../support/api.js';
+import { checkReply, checksReplies } from '../support/replyCheck.js';
 import { useFreshLedger } from '../support/scenario.js';
 
 const committed = (file: string) => readFileSync(new URL(`../../client/${file}`, import.meta.url), 'utf8');
@@ -25,19 +26,24 @@ describe('the committed OpenAPI document and client (PGlite)', () => {
 describe('checking a reply against the document', () => {
   const headers = new Headers({ 'content-type': 'application/json' });
   const plans = { plans: [{ id: 'free', name: 'Free', allocation: 12, period: 'week', unused: 'reset' }] };
-  const check = (status: number, body: unknown, path = '/v1/plans') => () => checkReply('GET', `http://127.0.0.1${path}`, { status, headers }, JSON.stringify(body));
+  const check = (status: number, body: unknown, path = '/v1/plans') =>
+    checkReply('GET', `http://127.0.0.1${path}`, { status, headers }, typeof body === 'string' ? body : JSON.stringify(body));
 
-  it('passes the reply the document describes', () => {
-    expect(check(200, plans)).not.toThrow();
-    expect(check(404, { error: { code: 'ACCOUNT_NOT_FOUND', message: 'No account', requestId: 'r1' } })).not.toThrow();
+  it('is done on every request of every test file', () => {
+    expect(checksReplies(globalThis.fetch)).toBe(true);
   });
 
-  it('fails a field the document does not describe, one it promises and is missing, a wrong type or status, an unknown error code', () => {
-    expect(check(200, { ...plans, extra: 1 })).toThrow(/not the get \/v1\/plans response/);
-    expect(check(200, { plans: [{ ...plans.plans[0], allocation: '12' }] })).toThrow(/allocation/);
-    expect(check(200, {})).toThrow(/plans/);
-    expect(check(201, plans)).toThrow(/201, where the document says 200/);
-    expect(check(500, { error: { code: 'OOPS', message: 'x', requestId: 'r1' } })).toThrow(/Error/);
-    expect(check(400, 'not json', '/v1/nowhere')).toThrow(/Error/);
+  it('passes the reply the document describes', async () => {
+    await expect(check(200, plans)).resolves.toBeUndefined();
+    await expect(check(404, { error: { code: 'ACCOUNT_NOT_FOUND', message: 'No account', requestId: 'r1' } })).resolves.toBeUndefined();
+  });
+
+  it('fails a field the document does not describe, one it promises and is missing, a wrong type or status, an unknown error code', async () => {
+    await expect(check(200, { ...plans, extra: 1 })).rejects.toThrow(/not the get \/v1\/plans response/);
+    await expect(check(200, { plans: [{ ...plans.plans[0], allocation: '12' }] })).rejects.toThrow(/allocation/);
+    await expect(check(200, {})).rejects.toThrow(/plans/);
+    await expect(check(201, plans)).rejects.toThrow(/201, where the document says 200/);
+    await expect(check(500, { error: { code: 'OOPS', message: 'x', requestId: 'r1' } })).rejects.toThrow(/Error/);
+    await expect(check(400, 'not json', '/v1/nowhere')).rejects.toThrow(/Error/);
   });
 });

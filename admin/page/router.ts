@@ -10,6 +10,9 @@ import { getActivityGroup } from '../../core/reports/activityGroup.js';
 import { getBalanceBreakdown } from '../../core/reports/balanceBreakdown.js';
 import { getDailyUsage } from '../../core/reports/dailyUsage.js';
 import { exportActivityCsv } from '../../core/reports/exportActivity.js';
+import { listWebhookDeliveries } from '../../core/webhooks/listWebhookDeliveries.js';
+import { listWebhookEndpoints } from '../../core/webhooks/listWebhookEndpoints.js';
+import { replayWebhookDelivery } from '../../core/webhooks/replayWebhookDelivery.js';
 import { streamCsv } from '../csv.js';
 import { httpStatus } from '../httpErrors.js';
 import { originOf } from '../originOf.js';
@@ -21,6 +24,7 @@ import { auditView } from './views/auditView.js';
 import { groupView } from './views/groupView.js';
 import { loginForm } from './views/loginView.js';
 import { searchView } from './views/searchView.js';
+import { webhooksView } from './views/webhooksView.js';
 
 /**
  * The admin web page: server-rendered, no front-end build. Staff sign in (session.ts), find an
@@ -94,6 +98,23 @@ export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express
       };
       const log = await listAudit(ctx, { ...filters, ...(q.cursor && { cursor: q.cursor }) }, req.session);
       res.send(layout('Audit log', auditView(filters, log, viewerOf(req).timeZone), viewerOf(req)));
+    }),
+  );
+  router.get(
+    '/webhooks',
+    page(async (req, res) => {
+      const { endpoints } = await listWebhookEndpoints(ctx, req.session);
+      const endpoint = endpoints.find((e) => e.id === req.query.endpoint);
+      const chosen = endpoint && { endpoint, deliveries: (await listWebhookDeliveries(ctx, { endpointId: endpoint.id }, req.session)).deliveries };
+      res.send(layout('Webhooks', webhooksView(endpoints, chosen, viewerOf(req).csrfToken, viewerOf(req).timeZone), viewerOf(req)));
+    }),
+  );
+  router.post(
+    '/webhooks/:endpointId/deliveries/:eventId/replay',
+    page(async (req, res) => {
+      const endpointId = String(req.params.endpointId);
+      await replayWebhookDelivery(ctx, { endpointId, eventId: String(req.params.eventId) }, req.session);
+      res.redirect(303, `/admin/webhooks?endpoint=${encodeURIComponent(endpointId)}`);
     }),
   );
 

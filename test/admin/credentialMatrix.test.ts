@@ -260,6 +260,8 @@ describe('the admin page × session matrix (PGlite)', () => {
     'GET /accounts/:accountId/groups/:seq': { signedOut: 303, signedIn: 200 },
     'POST /accounts/:accountId/adjustments': { signedOut: 401, signedIn: 303, noCsrf: 403 },
     'GET /audit': { signedOut: 303, signedIn: 200 },
+    'GET /webhooks': { signedOut: 303, signedIn: 200 },
+    'POST /webhooks/:endpointId/deliveries/:eventId/replay': { signedOut: 401, signedIn: 404, noCsrf: 403 },
   };
 
   it('every page route has its row, and answers as written down', async () => {
@@ -278,7 +280,7 @@ describe('the admin page × session matrix (PGlite)', () => {
     });
     const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!;
     const csrf = /name="_csrf" value="([^"]+)"/.exec(await (await fetch(`${api.baseUrl}/admin`, { headers: { cookie } })).text())![1]!;
-    const paths: Record<string, string> = { ':accountId': accountId, ':seq': '1', ':secret': 'not-a-link' };
+    const paths: Record<string, string> = { ':accountId': accountId, ':seq': '1', ':secret': 'not-a-link', ':endpointId': randomUUID(), ':eventId': randomUUID() };
     const call = async (route: string, session: string | undefined, withCsrf: boolean) => {
       const [method, pattern] = route.split(' ') as [string, string];
       const path = pattern.replace(/:\w+/g, (p) => paths[p]!);

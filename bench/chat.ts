@@ -47,7 +47,7 @@ import type { Caller } from '../bot/command.js';
 import { dispatch } from '../bot/dispatch.js';
 import { renderText } from '../bot/text/renderText.js';
 import type { View } from '../bot/views.js';
-import { createServerDatabase, percentile, timed } from './support.js';
+import { createServerDatabase, percentile, runBenchmark, timed } from './support.js';
 
 const entries = Number(process.env.BENCH_CHAT_ENTRIES ?? 100_000);
 const repeats = Number(process.env.BENCH_CHAT_REPEATS ?? 30);
@@ -191,4 +191,4 @@ function activityPage(view: View) {
   return view.page;
 }
 
-await main();
+await runBenchmark('chat', main);

@@ -26,7 +26,7 @@ import { purchase } from '../core/ledger/purchase.js';
 import { verifyLedger } from '../core/ledger/verify.js';
 import { seedPriceList } from '../core/pricing/priceList.js';
 import { seedPlans } from '../core/plans/planCatalog.js';
-import { createServerDatabase, percentile } from './support.js';
+import { createServerDatabase, percentile, runBenchmark } from './support.js';
 import { freePort } from '../test/support/freePort.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -199,4 +199,4 @@ async function untilHealthy(base: string): Promise<void> {
   throw new Error('the server did not become healthy in 30 s');
 }
 
-await main();
+await runBenchmark('http', main);

@@ -26,7 +26,7 @@ import { verifyLedger } from '../core/ledger/verify.js';
 import { seedPlans } from '../core/plans/planCatalog.js';
 import { renewDueSubscriptions } from '../core/plans/renewDueSubscriptions.js';
 import { seedPriceList } from '../core/pricing/priceList.js';
-import { createServerDatabase, percentile, timed } from './support.js';
+import { createServerDatabase, percentile, runBenchmark, seedingSession, timed } from './support.js';
 
 const subscriptions = Number(process.env.BENCH_RENEWALS ?? 100_000);
 const usageClients = Number(process.env.BENCH_USAGE_CLIENTS ?? 8);
@@ -124,19 +124,21 @@ function report(label: string, granted: number, ms: number): void {
 
 /** Users, accounts and subscriptions one period in, their next grant due (straight SQL, in one statement each). */
 async function seedSubscriptions(ctx: CoreContext): Promise<void> {
-  await ctx.db.sql.query(
-    `WITH u AS (INSERT INTO users (external_id) SELECT 'bench-' || i FROM generate_series(1, $1) i RETURNING id)
-     INSERT INTO accounts (owner_kind, user_id) SELECT 'USER', id FROM u`,
-    [subscriptions],
-  );
-  await ctx.db.sql.query(
-    `INSERT INTO subscriptions (account_id, plan, anchor_at, period_index, period_start, period_end)
-     SELECT a.id, p.plan, now() - p.step - interval '1 minute', 0, now() - p.step - interval '1 minute', now() - interval '1 minute'
-     FROM (SELECT id, row_number() OVER () AS n FROM accounts) a
-     CROSS JOIN LATERAL (SELECT CASE WHEN a.n % 10 < 7 THEN 'free' ELSE (ARRAY['starter','growth','scale'])[1 + a.n % 3] END AS plan) chosen
-     JOIN (SELECT 'free' AS plan, interval '7 days' AS step UNION ALL SELECT unnest(ARRAY['starter','growth','scale']), interval '1 month') p
-       ON p.plan = chosen.plan`,
-  );
+  await seedingSession(ctx.db, async (session) => {
+    await session.query(
+      `WITH u AS (INSERT INTO users (external_id) SELECT 'bench-' || i FROM generate_series(1, $1) i RETURNING id)
+       INSERT INTO accounts (owner_kind, user_id) SELECT 'USER', id FROM u`,
+      [subscriptions],
+    );
+    await session.query(
+      `INSERT INTO subscriptions (account_id, plan, anchor_at, period_index, period_start, period_end)
+       SELECT a.id, p.plan, now() - p.step - interval '1 minute', 0, now() - p.step - interval '1 minute', now() - interval '1 minute'
+       FROM (SELECT id, row_number() OVER () AS n FROM accounts) a
+       CROSS JOIN LATERAL (SELECT CASE WHEN a.n % 10 < 7 THEN 'free' ELSE (ARRAY['starter','growth','scale'])[1 + a.n % 3] END AS plan) chosen
+       JOIN (SELECT 'free' AS plan, interval '7 days' AS step UNION ALL SELECT unnest(ARRAY['starter','growth','scale']), interval '1 month') p
+         ON p.plan = chosen.plan`,
+    );
+  });
 }
 
-await main();
+await runBenchmark('renewals', main);

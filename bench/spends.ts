@@ -52,7 +52,7 @@ import { spend } from '../core/ledger/spend.js';
 import { verifyLedger, type VerifyReport } from '../core/ledger/verify.js';
 import { seedPriceList } from '../core/pricing/priceList.js';
 import { seedPlans } from '../core/plans/planCatalog.js';
-import { adminQuery, benchServerUrl, createServerDatabase, percentile } from './support.js';
+import { adminQuery, benchServerUrl, createServerDatabase, percentile, runBenchmark, seedingSession } from './support.js';
 
 const run = promisify(execFile);
 
@@ -158,11 +158,13 @@ interface Seeded {
 
 /** Users and their accounts in one statement; credits come next, through the core use-case. */
 async function insertAccounts(db: Database, count: number, prefix: string): Promise<string[]> {
-  const rows = await db.sql.query<{ id: string }>(
-    `WITH u AS (
-       INSERT INTO users (external_id) SELECT $2 || g FROM generate_series(1, $1::int) g RETURNING id)
-     INSERT INTO accounts (owner_kind, user_id) SELECT 'USER', id FROM u RETURNING id`,
-    [count, `${prefix}-`],
+  const rows = await seedingSession(db, (session) =>
+    session.query<{ id: string }>(
+      `WITH u AS (
+         INSERT INTO users (external_id) SELECT $2 || g FROM generate_series(1, $1::int) g RETURNING id)
+       INSERT INTO accounts (owner_kind, user_id) SELECT 'USER', id FROM u RETURNING id`,
+      [count, `${prefix}-`],
+    ),
   );
   return rows.map((r) => r.id);
 }
@@ -607,4 +609,4 @@ async function main(): Promise<void> {
   if (!ledgerOk) process.exitCode = 1;
 }
 
-await main();
+await runBenchmark('spends', main);

@@ -1,6 +1,8 @@
 /** What the benchmarks share: their own databases on the bench server, timing, percentiles. */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { Database } from '../core/db/database.js';
+import type { SqlSession } from '../core/db/sqlRunner.js';
 
 export const benchServerUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://root@127.0.0.1:5432/test';
 
@@ -63,4 +65,32 @@ export function percentile(sorted: number[], percent: number): number | null {
 export function failureReason(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split('\n')[0]!.trim() || (error instanceof Error ? error.name : 'unknown error');
+}
+
+/**
+ * Runs a benchmark's main: a failure prints `<name> bench failed: <reason>` on one line and sets
+ * exit code 1, never a stack (a loaded machine makes benchmarks fail for reasons worth one line).
+ */
+export async function runBenchmark(name: string, main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (error) {
+    console.log(`${name} bench failed: ${failureReason(error)}`);
+    process.exitCode = 1;
+  }
+}
+
+/**
+ * Bulk seeding on one session without the pool's statement timeout: one statement writing a
+ * hundred thousand rows may outlast any a request is allowed, the more so on a loaded machine.
+ */
+export function seedingSession<T>(db: Database, work: (session: SqlSession) => Promise<T>): Promise<T> {
+  return db.sql.withSession(async (session) => {
+    await session.exec('SET statement_timeout = 0');
+    try {
+      return await work(session);
+    } finally {
+      await session.exec('RESET statement_timeout');
+    }
+  });
 }

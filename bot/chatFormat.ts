@@ -34,6 +34,16 @@ export function clipText(text: string, limit: number): string {
   return text.length <= limit ? text : `${text.slice(0, limit - 1)}…`;
 }
 
+/** A count with its noun, singular or plural: `1 submission`, `3 submissions`, `1 entry` (plural given). */
+export function counted(count: number | bigint, singular: string, plural = `${singular}s`): string {
+  return `${count.toLocaleString('en')} ${count === 1 || count === 1n ? singular : plural}`;
+}
+
+/** The line that names the zone a message's times are in. */
+export function zoneNote(timeZone: string): string {
+  return `Times in ${timeZone}.`;
+}
+
 /** A date and time in a zone, as people read it ("12 Nov 2026, 14:05"). */
 export function zonedTime(date: Date, timeZone: string): string {
   return new Intl.DateTimeFormat('en-GB', { timeZone, dateStyle: 'medium', timeStyle: 'short' }).format(date);
@@ -58,13 +68,13 @@ export function creditKindName(kind: string): string {
 export function creditsNotes(b: BalanceBreakdown, at: (date: Date) => string): string[] {
   return [
     ...(b.outstanding > 0n ? [`Outstanding ${credits(b.outstanding)} (paid first by your next top-up)`] : []),
-    ...(b.inFlightDeposits.count > 0 ? [`In flight: ${b.inFlightDeposits.count} submission(s), ${credits(b.inFlightDeposits.amount)} credits deducted at submit`] : []),
+    ...(b.inFlightDeposits.count > 0 ? [`In flight: ${counted(b.inFlightDeposits.count, 'submission')}, ${credits(b.inFlightDeposits.amount)} credits deducted at submit`] : []),
     ...(b.plan
       ? [
           `${b.plan.name} plan: used ${credits(b.plan.usedThisPeriod)} of ${credits(BigInt(b.plan.allocation))} this ${b.plan.period} (${b.plan.usageRatePercent}%)`,
           b.plan.nextGrant ? `Next grant: +${credits(BigInt(b.plan.nextGrant.credits))} on ${at(b.plan.nextGrant.at)}` : `Cancelled: no more grants after ${at(b.plan.periodEnd)}`,
         ]
-      : [`Used in ${b.usedThisPeriod.period}: ${credits(b.usedThisPeriod.used)} credits (${b.usedThisPeriod.transactions} transactions)`]),
+      : [`Used in ${b.usedThisPeriod.period}: ${credits(b.usedThisPeriod.used)} credits (${counted(b.usedThisPeriod.transactions, 'transaction')})`]),
     ...(b.costPerCredit ? [`One credit costs ${b.costPerCredit.amount} ${b.costPerCredit.currency}`] : []),
   ];
 }

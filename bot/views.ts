@@ -9,13 +9,16 @@ import type { DailyUsage } from '../core/reports/dailyUsage.js';
 import type { MonthlySummary } from '../core/reports/monthlySummary.js';
 import type { WhyExplanation } from '../core/reports/why.js';
 
-/** What a command answers, before any transport renders it. Personal data: shown only to the asker. */
+/**
+ * What a command answers, before any transport renders it. Personal data: shown only to the asker.
+ * timeZone: the one zone every time of the answer is written in, and named: the reader's where the
+ * transport knows it (Slack, the console's --zone), else the account owner's.
+ */
 export type View =
-  | { kind: 'credits'; account: string; breakdown: BalanceBreakdown }
-  | { kind: 'activity'; account: string; filter: string; page: ActivityPage }
-  /** timeZone: the viewer's where the transport knows it, else the account owner's (for times written in text). */
+  | { kind: 'credits'; account: string; breakdown: BalanceBreakdown; timeZone: string }
+  | { kind: 'activity'; account: string; filter: string; page: ActivityPage; timeZone: string }
   | { kind: 'why'; account: string; explanation: WhyExplanation; timeZone: string }
-  | { kind: 'usage'; account: string; daily: DailyUsage; monthly: MonthlySummary }
+  | { kind: 'usage'; account: string; daily: DailyUsage; monthly: MonthlySummary; timeZone: string }
   | { kind: 'posted'; what: string; result: WriteResult }
   | ({ kind: 'linked'; provider: IdentityProvider } & LinkResult)
   | { kind: 'lookup'; search: string; accounts: AccountSummary[] }

@@ -24,6 +24,6 @@ export const activity = command({
       pageSize: chatPageSize,
       ...(options.page && { cursor: options.page }),
     });
-    return { kind: 'activity', account: account.label, filter: options.filter, page };
+    return { kind: 'activity', account: account.label, filter: options.filter, page, timeZone: caller.timeZone ?? account.timeZone };
   },
 });

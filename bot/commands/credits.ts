@@ -11,7 +11,8 @@ export const credits = command({
   options: z.strictObject({ account: accountOption }),
   run: async (ctx, caller, options) => {
     const account = await findAccount(ctx, { userExternalId: linkedUser(caller), ...options });
-    const breakdown = await getBalanceBreakdown(ctx, { accountId: account.accountId, timeZone: caller.timeZone ?? account.timeZone });
-    return { kind: 'credits', account: account.label, breakdown };
+    const timeZone = caller.timeZone ?? account.timeZone;
+    const breakdown = await getBalanceBreakdown(ctx, { accountId: account.accountId, timeZone });
+    return { kind: 'credits', account: account.label, breakdown, timeZone };
   },
 });

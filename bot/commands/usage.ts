@@ -17,6 +17,6 @@ export const usage = command({
       getDailyUsage(ctx, { accountId: account.accountId, timeZone }),
       getMonthlySummary(ctx, { accountId: account.accountId, timeZone }),
     ]);
-    return { kind: 'usage', account: account.label, daily, monthly };
+    return { kind: 'usage', account: account.label, daily, monthly, timeZone };
   },
 });

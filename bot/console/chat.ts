@@ -46,7 +46,7 @@ async function main(): Promise<number> {
           interactionId: `console-${randomUUID()}`,
           ...(values.zone && { timeZone: values.zone }),
         };
-        console.log(renderText(await dispatch(ctx, logger, caller, parsed.name, parsed.options), values.zone));
+        console.log(renderText(await dispatch(ctx, logger, caller, parsed.name, parsed.options)));
       }
       terminal.prompt();
     }

@@ -6,12 +6,10 @@ import {
   ButtonBuilder,
   ButtonStyle,
   type InteractionEditReplyOptions,
-  TimestampStyles,
-  time,
 } from 'discord.js';
 import type { ActivityRow } from '../../core/reports/activity.js';
 import { usageChartPng } from '../charts/usageChartPng.js';
-import { activityName, activitySource, clipText, creditKindName, credits, creditsNotes, discountText, signedCredits } from '../chatFormat.js';
+import { activityName, activitySource, clipText, counted, creditKindName, credits, creditsNotes, discountText, signedCredits, zonedTime, zoneNote } from '../chatFormat.js';
 import { renderText } from '../text/renderText.js';
 import type { View } from '../views.js';
 import { activityButtonId } from './activityButtons.js';
@@ -25,8 +23,10 @@ const maxDescription = 4096;
 const maxFieldValue = 1024;
 
 /**
- * A view as a Discord message: embeds for the reports, with times as Discord timestamps (each
- * viewer sees their own zone), the usage chart attached, and paging buttons on the activity log.
+ * A view as a Discord message: embeds for the reports, the usage chart attached, and paging
+ * buttons on the activity log. Times are text in the view's zone, named in the footer: Discord
+ * does not tell a bot the viewer's zone, and its own timestamps cannot go in the /why table, so
+ * every command shows the account owner's zone alike.
  * `account` is what the caller asked for, carried by the buttons to the next page.
  */
 export function renderDiscord(view: View, account?: string): DiscordReply {
@@ -44,7 +44,7 @@ export function renderDiscord(view: View, account?: string): DiscordReply {
             image: { url: `attachment://${chartName}` },
             fields: view.monthly.months.map((m) => ({
               name: `${m.month}${m.current ? ' (so far)' : ''}`,
-              value: `${credits(m.used)} credits · ${m.transactions} transactions`,
+              value: `${credits(m.used)} credits · ${counted(m.transactions, 'transaction')}`,
               inline: true,
             })),
           },
@@ -52,7 +52,7 @@ export function renderDiscord(view: View, account?: string): DiscordReply {
         files: [new AttachmentBuilder(usageChartPng(view.daily), { name: chartName })],
       };
     case 'why':
-      // The explanation is a table: a code block keeps its columns, so its times are text, in the account's zone.
+      // The explanation is a table: a code block keeps its columns.
       return { embeds: [{ color: brand, title: `${view.account}: why`, description: codeBlock(renderText(view), maxDescription) }] };
     default:
       return { content: renderText(view) };
@@ -61,21 +61,18 @@ export function renderDiscord(view: View, account?: string): DiscordReply {
 
 function creditsEmbed(view: Extract<View, { kind: 'credits' }>): APIEmbed {
   const b = view.breakdown;
+  const at = (date: Date) => zonedTime(date, view.timeZone);
   return {
     color: brand,
     title: `${view.account}: ${credits(b.available)} credits available`,
     fields: b.kinds.map((k) => ({
       name: creditKindName(k.kind),
-      value: `${credits(k.remaining)} · ${k.nextExpiry ? `expires ${discordTime(k.nextExpiry)}` : 'never expires'}`,
+      value: `${credits(k.remaining)} · ${k.nextExpiry ? `expires ${at(k.nextExpiry)}` : 'never expires'}`,
       inline: true,
     })),
-    // The description, not the footer: Discord renders timestamps only there.
-    description: creditsNotes(b, discordTime).join('\n'),
+    description: creditsNotes(b, at).join('\n'),
+    footer: { text: zoneNote(view.timeZone) },
   };
-}
-
-function discordTime(date: Date): string {
-  return time(date, TimestampStyles.ShortDateTime);
 }
 
 function activityEmbed(view: Extract<View, { kind: 'activity' }>): APIEmbed {
@@ -84,16 +81,14 @@ function activityEmbed(view: Extract<View, { kind: 'activity' }>): APIEmbed {
     color: brand,
     title: `${view.account} — activity (${view.filter})`,
     description: p.rows.length === 0 ? 'No activity yet.' : `Showing ${p.showing.from}–${p.showing.to} of ${p.showing.total}`,
-    fields: p.rows.map(activityField),
+    fields: p.rows.map((row) => activityField(row, view.timeZone)),
+    footer: { text: zoneNote(view.timeZone) },
   };
 }
 
 /** One row in the seed-003 columns: activity, signed credits and balance after; date, description, source with its link. */
-function activityField(row: ActivityRow): APIEmbedField {
-  const when =
-    row.count > 1
-      ? `${discordTime(row.startedAt)}–${time(row.endedAt, TimestampStyles.ShortTime)}`
-      : discordTime(row.startedAt);
+function activityField(row: ActivityRow, timeZone: string): APIEmbedField {
+  const when = row.count > 1 ? `${zonedTime(row.startedAt, timeZone)} – ${zonedTime(row.endedAt, timeZone)}` : zonedTime(row.startedAt, timeZone);
   const source = activitySource(row);
   return {
     name: `${activityName(row)} · ${signedCredits(row.amount)}${discountText(row)} → ${credits(row.balanceAfter)}`,

@@ -1,6 +1,6 @@
 import type { types } from '@slack/bolt';
 import type { ActivityRow } from '../../core/reports/activity.js';
-import { activityName, activitySource, clipText, creditKindName, credits, creditsNotes, discountText, signedCredits, zonedTime } from '../chatFormat.js';
+import { activityName, activitySource, clipText, creditKindName, credits, creditsNotes, discountText, signedCredits, zonedTime, zoneNote } from '../chatFormat.js';
 import { renderText } from '../text/renderText.js';
 import type { View } from '../views.js';
 import { activityActionIds, activityButtonValueText } from './activityButtons.js';
@@ -13,7 +13,6 @@ export interface SlackMessage {
 
 /** Who asked and for which account: the paging buttons carry both to the next page. */
 export interface SlackRenderContext {
-  timeZone: string;
   caller: string;
   account?: string | undefined;
 }
@@ -22,14 +21,14 @@ export interface SlackRenderContext {
 const maxSectionText = 3000;
 
 /**
- * A view as a Block Kit message, times in the viewer's Slack time zone. The reports get their
- * own layout; the rest is the console's text, which reads the same here.
+ * A view as a Block Kit message, times in the view's zone (the viewer's Slack time zone when Slack
+ * gave it). The reports get their own layout; the rest is the console's text, which reads the same here.
  */
 export function renderSlack(view: View, context: SlackRenderContext): SlackMessage {
-  const text = clipText(renderText(view, context.timeZone), maxSectionText);
+  const text = clipText(renderText(view), maxSectionText);
   switch (view.kind) {
     case 'credits':
-      return { text, blocks: creditsBlocks(view, context.timeZone) };
+      return { text, blocks: creditsBlocks(view) };
     case 'activity':
       return { text, blocks: activityBlocks(view, context) };
     case 'why':
@@ -41,8 +40,8 @@ export function renderSlack(view: View, context: SlackRenderContext): SlackMessa
   }
 }
 
-function creditsBlocks(view: Extract<View, { kind: 'credits' }>, timeZone: string): types.KnownBlock[] {
-  const b = view.breakdown;
+function creditsBlocks(view: Extract<View, { kind: 'credits' }>): types.KnownBlock[] {
+  const { breakdown: b, timeZone } = view;
   return [
     header(`${view.account}: ${credits(b.available)} credits available`),
     // A section holds at most ten fields.
@@ -53,7 +52,7 @@ function creditsBlocks(view: Extract<View, { kind: 'credits' }>, timeZone: strin
         text: `*${creditKindName(k.kind)}*\n${credits(k.remaining)} · ${k.nextExpiry ? `expires ${zonedTime(k.nextExpiry, timeZone)}` : 'never expires'}`,
       })),
     })),
-    context(creditsNotes(b, (date) => zonedTime(date, timeZone)).map(escape).join('\n')),
+    context([...creditsNotes(b, (date) => zonedTime(date, timeZone)), zoneNote(timeZone)].map(escape).join('\n')),
   ];
 }
 
@@ -74,7 +73,8 @@ function activityBlocks(view: Extract<View, { kind: 'activity' }>, ctx: SlackRen
   return [
     header(`${view.account} — activity (${view.filter})`),
     context(p.rows.length === 0 ? 'No activity yet.' : `Showing ${p.showing.from}–${p.showing.to} of ${p.showing.total}`),
-    ...p.rows.map((row) => section(activityLine(row, ctx.timeZone))),
+    ...p.rows.map((row) => section(activityLine(row, view.timeZone))),
+    context(zoneNote(view.timeZone)),
     ...(buttons.length > 0 ? [{ type: 'actions' as const, elements: buttons }] : []),
   ];
 }

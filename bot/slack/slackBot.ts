@@ -86,7 +86,7 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
       const caller = await slackCaller(ctx, directory, userId, interactionId);
       const view = await dispatch(ctx, logger, caller, name, values);
       if (view.kind === 'linked') options.onLinked?.(userId, view);
-      return { message: renderSlack(view, { timeZone: caller.timeZone ?? 'UTC', caller: userId, account: values.account }), failed: view.kind === 'error' };
+      return { message: renderSlack(view, { caller: userId, account: values.account }), failed: view.kind === 'error' };
     } catch (error) {
       const text = unexpectedErrorText(logger, error, { transport: 'slack', interactionId });
       return { message: { text, blocks: [] }, failed: true };

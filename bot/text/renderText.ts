@@ -1,16 +1,13 @@
 import type { WhyFinding } from '../../core/reports/why.js';
-import { creditsNotes } from '../chatFormat.js';
+import { counted, creditsNotes, zonedTime, zoneNote } from '../chatFormat.js';
 import type { View } from '../views.js';
 
 /**
  * Plain text for a view: what the console prints, and what Discord and Slack fall back to where
- * rich layouts are off. Times are in the zone the view was made for.
+ * rich layouts are off. Times are in the zone the view was made for, and the text names it.
  */
-export function renderText(view: View, timeZone = 'UTC'): string {
-  // A view that knows its reader's zone (the /why explanation) is written in it.
-  const zone = 'timeZone' in view ? view.timeZone : timeZone;
-  const at = (date: Date) =>
-    new Intl.DateTimeFormat('en-GB', { timeZone: zone, dateStyle: 'medium', timeStyle: 'short' }).format(date);
+export function renderText(view: View): string {
+  const at = (date: Date) => zonedTime(date, 'timeZone' in view ? view.timeZone : 'UTC');
   const n = (value: bigint) => value.toLocaleString('en');
   const signed = (value: bigint) => (value > 0n ? `+${n(value)}` : n(value));
   switch (view.kind) {
@@ -20,6 +17,7 @@ export function renderText(view: View, timeZone = 'UTC'): string {
         `${view.account}: ${n(b.available)} credits available`,
         ...b.kinds.map((k) => `  ${k.kind.toLowerCase().padEnd(10)} ${n(k.remaining).padStart(8)}  ${k.nextExpiry ? `expires ${at(k.nextExpiry)}` : 'never expires'}`),
         ...creditsNotes(b, at).map((line) => `  ${line}`),
+        zoneNote(view.timeZone),
       ].join('\n');
     }
     case 'activity': {
@@ -34,6 +32,7 @@ export function renderText(view: View, timeZone = 'UTC'): string {
         }),
         ...(p.next ? [`  more: /activity filter:${view.filter} page:${p.next}`] : []),
         ...(p.previous ? [`  back: /activity filter:${view.filter} page:${p.previous}`] : []),
+        zoneNote(view.timeZone),
       ].join('\n');
     }
     case 'why': {
@@ -57,6 +56,7 @@ export function renderText(view: View, timeZone = 'UTC'): string {
               ...e.attribution.bySource.map((s) => `  ${(s.label ?? s.id ?? 'no source').padEnd(28)} ${String(s.count).padStart(4)}×  ${signed(s.amount).padStart(8)}`),
             ]
           : []),
+        zoneNote(view.timeZone),
       ].join('\n');
     }
     case 'usage': {
@@ -64,7 +64,7 @@ export function renderText(view: View, timeZone = 'UTC'): string {
       return [
         `${view.account}: last ${view.daily.days.length} days ${spark}`,
         `  total ${n(view.daily.total)} credits, ${view.daily.averagePerDay} a day on average (${view.daily.timeZone})`,
-        ...view.monthly.months.map((m) => `  ${m.month}${m.current ? ' (current)' : '          '} ${n(m.used).padStart(8)} credits  ${m.transactions} transactions`),
+        ...view.monthly.months.map((m) => `  ${m.month}${m.current ? ' (current)' : '          '} ${n(m.used).padStart(8)} credits  ${counted(m.transactions, 'transaction')}`),
       ].join('\n');
     }
     case 'posted': {
@@ -87,19 +87,19 @@ export function renderText(view: View, timeZone = 'UTC'): string {
 function finding(f: WhyFinding, n: (v: bigint) => string): string {
   switch (f.kind) {
     case 'IN_FLIGHT_DEPOSITS':
-      return `${f.count} submission(s) still in flight: ${n(f.amount)} credits were deducted at submit and reconcile after delivery.`;
+      return `${counted(f.count, 'submission')} still in flight: ${n(f.amount)} credits were deducted at submit and reconcile after delivery.`;
     case 'PLAN_RESET':
       return `Your renewal reset ${n(-f.amount)} unused plan credits (plan credits do not carry over).`;
     case 'PURCHASED_UNTOUCHED':
       return `Your ${n(f.remaining)} purchased credits were not touched by the reset: they roll over.`;
     case 'AUTO_RELOAD':
-      return `Auto reload fired ${f.count} time(s), adding ${n(f.amount)} credits.`;
+      return `Auto reload fired ${f.count === 1 ? 'once' : `${f.count} times`}, adding ${n(f.amount)} credits.`;
     case 'AUTO_RELOAD_UNSETTLED':
-      return `${f.count} auto reload charge(s) for ${n(f.amount)} credits await the payment provider's answer; the credits are added once it confirms.`;
+      return `${counted(f.count, 'auto reload charge')} for ${n(f.amount)} credits ${f.count === 1 ? 'awaits' : 'await'} the payment provider's answer; the credits are added once it confirms.`;
     case 'ADMIN_ADJUSTMENT':
       return `Our team adjusted your balance: ${f.notes.map((x) => `${x.amount > 0n ? '+' : ''}${n(x.amount)} “${x.note ?? ''}”`).join('; ')}.`;
     case 'REROLL_BATCH':
-      return `${f.count} image re-rolls cost ${n(-f.amount)} credits.`;
+      return `${counted(f.count, 'image re-roll')} cost ${n(-f.amount)} credits.`;
     case 'OUTSTANDING':
       return `You owe ${n(f.amount)} credits; your next top-up pays them first.`;
   }

@@ -83,7 +83,7 @@ export function expectWhyOfMonthOfUse(why: string, { balanceWas, now }: { balanc
   expect(why).toMatch(/Chat\s+1×\s+-20/);
   expect(why).toMatch(/Submission\s+1×\s+-88/);
   expect(why).toContain(`Now: ${now} (${balanceWas} + ${now - balanceWas}, it adds up).`);
-  expect(why).toContain('1 submission(s) still in flight: 88 credits were deducted at submit');
+  expect(why).toContain('1 submission still in flight: 88 credits were deducted at submit');
 }
 
 /**

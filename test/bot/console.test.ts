@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { openAccount } from '../../core/accounts/openAccount.js';
 import { grant } from '../../core/ledger/grant.js';
 import type { Caller } from '../../bot/command.js';
+import type { WhyExplanation } from '../../core/reports/why.js';
 import { dispatch } from '../../bot/dispatch.js';
 import { parseLine } from '../../bot/text/parseLine.js';
 import { renderText } from '../../bot/text/renderText.js';
@@ -29,7 +30,7 @@ describe('chat commands on the console', () => {
     expect(credits).toContain('Maria: 231 credits available');
     expect(credits).toMatch(/plan\s+181/);
     expect(credits).toMatch(/purchased\s+50\s+never expires/);
-    expect(credits).toContain('In flight: 1 submission(s), 88 credits deducted at submit');
+    expect(credits).toContain('In flight: 1 submission, 88 credits deducted at submit');
 
     const why = await say('maria', '/why');
     expectWhyOfMonthOfUse(why, { balanceWas: 0, now: 231 });
@@ -82,5 +83,36 @@ describe('times in /why', () => {
     const text = renderText(await dispatch(ctx, logger, caller, 'why', {}));
     const tokyo = new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Tokyo', dateStyle: 'medium', timeStyle: 'short' }).format(granted.entries[0]!.createdAt);
     expect(text).toContain(`from your last monthly grant on ${tokyo}`);
+    expect(text).toContain('Times in Asia/Tokyo.');
+  });
+
+  it('are the same moment, in the same named zone, in every command: the grant in /activity, /why and /credits’ next grant', async () => {
+    const { accountId } = await openAccount(ctx, { owner: { kind: 'USER', externalId: 'ines', timeZone: 'Europe/Lisbon' } });
+    const granted = await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'PLAN_GRANT', bucket: 'PLAN', amount: 150n, expiresAt: new Date(Date.now() + 30 * 86_400_000) });
+    const at = (timeZone: string) => new Intl.DateTimeFormat('en-GB', { timeZone, dateStyle: 'medium', timeStyle: 'short' }).format(granted.entries[0]!.createdAt);
+    for (const [zone, readerZone] of [['Europe/Lisbon', undefined], ['America/Chicago', 'America/Chicago']] as const) {
+      const caller: Caller = { transport: 'console', chatUserId: 'ines', userExternalId: 'ines', isStaff: false, interactionId: `zones-${zone}`, ...(readerZone && { timeZone: readerZone }) };
+      const [activity, why, credits] = await Promise.all(['activity', 'why', 'credits'].map(async (name) => renderText(await dispatch(ctx, logger, caller, name, {}))));
+      expect(activity).toContain(at(zone));
+      expect(why).toContain(`from your last monthly grant on ${at(zone)}`);
+      for (const text of [activity!, why!, credits!]) expect(text.split('\n').at(-1)).toBe(`Times in ${zone}.`);
+    }
+  });
+});
+
+describe('counts in chat text', () => {
+  it('say one submission, two submissions; auto reload fired once, twice is 2 times', () => {
+    const why = (findings: WhyExplanation['findings']): string =>
+      renderText({
+        kind: 'why',
+        account: 'a',
+        timeZone: 'UTC',
+        explanation: { accountId: 'a', start: { reason: 'ACCOUNT_OPENED', at: null, balance: 0n, grant: null }, end: { at: new Date(), balance: 0n, outstanding: 0n }, groups: [], entriesCounted: 0, total: 0n, addsUp: true, findings, attribution: null, gap: null },
+      });
+    expect(why([{ kind: 'IN_FLIGHT_DEPOSITS', count: 1, amount: 88n }])).toContain('• 1 submission still in flight');
+    expect(why([{ kind: 'IN_FLIGHT_DEPOSITS', count: 2, amount: 176n }])).toContain('• 2 submissions still in flight');
+    expect(why([{ kind: 'AUTO_RELOAD', count: 1, amount: 100n }])).toContain('• Auto reload fired once, adding 100 credits.');
+    expect(why([{ kind: 'AUTO_RELOAD', count: 2, amount: 200n }])).toContain('• Auto reload fired 2 times, adding 200 credits.');
+    expect(why([{ kind: 'AUTO_RELOAD_UNSETTLED', count: 1, amount: 100n, charges: [] }])).toContain('• 1 auto reload charge for 100 credits awaits');
   });
 });

@@ -100,16 +100,18 @@ describe('the Discord bot', () => {
     ]);
   });
 
-  it('/credits: an embed of what the caller has, expiries as Discord timestamps', async () => {
+  it('/credits: an embed of what the caller has, expiries in the account owner’s zone, named in the footer', async () => {
     const discordId = snowflake();
     const accountId = await linkedUser(ctx, 'carla', 'DISCORD', discordId);
     const expiresAt = inDays(20);
     await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'PLAN_GRANT', bucket: 'PLAN', amount: 150n, expiresAt });
     const sent = discordApi();
     await receive(discordSlashCommand({ id: discordId }, 'credits'));
-    const [embed] = json(sent[1]!.body).embeds as { title: string; fields: { name: string; value: string }[] }[];
+    const [embed] = json(sent[1]!.body).embeds as { title: string; fields: { name: string; value: string }[]; footer: { text: string } }[];
     expect(embed!.title).toBe('carla: 155 credits available');
-    expect(embed!.fields).toContainEqual(expect.objectContaining({ name: 'Plan', value: `150 · expires <t:${Math.floor(expiresAt.getTime() / 1000)}:f>` }));
+    const utc = new Intl.DateTimeFormat('en-GB', { timeZone: 'UTC', dateStyle: 'medium', timeStyle: 'short' }).format(expiresAt);
+    expect(embed!.fields).toContainEqual(expect.objectContaining({ name: 'Plan', value: `150 · expires ${utc}` }));
+    expect(embed!.footer.text).toBe('Times in UTC.');
   });
 
   it('/activity pages with buttons that carry filter and cursor; only the caller may press them', async () => {
@@ -122,7 +124,7 @@ describe('the Discord bot', () => {
     expect(first.embeds[0]!.description).toBe('Showing 1–10 of 12');
     expect(first.embeds[0]!.fields).toHaveLength(10);
     expect(first.embeds[0]!.fields[0]!.name).toBe('Chat · -1 → 93');
-    expect(first.embeds[0]!.fields[0]!.value).toMatch(/^<t:\d+:f> · .+ · \[Project 11\]\(https:\/\/studio\.example\/p\/11\)$/);
+    expect(first.embeds[0]!.fields[0]!.value).toMatch(/^\d{1,2} \w{3} \d{4}, \d\d:\d\d · .+ · \[Project 11\]\(https:\/\/studio\.example\/p\/11\)$/);
     const [previous, next] = first.components[0]!.components;
     expect(previous).toMatchObject({ label: 'Previous', disabled: true });
     expect(next).toMatchObject({ label: 'Next', disabled: false });

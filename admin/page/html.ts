@@ -60,6 +60,8 @@ const stylesheet: Html = {
   .error { background: #fbeaea; border-color: #e5a5a5; } .segments a { margin-right: 12px; } .segments a.on { font-weight: 700; }
   s { color: #6b7385; } .badge { background: #fde7c8; border-radius: 4px; padding: 0 4px; font-size: 12px; }
   input, select, button { font: inherit; padding: 4px 8px; } label { display: block; margin: 6px 0; }
+  .stats { display: flex; flex-wrap: wrap; gap: 12px 40px; margin-bottom: 10px; } .stats .big { line-height: 1.1; }
+  header form.zone { margin-left: 0; } header select { max-width: 190px; }
 `,
 };
 
@@ -82,6 +84,8 @@ export interface Viewer {
   staffId: string;
   csrfToken: string;
   timeZone: string;
+  /** This page's path and query: where choosing a zone comes back to (no Referer is sent). */
+  here: string;
 }
 
 export function layout(title: string, body: Html, viewer?: Viewer): string {
@@ -91,11 +95,13 @@ export function layout(title: string, body: Html, viewer?: Viewer): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · Creditkeeper admin</title>
+<link rel="icon" href="/admin/favicon.svg" type="image/svg+xml">
 <style>${stylesheet}</style>
 </head>
 <body>
 <header><strong>Creditkeeper</strong>
 ${viewer ? html`<a href="/admin">Accounts</a><a href="/admin/audit">Audit log</a>
+<form class="zone" method="post" action="/admin/time-zone"><input type="hidden" name="_csrf" value="${viewer.csrfToken}"><input type="hidden" name="back" value="${viewer.here}"><label style="display:inline">Times in <select name="zone" aria-label="Time zone">${zones.map((z) => html`<option${z === viewer.timeZone ? html` selected` : ''}>${z}</option>`)}</select></label> <button>Set</button></form>
 <form method="post" action="/admin/logout"><input type="hidden" name="_csrf" value="${viewer.csrfToken}"><span class="muted">${viewer.staffId}</span> <button>Sign out</button></form>` : ''}
 </header>
 <main>
@@ -104,6 +110,11 @@ ${body}
 </body>
 </html>`.html;
 }
+
+const zones = ['UTC', ...Intl.supportedValuesOf('timeZone').filter((z) => z !== 'UTC')];
+
+/** The page's icon: the ledger's "C" on its brand colour, served at /admin/favicon.svg. */
+export const favicon = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#1d2330"/><path d="M21.5 11.2a7 7 0 1 0 0 9.6" fill="none" stroke="#7fb4ff" stroke-width="3.6" stroke-linecap="round"/></svg>`;
 
 export function credits(amount: bigint): Html {
   return html`<span class="${amount > 0n ? 'plus' : amount < 0n ? 'minus' : ''}">${amount > 0n ? '+' : ''}${amount.toLocaleString('en')}</span>`;

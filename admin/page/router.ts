@@ -1,12 +1,15 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { getAccountOwner } from '../../core/accounts/accountOwner.js';
 import { searchAccounts } from '../../core/accounts/searchAccounts.js';
 import { listAudit } from '../../core/audit/listAudit.js';
 import { listUnsettledCharges } from '../../core/billing/autoReloadCharges.js';
 import type { CoreContext } from '../../core/context.js';
-import { isCreditkeeperError } from '../../core/errors.js';
+import { CreditkeeperError, isCreditkeeperError } from '../../core/errors.js';
+import { timeZone as timeZoneSchema } from '../../core/input.js';
 import { adjust } from '../../core/ledger/adjust.js';
 import { getActivity } from '../../core/reports/activity.js';
 import { getActivityGroup } from '../../core/reports/activityGroup.js';
+import { addedSince } from '../../core/reports/addedSince.js';
 import { getBalanceBreakdown } from '../../core/reports/balanceBreakdown.js';
 import { getDailyUsage } from '../../core/reports/dailyUsage.js';
 import { exportActivityCsv } from '../../core/reports/exportActivity.js';
@@ -17,8 +20,8 @@ import { streamCsv } from '../csv.js';
 import { httpStatus } from '../httpErrors.js';
 import { originOf } from '../originOf.js';
 import type { SignInLimits } from '../rateLimit.js';
-import { html, layout, type Viewer } from './html.js';
-import { sessionRoutes, type SignedIn, signedIn } from './session.js';
+import { favicon, html, layout, type Viewer } from './html.js';
+import { readCookie, sessionRoutes, type SignedIn, signedIn } from './session.js';
 import { type AccountPage, accountView, type ActivityFilter, activityFilters } from './views/accountView.js';
 import { auditView } from './views/auditView.js';
 import { groupView } from './views/groupView.js';
@@ -36,6 +39,19 @@ export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express
   router.use(express.urlencoded({ extended: false, limit: '16kb' }));
   const page = signedIn(ctx);
   sessionRoutes(router, ctx, signInLimits);
+  router.get('/favicon.svg', (_req, res) => {
+    res.type('image/svg+xml').set('Cache-Control', 'public, max-age=86400').send(favicon);
+  });
+  // The zone every time on the page is shown in: the viewer picks it (a page cannot ask the browser without a script).
+  router.post(
+    '/time-zone',
+    page(async (req, res) => {
+      const zone = timeZoneSchema.safeParse((req.body as Record<string, unknown>).zone);
+      if (!zone.success) throw new CreditkeeperError('VALIDATION_FAILED', 'Pick a time zone from the list');
+      res.cookie(zoneCookie, zone.data, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/admin', maxAge: 365 * 86_400_000 });
+      res.redirect(303, safeBack((req.body as Record<string, unknown>).back));
+    }),
+  );
 
   router.get(
     '/',
@@ -129,9 +145,21 @@ export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express
   return router;
 }
 
+const zoneCookie = 'ck_admin_zone';
+
 function viewerOf(req: SignedIn): Viewer {
-  return { staffId: req.session.staffId, csrfToken: req.session.csrfToken, timeZone: 'UTC' };
+  const chosen = timeZoneSchema.safeParse(readCookie(req, zoneCookie));
+  return { staffId: req.session.staffId, csrfToken: req.session.csrfToken, timeZone: chosen.success ? chosen.data : 'UTC', here: req.originalUrl };
 }
+
+/** Back to the page the form was on when it is one of these pages (a path, never another site); else the start page. */
+function safeBack(back: unknown): string {
+  const url = typeof back === 'string' && back.startsWith('/') ? URL.parse(back, 'http://admin.invalid') : null;
+  return url && url.host === 'admin.invalid' && (url.pathname === '/admin' || url.pathname.startsWith('/admin/')) ? `${url.pathname}${url.search}` : '/admin';
+}
+
+/** The plan's own grants are the allocation; everything else added in the period is shown beside it. */
+const planGrantTypes = new Set(['PLAN_GRANT', 'WEEKLY_GRANT']);
 
 function filterOf(value: unknown): ActivityFilter {
   return activityFilters.find(([f]) => f === value)?.[0] ?? 'ALL';
@@ -141,14 +169,17 @@ async function accountPage(ctx: CoreContext, req: SignedIn, problem: AccountPage
   const accountId = String(req.params.accountId);
   const q = req.query as Record<string, string | undefined>;
   const filter = filterOf(q.filter);
-  const [breakdown, activity, usage, posted, unsettled] = await Promise.all([
+  const [owner, breakdown, activity, usage, posted, unsettled] = await Promise.all([
+    getAccountOwner(ctx, accountId),
     getBalanceBreakdown(ctx, { accountId }),
     getActivity(ctx, { accountId, filter, ...(q.cursor && { cursor: q.cursor }) }),
     getDailyUsage(ctx, { accountId }),
     q.posted ? getActivityGroup(ctx, { accountId, seq: q.posted }).catch(() => []) : Promise.resolve([]),
     listUnsettledCharges(ctx.db.sql, accountId),
   ]);
+  const added = breakdown.plan ? await addedSince(ctx, accountId, breakdown.plan.periodStart) : [];
+  const addedThisPeriod = added.filter((a) => !planGrantTypes.has(a.type));
   const viewer = viewerOf(req);
-  const body = accountView({ accountId, filter, breakdown, activity, usage, posted: posted[0], unsettled, problem }, viewer.csrfToken, viewer.timeZone);
-  return layout('Account', body, viewer);
+  const page = { accountId, owner, addedThisPeriod, reachesEveryAccount: req.session.organisationId === null, filter, breakdown, activity, usage, posted: posted[0], unsettled, problem };
+  return layout('Account', accountView(page, viewer.csrfToken, viewer.timeZone), viewer);
 }

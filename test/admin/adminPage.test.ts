@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../admin/app.js';
 import { createApiToken } from '../../core/access/createApiToken.js';
 import { createLoginLink } from '../../core/access/createLoginLink.js';
+import { addMember } from '../../core/accounts/addMember.js';
 import { openAccount } from '../../core/accounts/openAccount.js';
+import { reconcileDeposit } from '../../core/ledger/reconcileDeposit.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
 import { subscribe } from '../../core/plans/subscribe.js';
@@ -50,7 +52,7 @@ describe('the admin page in a browser', () => {
     await page.fill('input[name=search]', externalId.slice(0, 10));
     await page.click('button:has-text("Search")');
     await page.click('a:has-text("Maria Lopez")');
-    await expect.poll(() => page.textContent('.big')).toContain('94 credits available');
+    await expect.poll(() => page.textContent('.stats')).toMatch(/94\s*credits available/);
     expect(await page.locator('svg rect').count()).toBe(30);
     expect(await page.textContent('main')).toContain('Showing 1–2 of 2');
 
@@ -115,9 +117,10 @@ describe('the admin page in a browser', () => {
     const page = await signedIn();
     await page.goto(`${base}/admin/accounts/${subscriber}`);
     const text = await page.textContent('main');
-    expect(text).toContain('120 credits available');
-    expect(text).toContain('Starter plan (active): used 30 of 150 this month (20%).');
-    expect(text).toMatch(/Next grant: \+150 on /);
+    expect(text).toMatch(/120\s*credits available/);
+    expect(text).toMatch(/Starter plan \(active\): 150 credits a month\.\s+This period \(.+ UTC – .+ UTC\): used 30 against the allocation of 150 \(20%\); nothing added besides the plan\./);
+    expect(text).not.toMatch(/Used in \d{4}-\d\d/);
+    expect(text).toMatch(/Next grant: \+150 on \d{4}-\d\d-\d\d \d\d:\d\d UTC\./);
     await page.close();
   });
 
@@ -215,6 +218,62 @@ describe('the admin page in a browser', () => {
     await label.click();
     expect(dialogs).toEqual([]);
     expect(new URL(page.url()).pathname).toBe(`/admin/accounts/${accountId}`);
+    await page.close();
+  });
+
+  it('an organisation, its client and its members link to each other; the client shows what it owes, what is in flight, and its plan against what else was added', async () => {
+    const tag = randomUUID().slice(0, 6);
+    const northwind = (await openAccount(ctx, { owner: { kind: 'ORGANISATION', externalId: `northwind-${tag}`, name: 'Northwind' } })).accountId;
+    const acme = (await openAccount(ctx, { owner: { kind: 'CLIENT', organisationExternalId: `northwind-${tag}`, externalId: `acme-${tag}`, name: 'Acme Shoes' } })).accountId;
+    const olga = (await openAccount(ctx, { owner: { kind: 'USER', externalId: `olga-${tag}`, displayName: 'Olga' } })).accountId;
+    await openAccount(ctx, { owner: { kind: 'USER', externalId: `ken-${tag}` } });
+    await addMember(ctx, { organisationExternalId: `northwind-${tag}`, userExternalId: `olga-${tag}`, role: 'OWNER' });
+    await addMember(ctx, { organisationExternalId: `northwind-${tag}`, userExternalId: `ken-${tag}`, role: 'OPERATOR' });
+    // Acme: Starter's 150 a month, a top-up of 300, ten images (30) and two submissions in flight (40 + 16 and 40 + 48).
+    await subscribe(ctx, { accountId: acme, idempotencyKey: 'plan', actor: service, plan: 'starter' });
+    await purchase(ctx, { accountId: acme, idempotencyKey: 'top-up', actor: service, amount: 300n });
+    await spend(ctx, { accountId: acme, idempotencyKey: 'images', actor: service, charge: { action: 'image', quantity: 10 } });
+    const first = await spend(ctx, { accountId: acme, idempotencyKey: 'submit-1', actor: service, charge: { action: 'submission', clipSeconds: [8, 8] } });
+    await spend(ctx, { accountId: acme, idempotencyKey: 'submit-2', actor: service, charge: { action: 'submission', clipSeconds: [8, 8, 8, 8, 8, 8] } });
+    // 150 + 300 − 30 − 56 − 88 = 276. The first delivery cost 1,000 against its deposit of 16: the
+    // 276 cover part of the 984 more, 708 are owed; the second (88) is still in flight.
+    await reconcileDeposit(ctx, { accountId: acme, idempotencyKey: 'delivered-1', actor: service, depositId: first.depositId!, actual: { amount: 1000n } });
+
+    const page = await signedIn();
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(`${base}/admin/accounts/${northwind}`);
+    expect(await page.textContent('h1')).toBe('Northwind organisation');
+    expect(await page.textContent('main')).toMatch(/Clients: Acme Shoes/);
+    expect(await page.textContent('main')).toMatch(/Members: Olga \(owner\), ken-\w+ \(operator\)/);
+    expect(await page.locator(`a[href="/admin/accounts/${olga}"]`).count()).toBe(1);
+    await page.screenshot({ path: '/tmp/admin-shots/organisation.png', fullPage: true });
+
+    await page.click('a:has-text("Acme Shoes")');
+    expect((await page.textContent('h1'))!.replace(/\s+/g, ' ')).toBe('Acme Shoes client client of Northwind');
+    const stats = (await page.textContent('.stats'))!.replace(/\s+/g, ' ');
+    expect(stats).toContain('0 credits available');
+    expect(stats).toContain('708 outstanding');
+    expect(stats).toContain('88 in 1 deposit in flight');
+    const main = (await page.textContent('main'))!.replace(/\s+/g, ' ');
+    expect(main).toMatch(/Starter plan \(active\): 150 credits a month\. This period \(.+\): used \d+ against the allocation of 150 \(\d+(\.\d)?%\); added besides the plan: 300 \(top-up purchase 300\)\./);
+    expect(main).toMatch(/The organisation’s members: Olga \(owner\), ken-\w+ \(operator\)/);
+    await page.screenshot({ path: '/tmp/admin-shots/client.png', fullPage: true });
+
+    // Times in the zone the viewer picks, named beside each one.
+    expect(await page.textContent('table >> nth=-1 >> tbody tr >> nth=0 >> td >> nth=0')).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+    await page.selectOption('select[name=zone]', 'Asia/Tokyo');
+    await page.click('button:has-text("Set")');
+    expect(new URL(page.url()).pathname).toBe(`/admin/accounts/${acme}`);
+    expect(await page.textContent('table >> nth=-1 >> tbody tr >> nth=0 >> td >> nth=0')).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d GMT\+9$/);
+    expect(await page.inputValue('select[name=zone]')).toBe('Asia/Tokyo');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: '/tmp/admin-shots/client-phone-tokyo.png', fullPage: true });
+
+    await page.goto(`${base}/admin/accounts/${olga}`);
+    expect((await page.textContent('main'))!.replace(/\s+/g, ' ')).toContain('Member of: Northwind (owner)');
+    const icon = await fetch(`${base}/admin/favicon.svg`);
+    expect(icon.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
+    expect(await page.getAttribute('link[rel=icon]', 'href')).toBe('/admin/favicon.svg');
     await page.close();
   });
 

@@ -56,6 +56,7 @@ const expected: Record<string, Row> = {
   'POST /v1/accounts': { ...serviceWrite('201'), 'orgA→orgB': noScope, 'orgA→personal': noScope },
   'POST /v1/organisations/:organisationExternalId/members': { ...serviceWrite('200'), 'orgA→orgB': noScope, 'orgA→personal': noScope },
   'POST /v1/accounts/:accountId/usage': serviceWrite('201'),
+  'POST /v1/accounts/:accountId/quote': accountRead('200'),
   'POST /v1/accounts/:accountId/purchases': serviceWrite('201'),
   // The accounts are in the events: one out of reach is refused inside a 200 (ACCOUNT_NOT_FOUND, see usageBatch.test.ts).
   'POST /v1/usage/batch': { ...serviceWrite('200'), 'orgA→orgB': '200', 'orgA→personal': '200' },
@@ -114,6 +115,7 @@ const fixtures: Record<string, Fixture> = {
   'POST /v1/accounts': (t) => ({ path: '/v1/accounts', body: { owner: { kind: 'CLIENT', organisationExternalId: t.organisation, externalId: `c-${randomUUID()}`, name: 'New client' } } }),
   'POST /v1/organisations/:organisationExternalId/members': (t) => ({ path: `/v1/organisations/${t.organisation}/members`, body: { userExternalId: t.user, role: 'VIEWER' } }),
   'POST /v1/accounts/:accountId/usage': (t) => ({ path: `/v1/accounts/${t.accountId}/usage`, body: { charge: { action: 'image', quantity: 1 } } }),
+  'POST /v1/accounts/:accountId/quote': (t) => ({ path: `/v1/accounts/${t.accountId}/quote`, body: { charge: { action: 'image', quantity: 1 } } }),
   'POST /v1/usage/batch': (t) => ({ path: '/v1/usage/batch', body: { events: [{ accountId: t.accountId, idempotencyKey: `m-${randomUUID()}`, charge: { action: 'chat', quantity: 1 } }] } }),
   'POST /v1/accounts/:accountId/purchases': (t) => ({ path: `/v1/accounts/${t.accountId}/purchases`, body: { amount: 10 } }),
   'POST /v1/accounts/:accountId/purchases/:entryId/reversal': (t) => ({ path: `/v1/accounts/${t.accountId}/purchases/${t.purchaseEntryId}/reversal`, body: { reason: 'Chargeback' } }),
@@ -260,6 +262,9 @@ describe('the admin page × session matrix (PGlite)', () => {
     'GET /accounts/:accountId/groups/:seq': { signedOut: 303, signedIn: 200 },
     'POST /accounts/:accountId/adjustments': { signedOut: 401, signedIn: 303, noCsrf: 403 },
     'GET /audit': { signedOut: 303, signedIn: 200 },
+    'GET /favicon.svg': { signedOut: 200, signedIn: 200 },
+    // The matrix's form names no zone: refused as bad input once signed in.
+    'POST /time-zone': { signedOut: 401, signedIn: 400, noCsrf: 403 },
     'GET /webhooks': { signedOut: 303, signedIn: 200 },
     'POST /webhooks/:endpointId/deliveries/:eventId/replay': { signedOut: 401, signedIn: 404, noCsrf: 403 },
   };

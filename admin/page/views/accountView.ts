@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { AccountOwner, Party } from '../../../core/accounts/accountOwner.js';
 import type { AutoReloadCharge } from '../../../core/billing/autoReloadCharges.js';
 import type { CreditkeeperError } from '../../../core/errors.js';
 import type { EntryView } from '../../../core/ledger/entryView.js';
@@ -18,6 +19,11 @@ export type ActivityFilter = (typeof activityFilters)[number][0];
 
 export interface AccountPage {
   accountId: string;
+  owner: AccountOwner;
+  /** Credits added this billing period besides the plan's grant, by type (only with a plan). */
+  addedThisPeriod: { label: string; amount: bigint }[];
+  /** Links only to accounts the session reaches (an organisation-limited one reaches no personal account). */
+  reachesEveryAccount: boolean;
   filter: ActivityFilter;
   breakdown: BalanceBreakdown;
   activity: ActivityPage;
@@ -32,20 +38,20 @@ export interface AccountPage {
 export function accountView(page: AccountPage, csrfToken: string, timeZone: string): Html {
   const { accountId, breakdown, posted, problem } = page;
   const at = (date: Date) => when(date, timeZone);
-  return html`<h1>Account <span class="muted">${accountId}</span></h1>
+  return html`${ownerHeading(page)}
     ${posted ? html`<div class="card notice" role="status">Posted: ${posted.label} ${credits(posted.amount)} — balance after ${posted.balanceAfter.toLocaleString('en')}. ${posted.note ? html`Reason: “${posted.note}”` : ''}</div>` : ''}
     ${problem.error ? html`<div class="card error" role="alert"><strong>${problem.error.code}</strong>: ${problem.error.message}</div>` : ''}
-    <div class="card"><div class="big">${breakdown.available.toLocaleString('en')} credits available</div>
-      ${breakdown.outstanding > 0n ? html`<p>Outstanding: ${breakdown.outstanding.toLocaleString('en')} (paid first by the next addition)</p>` : ''}
-      ${breakdown.inFlightDeposits.count > 0 ? html`<p>In flight: ${breakdown.inFlightDeposits.count} ${breakdown.inFlightDeposits.count === 1 ? 'deposit' : 'deposits'}, ${breakdown.inFlightDeposits.amount.toLocaleString('en')} credits</p>` : ''}
-      <table><thead><tr><th>Kind</th><th class="num">Credits</th><th>Next expiry</th></tr></thead><tbody>
+    <div class="card"><div class="stats">
+        <div><div class="big">${breakdown.available.toLocaleString('en')}</div> credits available</div>
+        <div><div class="big ${breakdown.outstanding > 0n ? 'minus' : ''}">${breakdown.outstanding.toLocaleString('en')}</div> outstanding <span class="muted">(owed; the next addition pays it first)</span></div>
+        <div><div class="big">${breakdown.inFlightDeposits.amount.toLocaleString('en')}</div> in ${counted(breakdown.inFlightDeposits.count, 'deposit')} in flight <span class="muted">(charged at submit, reconciled after delivery)</span></div>
+      </div>
+      ${breakdown.kinds.length > 0
+        ? html`<table><thead><tr><th>Kind</th><th class="num">Credits</th><th>Next expiry</th></tr></thead><tbody>
       ${breakdown.kinds.map((k) => html`<tr><td>${k.kind.toLowerCase()}</td><td class="num">${k.remaining.toLocaleString('en')}</td><td>${k.nextExpiry ? at(k.nextExpiry) : 'never'}</td></tr>`)}
-      </tbody></table>
-      ${breakdown.plan
-        ? html`<p>${breakdown.plan.name} plan (${breakdown.plan.status.toLowerCase()}): used ${breakdown.plan.usedThisPeriod.toLocaleString('en')} of ${breakdown.plan.allocation.toLocaleString('en')} this ${breakdown.plan.period} (${breakdown.plan.usageRatePercent}%).
-            ${breakdown.plan.nextGrant ? html`Next grant: +${breakdown.plan.nextGrant.credits.toLocaleString('en')} on ${at(breakdown.plan.nextGrant.at)}.` : html`No more grants after ${at(breakdown.plan.periodEnd)}.`}</p>`
+      </tbody></table>`
         : ''}
-      <p class="muted">Used in ${breakdown.usedThisPeriod.period}: ${breakdown.usedThisPeriod.used.toLocaleString('en')} credits in ${breakdown.usedThisPeriod.transactions} transactions.</p></div>
+      ${usageLine(page, at)}</div>
     ${unsettledCharges(page.unsettled, at)}
     <div class="card"><h2>Adjust the balance</h2>
       <form method="post" action="/admin/accounts/${accountId}/adjustments">
@@ -56,6 +62,44 @@ export function accountView(page: AccountPage, csrfToken: string, timeZone: stri
       </form></div>
     <div class="card"><h2>Daily usage, last 30 days</h2>${usageChart(page.usage)}</div>
     ${activityLog(page, at)}`;
+}
+
+/** The account's owner, what kind it is, and links to the organisation, clients and members around it. */
+function ownerHeading({ accountId, owner, reachesEveryAccount }: AccountPage): Html {
+  const name = (p: Party) => p.name ?? p.externalId;
+  const linked = (p: Party, personal = false) =>
+    p.accountId && (reachesEveryAccount || !personal) && p.accountId !== accountId ? html`<a href="/admin/accounts/${p.accountId}">${name(p)}</a>` : html`<span>${name(p)}</span>`;
+  const kind = { USER: 'user', ORGANISATION: 'organisation', CLIENT: 'client' }[owner.kind];
+  const list = (label: string, parties: Html[]) => (parties.length > 0 ? html`<p><strong>${label}:</strong> ${parties.map((p, i) => html`${i > 0 ? ', ' : ''}${p}`)}</p>` : '');
+  return html`<h1>${name(owner.owner)} <span class="badge">${kind}</span>${owner.organisation ? html` <span class="muted">client of</span> ${linked(owner.organisation)}` : ''}</h1>
+    <p class="muted">${owner.owner.externalId} · account ${accountId}</p>
+    ${owner.kind === 'USER' ? list('Member of', owner.memberships.map((m) => html`${linked(m)} (${m.role.toLowerCase()})`)) : ''}
+    ${owner.kind === 'ORGANISATION' ? list('Clients', owner.clients.map((c) => linked(c))) : ''}
+    ${owner.kind === 'CLIENT' ? list('Other clients of the organisation', owner.clients.filter((c) => c.accountId !== accountId).map((c) => linked(c))) : ''}
+    ${owner.kind !== 'USER' ? list(owner.kind === 'CLIENT' ? 'The organisation’s members' : 'Members', owner.members.map((m) => html`${linked(m, true)} (${m.role.toLowerCase()})`)) : ''}`;
+}
+
+/**
+ * Usage said once: with a plan, this billing period's use against the allocation and what else
+ * was added meanwhile (which is what lets use pass the allocation); without one, this month's use.
+ */
+function usageLine({ breakdown, addedThisPeriod }: AccountPage, at: (date: Date) => string): Html {
+  const n = (v: bigint | number) => v.toLocaleString('en');
+  const plan = breakdown.plan;
+  if (!plan) {
+    const u = breakdown.usedThisPeriod;
+    return html`<p>No plan. Used this month (${u.period}): ${n(u.used)} credits in ${counted(u.transactions, 'transaction')}.</p>`;
+  }
+  const besides = addedThisPeriod.reduce((sum, a) => sum + a.amount, 0n);
+  return html`<p><strong>${plan.name} plan</strong> (${plan.status.toLowerCase()}): ${n(plan.allocation)} credits a ${plan.period}.
+    This period (${at(plan.periodStart)} – ${at(plan.periodEnd)}): used ${n(plan.usedThisPeriod)} against the allocation of ${n(plan.allocation)} (${plan.usageRatePercent}%)${besides > 0n
+      ? html`; added besides the plan: ${n(besides)} (${addedThisPeriod.map((a, i) => html`${i > 0 ? ', ' : ''}${a.label.toLowerCase()} ${n(a.amount)}`)})`
+      : html`; nothing added besides the plan`}.
+    ${plan.nextGrant ? html`Next grant: +${n(plan.nextGrant.credits)} on ${at(plan.nextGrant.at)}.` : html`No more grants after ${at(plan.periodEnd)}.`}</p>`;
+}
+
+function counted(count: number, noun: string): string {
+  return `${count.toLocaleString('en')} ${count === 1 ? noun : `${noun}s`}`;
 }
 
 function unsettledCharges(unsettled: AutoReloadCharge[], at: (date: Date) => string): Html | '' {

@@ -11,7 +11,8 @@
  * BENCH_REPORT_REPEATS times (default 30): the balance read, /credits, the first and the fortieth
  * activity page of every filter (All, Added, Used, Adjustments; the last page where a filter has
  * fewer than 40), /why over the last month, over the whole history and for an expected balance
- * the account never had, the 30-day chart and the monthly summary; and once, the CSV export of
+ * the account never had, the balance at a time an hour and 30 days ago (the middle of the history),
+ * the 30-day chart and the monthly summary; and once, the CSV export of
  * the whole log with the process's peak RSS meanwhile. It prints one table of p95 and ratio to
  * the balance read and writes bench/results/reports-latest.json. Nothing asserts a timing; a
  * benchmark that fails prints one line saying why and the others go on.
@@ -32,6 +33,7 @@ import { rollupBlockEntries } from '../core/ledger/writeStatements.js';
 import { seedPlans } from '../core/plans/planCatalog.js';
 import { seedPriceList } from '../core/pricing/priceList.js';
 import { getActivity } from '../core/reports/activity.js';
+import { getBalanceAt } from '../core/reports/balanceAt.js';
 import { getBalanceBreakdown } from '../core/reports/balanceBreakdown.js';
 import { getDailyUsage } from '../core/reports/dailyUsage.js';
 import { exportActivityCsv } from '../core/reports/exportActivity.js';
@@ -108,6 +110,9 @@ async function benchmark(engine: 'postgres' | 'pglite', entries: number): Promis
       ['/why over the last month', () => explainBalance(ctx, { accountId, since: monthAgo })],
       ['/why since the account opened', () => explainBalance(ctx, { accountId })],
       ['/why, a balance it never had', () => explainBalance(ctx, { accountId, expectedBalance: balance + 12_345n })],
+      // The buckets then cost the entries on the shorter side of that instant: ~1/1,440 of the log, and half of it.
+      ['balance at a time, an hour ago', () => getBalanceAt(ctx, { accountId, at: new Date(Date.now() - 3_600_000) })],
+      ['balance at a time, 30 days ago', () => getBalanceAt(ctx, { accountId, at: monthAgo })],
       ['30-day usage chart', () => getDailyUsage(ctx, { accountId })],
       ['monthly summary', () => getMonthlySummary(ctx, { accountId })],
     );

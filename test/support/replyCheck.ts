@@ -9,7 +9,7 @@ import type { Route } from '../../admin/route.js';
  */
 export async function checkReply(method: string, url: string, response: Pick<Response, 'status' | 'headers'>, text: string): Promise<void> {
   const path = new URL(url).pathname;
-  if (!path.startsWith('/v1/') || method.toUpperCase() === 'HEAD') return;
+  if (!isApiPath(url) || method.toUpperCase() === 'HEAD') return;
   const { routePatterns, csvText, ErrorBody } = await describedReplies();
   const route = routePatterns.find((p) => p.route.method === method.toLowerCase() && p.pattern.test(path))?.route;
   const described = (schema: z.ZodType, what: string) => {
@@ -33,13 +33,20 @@ export async function checkReply(method: string, url: string, response: Pick<Res
 export function checkingFetch(fetch: typeof globalThis.fetch): typeof globalThis.fetch {
   const checking = async (input: string | URL | Request, init?: RequestInit) => {
     const response = await fetch(input, init);
+    const url = response.url || String(input instanceof Request ? input.url : input);
+    // Only the API's replies are read here: others (a webhook receiver's, which the code under test caps) are left alone.
+    if (!isApiPath(url)) return response;
     const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
     // A body cut off (a server killed mid-reply) is the test's to see, not a document mismatch.
     const text = await response.clone().text().catch(() => undefined);
-    if (text !== undefined) await checkReply(method, response.url || String(input instanceof Request ? input.url : input), response, text);
+    if (text !== undefined) await checkReply(method, url, response, text);
     return response;
   };
   return Object.assign(checking, { checksReplies: true });
+}
+
+function isApiPath(url: string): boolean {
+  return URL.canParse(url) && new URL(url).pathname.startsWith('/v1/');
 }
 
 export function checksReplies(fetch: typeof globalThis.fetch): boolean {

@@ -169,17 +169,19 @@ async function accountPage(ctx: CoreContext, req: SignedIn, problem: AccountPage
   const accountId = String(req.params.accountId);
   const q = req.query as Record<string, string | undefined>;
   const filter = filterOf(q.filter);
+  const viewer = viewerOf(req);
+  // The chart's days and "this month" are the viewer's too.
+  const { timeZone } = viewer;
   const [owner, breakdown, activity, usage, posted, unsettled] = await Promise.all([
     getAccountOwner(ctx, accountId),
-    getBalanceBreakdown(ctx, { accountId }),
+    getBalanceBreakdown(ctx, { accountId, timeZone }),
     getActivity(ctx, { accountId, filter, ...(q.cursor && { cursor: q.cursor }) }),
-    getDailyUsage(ctx, { accountId }),
+    getDailyUsage(ctx, { accountId, timeZone }),
     q.posted ? getActivityGroup(ctx, { accountId, seq: q.posted }).catch(() => []) : Promise.resolve([]),
     listUnsettledCharges(ctx.db.sql, accountId),
   ]);
   const added = breakdown.plan ? await addedSince(ctx, accountId, breakdown.plan.periodStart) : [];
   const addedThisPeriod = added.filter((a) => !planGrantTypes.has(a.type));
-  const viewer = viewerOf(req);
   const page = { accountId, owner, addedThisPeriod, reachesEveryAccount: req.session.organisationId === null, filter, breakdown, activity, usage, posted: posted[0], unsettled, problem };
   return layout('Account', accountView(page, viewer.csrfToken, viewer.timeZone), viewer);
 }

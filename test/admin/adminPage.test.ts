@@ -266,8 +266,11 @@ describe('the admin page in a browser', () => {
     expect(new URL(page.url()).pathname).toBe(`/admin/accounts/${acme}`);
     expect(await page.textContent('table >> nth=-1 >> tbody tr >> nth=0 >> td >> nth=0')).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d GMT\+9$/);
     expect(await page.inputValue('select[name=zone]')).toBe('Asia/Tokyo');
+    expect(await page.textContent('main')).toMatch(/a day on average \(Asia\/Tokyo\)/);
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: '/tmp/admin-shots/client-phone-tokyo.png', fullPage: true });
+    // On a phone the page itself does not scroll sideways (a wide table scrolls inside its card).
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
 
     await page.goto(`${base}/admin/accounts/${olga}`);
     expect((await page.textContent('main'))!.replace(/\s+/g, ' ')).toContain('Member of: Northwind (owner)');

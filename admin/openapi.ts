@@ -11,10 +11,11 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const path = r.path.replace(/:(\w+)/g, '{$1}');
+    const keyed = r.write === 'ledger' || r.write === 'stored';
     const parameters = [
       ...parametersOf(r.params, 'path'),
       ...parametersOf(r.query, 'query'),
-      ...(r.write && r.write !== 'each'
+      ...(keyed
         ? [{ name: 'Idempotency-Key', in: 'header', required: true, description: 'Unique per request; a retry with the same key gets the first reply', schema: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9._:\\-/]+$' } }]
         : []),
     ];
@@ -28,10 +29,15 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
       ...(r.body && { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } } }),
       responses: {
         [String(r.status ?? 200)]: {
-          description: r.write ? 'Done (a replay carries the header Idempotent-Replayed: true)' : 'OK',
+          description: keyed ? 'Done (a replay carries the header Idempotent-Replayed: true)' : 'OK',
+          headers: { ...requestIdHeader, ...(keyed && replayedHeader) },
           content: r.response === csvText ? { 'text/csv': { schema: { type: 'string' } } } : { 'application/json': { schema: responseSchema(r.response) } },
         },
-        default: { description: 'An error', content: { 'application/json': { schema: responseSchema(ErrorBody) } } },
+        default: {
+          description: 'An error',
+          headers: { ...requestIdHeader, ...retryAfterHeader },
+          content: { 'application/json': { schema: responseSchema(ErrorBody) } },
+        },
       },
     };
   }
@@ -81,6 +87,10 @@ function parametersOf(schema: z.ZodType | undefined, where: 'path' | 'query'): R
     schema: property,
   }));
 }
+
+const requestIdHeader = { 'x-request-id': { description: 'The request id (the one sent, if well-formed); errors carry it as requestId', schema: { type: 'string' } } };
+const replayedHeader = { 'Idempotent-Replayed': { description: 'true when this is the first reply to this Idempotency-Key, sent again', schema: { type: 'string', enum: ['true'] } } };
+const retryAfterHeader = { 'Retry-After': { description: 'Seconds to wait before retrying (RATE_LIMITED, DATABASE_UNAVAILABLE, STORAGE_FULL)', schema: { type: 'integer' } } };
 
 const componentPath = '#/components/schemas/';
 

@@ -226,6 +226,8 @@ describe.each(engines)('the HTTP API on %s', (engine) => {
     expect(usage.parameters.map((p: { name: string }) => p.name)).toEqual(['accountId', 'Idempotency-Key']);
     expect(Object.keys(usage.requestBody.content['application/json'].schema.properties)).toEqual(['charge', 'discountPercent', 'source', 'note']);
     expect(usage.responses['201'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/UsageWrite' });
+    expect(Object.keys(usage.responses['201'].headers)).toEqual(['x-request-id', 'Idempotent-Replayed']);
+    expect(Object.keys(usage.responses.default.headers)).toEqual(['x-request-id', 'Retry-After']);
     expect(document.components.schemas.Entry.properties.amount).toEqual({ $ref: '#/components/schemas/Credits' });
   });
 });

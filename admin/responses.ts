@@ -61,6 +61,29 @@ export const UsageWrite = component(
   z.strictObject({ ...ledgerWriteShape, depositId: z.uuid().nullable().meta({ description: 'Set when the charge opened a deposit' }) }),
 );
 
+/** POST …/quote: what a spend of this usage would do now, written nowhere. */
+export const UsageQuote = component(
+  'UsageQuote',
+  z.strictObject({
+    cost: z.strictObject({
+      category: z.string(),
+      description: z.string(),
+      quantity: z.number().int(),
+      amount: credits,
+      deposit: credits,
+      charged: credits,
+      discountPercent: z.number().int().nullable(),
+    }),
+    affordable: z.boolean(),
+    balanceBefore: credits,
+    balanceAfter: credits,
+    outstandingAfter: credits,
+    buckets: z.array(z.strictObject({ bucketId: z.uuid(), kind: z.enum(BucketKind), amount: credits, expiresAt: nullableTime })),
+    autoReload: z.strictObject({ credits }).nullable(),
+    refusal: z.strictObject({ code: z.enum(errorCodes), message: z.string(), details: z.record(z.string(), z.unknown()) }).nullable(),
+  }),
+);
+
 export const ErrorBody = component(
   'Error',
   z.strictObject({

@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import { grant, grantInput } from '../../core/ledger/grant.js';
 import { purchase, purchaseInput } from '../../core/ledger/purchase.js';
+import { quoteUsage, quoteUsageInput } from '../../core/ledger/quoteUsage.js';
 import { reconcileDeposit, reconcileDepositInput } from '../../core/ledger/reconcileDeposit.js';
 import { refund, refundInput } from '../../core/ledger/refund.js';
 import { reversePurchase, reversePurchaseInput } from '../../core/ledger/reversePurchase.js';
 import { spend, spendInput } from '../../core/ledger/spend.js';
 import { voidDeposit, voidDepositInput } from '../../core/ledger/voidDeposit.js';
-import { accountPath, fieldsOf, ledgerSupplied, route, serviceOrStaffWrites, serviceWrites } from '../route.js';
-import { LedgerWrite, UsageWrite } from '../responses.js';
+import { accountPath, fieldsOf, ledgerSupplied, reads, route, serviceOrStaffWrites, serviceWrites } from '../route.js';
+import { LedgerWrite, UsageQuote, UsageWrite } from '../responses.js';
 
 /** The host product's writes: each one ledger operation on one account. */
 const id = z.uuid({ message: 'must be an id' });
@@ -29,6 +30,19 @@ export const ledgerRoutes = [
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
       spend(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin }),
+  }),
+  route({
+    method: 'post',
+    path: '/v1/accounts/:accountId/quote',
+    tag: 'Ledger',
+    summary: 'What a usage charge would do now, writing nothing: its cost, the balance after, the buckets it draws, an auto-reload it would need, or the refusal a spend would get (same body as …/usage, no key)',
+    scopes: reads,
+    params: accountPath,
+    body: fieldsOf(quoteUsageInput, ['accountId', 'actor'] as const),
+    write: false,
+    response: UsageQuote,
+    accountParam: 'accountId',
+    handle: (ctx, { params, body, actor }) => quoteUsage(ctx, { ...body, accountId: params.accountId, actor }),
   }),
   route({
     method: 'post',

@@ -27,6 +27,53 @@ export async function autoReload(ctx: CoreContext, spend: { accountId: string; i
   return true;
 }
 
+/** What the top-up decision reads: the account, its settings, this month's reservations, and the reservation of this charge key. */
+interface TopUpState {
+  landed: boolean;
+  reserved: string | null;
+  reserved_status: AutoReloadChargeStatus | null;
+  enabled: boolean | null;
+  amount: string | null;
+  monthly_limit: string;
+  reserved_this_month: string;
+  spendable: string;
+  outstanding: string;
+}
+
+const topUpStateStatement = `SELECT EXISTS (SELECT FROM entries e WHERE e.account_id = a.id AND e.idempotency_key = $2) AS landed,
+     r.credits AS reserved, r.status AS reserved_status,
+     s.enabled, s.amount, s.monthly_limit,
+     (SELECT coalesce(sum(r.credits), 0) FROM auto_reload_reservations r
+      WHERE r.account_id = a.id AND r.status <> 'DECLINED' AND r.reserved_at >= ${monthStartSql}) AS reserved_this_month,
+     (SELECT coalesce(sum(b.remaining), 0) FROM buckets b
+      WHERE b.account_id = a.id AND b.remaining > 0 AND (b.expires_at IS NULL OR b.expires_at > clock_timestamp())) AS spendable,
+     a.outstanding
+   FROM accounts a LEFT JOIN auto_reload_settings s ON s.account_id = a.id
+     LEFT JOIN auto_reload_reservations r ON r.account_id = a.id AND r.idempotency_key = $2
+   WHERE a.id = $1::uuid`;
+
+/** A new top-up for a spend needing `required`: its credits, or why there is none. */
+function newTopUp(state: TopUpState, required: bigint): { credits: bigint } | 'refused' | 'no top-up needed' {
+  if (!state.enabled) return 'refused';
+  const amount = BigInt(state.amount!);
+  const spendable = BigInt(state.spendable);
+  // Another top-up or purchase landed since the spend was denied.
+  if (spendable >= required) return 'no top-up needed';
+  // The top-up pays what is owed first, so it must cover that too.
+  if (amount < required - spendable + BigInt(state.outstanding)) return 'refused';
+  if (BigInt(state.reserved_this_month) + amount > BigInt(state.monthly_limit)) return 'refused';
+  if (spendable + amount > maxBalance) return 'refused';
+  return { credits: amount };
+}
+
+/** For a quote: the top-up auto-reload would charge for a spend needing `required` now (null: none, the spend would be refused). Reads only. */
+export async function previewAutoReload(ctx: CoreContext, accountId: string, required: bigint): Promise<bigint | null> {
+  if (!ctx.payments) return null;
+  const [state] = await ctx.db.sql.query<TopUpState>(topUpStateStatement, [accountId, '']);
+  const topUp = state ? newTopUp(state, required) : 'refused';
+  return typeof topUp === 'object' ? topUp.credits : null;
+}
+
 /**
  * Decides the top-up holding the account's row lock, the lock every ledger write on it takes to
  * land, so no other write or reservation interleaves with the decision: the month's reservations
@@ -44,30 +91,7 @@ async function reserveTopUp(
     const [locked] = await tx.query(lockAccountStatement, [accountId], 'creditkeeper_lock_account');
     if (!locked) return 'refused';
     // A statement of its own after the lock: it sees every write that landed before the lock was taken.
-    const [state] = await tx.query<{
-      landed: boolean;
-      reserved: string | null;
-      reserved_status: AutoReloadChargeStatus | null;
-      enabled: boolean | null;
-      amount: string | null;
-      monthly_limit: string;
-      reserved_this_month: string;
-      spendable: string;
-      outstanding: string;
-    }>(
-      `SELECT EXISTS (SELECT FROM entries e WHERE e.account_id = a.id AND e.idempotency_key = $2) AS landed,
-         r.credits AS reserved, r.status AS reserved_status,
-         s.enabled, s.amount, s.monthly_limit,
-         (SELECT coalesce(sum(r.credits), 0) FROM auto_reload_reservations r
-          WHERE r.account_id = a.id AND r.status <> 'DECLINED' AND r.reserved_at >= ${monthStartSql}) AS reserved_this_month,
-         (SELECT coalesce(sum(b.remaining), 0) FROM buckets b
-          WHERE b.account_id = a.id AND b.remaining > 0 AND (b.expires_at IS NULL OR b.expires_at > clock_timestamp())) AS spendable,
-         a.outstanding
-       FROM accounts a LEFT JOIN auto_reload_settings s ON s.account_id = a.id
-         LEFT JOIN auto_reload_reservations r ON r.account_id = a.id AND r.idempotency_key = $2
-       WHERE a.id = $1::uuid`,
-      [accountId, chargeKey],
-    );
+    const [state] = await tx.query<TopUpState>(topUpStateStatement, [accountId, chargeKey]);
     if (state!.landed) return 'no top-up needed';
     if (state!.reserved !== null && state!.reserved_status !== 'DECLINED') {
       await tx.query(
@@ -77,15 +101,9 @@ async function reserveTopUp(
       );
       return { credits: BigInt(state!.reserved) };
     }
-    if (!state!.enabled) return 'refused';
-    const amount = BigInt(state!.amount!);
-    const spendable = BigInt(state!.spendable);
-    // Another top-up or purchase landed since the spend was denied.
-    if (spendable >= required) return 'no top-up needed';
-    // The top-up pays what is owed first, so it must cover that too.
-    if (amount < required - spendable + BigInt(state!.outstanding)) return 'refused';
-    if (BigInt(state!.reserved_this_month) + amount > BigInt(state!.monthly_limit)) return 'refused';
-    if (spendable + amount > maxBalance) return 'refused';
+    const topUp = newTopUp(state!, required);
+    if (typeof topUp !== 'object') return topUp;
+    const amount = topUp.credits;
     await tx.query(
       `INSERT INTO auto_reload_reservations (account_id, idempotency_key, credits, reserved_at, status, attempts, last_attempt_at)
        VALUES ($1::uuid, $2, $3, clock_timestamp(), 'PENDING', 1, clock_timestamp())

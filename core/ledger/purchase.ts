@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ensureActorMay } from '../access/memberPermission.js';
 import type { CoreContext } from '../context.js';
 import { ledgerWriteBase, parseInput, positiveCredits, source } from '../input.js';
+import type { AccountLedger } from './accountLedger.js';
 import { defaultPriority, entryTypes } from './entryTypes.js';
 import { ledgerWrite, type WriteResult } from './ledgerWrite.js';
 
@@ -33,15 +34,22 @@ export function writePurchase(ctx: CoreContext, request: z.infer<typeof purchase
     operation: 'purchase',
     request,
     batchable: true,
-    write: (ledger) => {
-      ledger.post({
-        type: request.type,
-        description: request.description ?? entryTypes[request.type].label,
-        movements: [ledger.addBucket('PURCHASED', request.amount, null, defaultPriority.PURCHASED)],
-        source: request.source,
-        actor: request.actor,
-        alreadyCharged: options.alreadyCharged,
-      });
-    },
+    write: (ledger) => stagePurchase(ledger, request, options),
+  });
+}
+
+/** Stages a purchase's entry and its never-expiring bucket: what a purchase writes and a quote's auto-reload previews. */
+export function stagePurchase(
+  ledger: AccountLedger,
+  request: Pick<z.infer<typeof purchaseInput>, 'type' | 'amount' | 'description' | 'source' | 'actor'>,
+  options: { alreadyCharged?: boolean } = {},
+): void {
+  ledger.post({
+    type: request.type,
+    description: request.description ?? entryTypes[request.type].label,
+    movements: [ledger.addBucket('PURCHASED', request.amount, null, defaultPriority.PURCHASED)],
+    source: request.source,
+    actor: request.actor,
+    alreadyCharged: options.alreadyCharged,
   });
 }

@@ -6,6 +6,7 @@ import { autoReload } from '../billing/autoReload.js';
 import { CreditkeeperError, isCreditkeeperError } from '../errors.js';
 import { ledgerWriteBase, note, parseInput, positiveCredits, source } from '../input.js';
 import { actionUse, type Price, priceAction } from '../pricing/priceList.js';
+import type { AccountLedger } from './accountLedger.js';
 import { depositOfEntry } from './findDeposit.js';
 import { ledgerWrite, type WriteResult } from './ledgerWrite.js';
 
@@ -31,9 +32,50 @@ export const spendInput = z
     path: ['charge', 'held'],
   });
 
+export type SpendRequest = z.infer<typeof spendInput>;
+
 export interface SpendResult extends WriteResult {
   /** Set when the charge included a deposit to reconcile after delivery. */
   depositId: string | null;
+}
+
+/** What a usage request costs: its price (with any deposit part) and what is charged after the discount. */
+export interface UsageCharge {
+  price: Price;
+  charged: bigint;
+}
+
+export function usageCharge(ctx: Pick<CoreContext, 'priceList'>, request: Pick<SpendRequest, 'charge' | 'discountPercent'>): UsageCharge {
+  const price: Price =
+    'action' in request.charge
+      ? priceAction(ctx.priceList, request.charge)
+      : { ...request.charge, held: request.charge.held ?? 0n, action: '', quantity: 1 };
+  if (request.discountPercent && price.held > 0n) {
+    throw new CreditkeeperError('VALIDATION_FAILED', 'A discount cannot apply to a charge with a deposit');
+  }
+  const charged = request.discountPercent ? (price.amount * BigInt(100 - request.discountPercent)) / 100n : price.amount;
+  return { price, charged };
+}
+
+/** Stages the usage entry on the ledger (and its deposit, returning the deposit's id): what a spend writes and a quote previews. */
+export function stageUsage(ledger: AccountLedger, request: Omit<SpendRequest, 'accountId' | 'idempotencyKey' | 'origin'>, { price, charged }: UsageCharge): string | null {
+  const entry = ledger.post({
+    type: price.held > 0n ? 'DEPOSIT' : 'USAGE',
+    category: price.category,
+    action: price.action || undefined,
+    quantity: price.action ? price.quantity : undefined,
+    description: price.description,
+    movements: charged === 0n ? [] : ledger.draw(charged),
+    originalAmount: request.discountPercent ? -price.amount : undefined,
+    discountPercent: request.discountPercent,
+    source: request.source,
+    actor: request.actor,
+    note: request.note,
+  });
+  if (price.held === 0n) return null;
+  const depositId = randomUUID();
+  ledger.newDeposits.push({ id: depositId, entryId: entry.id, charged, held: price.held, action: price.action || null });
+  return depositId;
 }
 
 /**
@@ -45,16 +87,7 @@ export interface SpendResult extends WriteResult {
 export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>): Promise<SpendResult> {
   const request = parseInput(spendInput, input);
   await ensureActorMay(ctx, request, 'spend');
-  const price: Price =
-    'action' in request.charge
-      ? priceAction(ctx.priceList, request.charge)
-      : { ...request.charge, held: request.charge.held ?? 0n, action: '', quantity: 1 };
-  if (request.discountPercent && price.held > 0n) {
-    throw new CreditkeeperError('VALIDATION_FAILED', 'A discount cannot apply to a charge with a deposit');
-  }
-  const charged = request.discountPercent
-    ? (price.amount * BigInt(100 - request.discountPercent)) / 100n
-    : price.amount;
+  const cost = usageCharge(ctx, request);
   let depositId: string | null = null;
 
   const charge = () => ledgerWrite(ctx, {
@@ -64,29 +97,13 @@ export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>)
     request,
     batchable: true,
     write: (ledger) => {
-      const entry = ledger.post({
-        type: price.held > 0n ? 'DEPOSIT' : 'USAGE',
-        category: price.category,
-        action: price.action || undefined,
-        quantity: price.action ? price.quantity : undefined,
-        description: price.description,
-        movements: charged === 0n ? [] : ledger.draw(charged),
-        originalAmount: request.discountPercent ? -price.amount : undefined,
-        discountPercent: request.discountPercent,
-        source: request.source,
-        actor: request.actor,
-        note: request.note,
-      });
-      if (price.held > 0n) {
-        depositId = randomUUID();
-        ledger.newDeposits.push({ id: depositId, entryId: entry.id, charged, held: price.held, action: price.action || null });
-      }
+      depositId = stageUsage(ledger, request, cost);
     },
   });
   const result = await charge().catch(async (error: unknown) => {
     if (isCreditkeeperError(error, 'INSUFFICIENT_CREDITS') && (await autoReload(ctx, request, error))) return charge();
     throw error;
   });
-  if (result.replayed && price.held > 0n) depositId = await depositOfEntry(ctx.db.sql, result.entries[0]!.id);
+  if (result.replayed && cost.price.held > 0n) depositId = await depositOfEntry(ctx.db.sql, result.entries[0]!.id);
   return { ...result, depositId };
 }

@@ -38,7 +38,7 @@ export interface AccountMemory {
   clock: DatabaseClock;
 }
 
-const defaultUsageGroupWindowMs = 5 * 60_000;
+export const defaultUsageGroupWindowMs = 5 * 60_000;
 
 type Outcome = { result: WriteResult } | { error: unknown };
 /**

@@ -1,0 +1,51 @@
+import type { CoreContext } from '../context.js';
+import type { BucketKind } from '../db/generated/enums.js';
+import { CreditkeeperError } from '../errors.js';
+import { AccountLedger } from './accountLedger.js';
+import { readAccountStates, toSnapshot, writeTime } from './accountState.js';
+import { type EntryView, stagedEntryView } from './entryView.js';
+import { DatabaseClock } from './knownAccounts.js';
+import { defaultUsageGroupWindowMs } from './writeAttempt.js';
+import type { LedgerWriteSpec } from './writeSpec.js';
+
+/** One bucket a previewed write would draw from (negative) or add to. */
+export interface BucketMove {
+  bucketId: string;
+  kind: BucketKind;
+  amount: bigint;
+  expiresAt: Date | null;
+}
+
+export interface WritePreview {
+  entries: EntryView[];
+  balance: bigint;
+  outstanding: bigint;
+  buckets: BucketMove[];
+}
+
+/**
+ * What a write would do to the account as it stands now, staged exactly as the write stages it
+ * (expiries swept first, outstanding settled after), and then thrown away: nothing is written.
+ * A write landing meanwhile may change the answer, as it would change the write's.
+ */
+export async function previewWrite(ctx: CoreContext, accountId: string, write: LedgerWriteSpec['write']): Promise<WritePreview> {
+  const states = await readAccountStates(ctx.db.sql, [{ id: accountId, keys: [] }], new DatabaseClock());
+  const state = states.get(accountId);
+  if (!state) throw new CreditkeeperError('ACCOUNT_NOT_FOUND', `No account ${accountId}`);
+  const ledger = new AccountLedger(toSnapshot(accountId, state), writeTime(state), ctx.usageGroupWindowMs ?? defaultUsageGroupWindowMs);
+  ledger.sweepExpired();
+  const mark = ledger.begin('preview', '');
+  await write(ledger, ctx.db.sql);
+  ledger.settleOutstanding();
+  const entries = ledger.entriesSince(mark);
+  const moved = new Map<string, bigint>();
+  for (const entry of entries) for (const m of entry.movements) moved.set(m.bucketId, (moved.get(m.bucketId) ?? 0n) + m.amount);
+  return {
+    entries: entries.map((e) => stagedEntryView(e, accountId, ledger.now)),
+    ...ledger.state,
+    buckets: [...moved].map(([bucketId, amount]) => {
+      const bucket = ledger.bucket(bucketId)!;
+      return { bucketId, kind: bucket.kind, amount, expiresAt: bucket.expiresAt };
+    }),
+  };
+}

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { previewAutoReload } from '../billing/autoReload.js';
+import type { CoreContext } from '../context.js';
+import { type ErrorCode, isCreditkeeperError } from '../errors.js';
+import { actor, parseInput, uuid } from '../input.js';
+import { type BucketMove, previewWrite } from './previewWrite.js';
+import { stagePurchase } from './purchase.js';
+import { spendInput, stageUsage, usageCharge } from './spend.js';
+
+export const quoteUsageInput = z.strictObject({
+  accountId: uuid,
+  charge: spendInput.shape.charge,
+  discountPercent: spendInput.shape.discountPercent,
+  source: spendInput.shape.source,
+  /** Who would spend (the entries a quote shows name them); the role is checked when spending. */
+  actor: actor.default({ kind: 'SERVICE' }),
+});
+
+export interface UsageQuote {
+  /** What the usage costs: the price list's amount (with its deposit part) and, after any discount, what is charged. */
+  cost: { category: string; description: string; quantity: number; amount: bigint; deposit: bigint; charged: bigint; discountPercent: number | null };
+  /** Whether a spend now would go through (perhaps after an auto-reload). */
+  affordable: boolean;
+  balanceBefore: bigint;
+  /** The balance and what is owed after the spend (and its auto-reload); as before when refused. */
+  balanceAfter: bigint;
+  outstandingAfter: bigint;
+  /** Each bucket it would move, net: drawn (negative) or added to (an auto-reload's purchase), in the order first moved. */
+  buckets: BucketMove[];
+  /** The top-up auto-reload would charge first, or null. */
+  autoReload: { credits: bigint } | null;
+  /** Why a spend now would be refused, with the code the spend would get. */
+  refusal: { code: ErrorCode; message: string; details: Record<string, unknown> } | null;
+}
+
+/**
+ * "Can this user afford it?" without spending: the cost from the price list, what the balance
+ * would be after, which buckets it would draw, whether auto-reload would fire and for how much,
+ * or the refusal a spend would get — staged exactly as the spend stages it, and written nowhere.
+ */
+export async function quoteUsage(ctx: CoreContext, input: z.input<typeof quoteUsageInput>): Promise<UsageQuote> {
+  const request = parseInput(quoteUsageInput, input);
+  const charge = usageCharge(ctx, request);
+  const cost = {
+    category: charge.price.category,
+    description: charge.price.description,
+    quantity: charge.price.quantity,
+    amount: charge.price.amount,
+    deposit: charge.price.held,
+    charged: charge.charged,
+    discountPercent: request.discountPercent ?? null,
+  };
+  const before = await previewWrite(ctx, request.accountId, () => {});
+  const quote = (autoReload: UsageQuote['autoReload']) =>
+    previewWrite(ctx, request.accountId, (ledger) => {
+      if (autoReload) {
+        stagePurchase(ledger, { type: 'AUTO_RELOAD', amount: autoReload.credits, actor: { kind: 'SYSTEM' } });
+        ledger.settleOutstanding();
+      }
+      stageUsage(ledger, request, charge);
+    }).then((after) => ({
+      cost, affordable: true, balanceBefore: before.balance, balanceAfter: after.balance, outstandingAfter: after.outstanding,
+      buckets: after.buckets, autoReload, refusal: null,
+    }));
+  try {
+    return await quote(null);
+  } catch (error) {
+    if (!isCreditkeeperError(error) || !refusals.includes(error.code)) throw error;
+    const topUp = isCreditkeeperError(error, 'INSUFFICIENT_CREDITS') ? await previewAutoReload(ctx, request.accountId, BigInt(error.details.required as string)) : null;
+    if (topUp !== null) return quote({ credits: topUp });
+    return {
+      cost, affordable: false, balanceBefore: before.balance, balanceAfter: before.balance, outstandingAfter: before.outstanding,
+      buckets: [], autoReload: null, refusal: { code: error.code, message: error.message, details: error.details },
+    };
+  }
+}
+
+/** What a spend of this usage would be refused with, answered as the quote's refusal rather than as an error. */
+const refusals: readonly ErrorCode[] = ['INSUFFICIENT_CREDITS', 'BALANCE_LIMIT_EXCEEDED'];

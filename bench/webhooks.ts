@@ -11,6 +11,7 @@
  *   - events delivered/s: the dispatcher (WEBHOOK_CONCURRENCY workers, default 16) draining the
  *     deliveries (c) queued, to a loopback receiver answering 204 at once, verifying nothing
  *     (signing is still done per attempt). Counted from the deliveries table.
+ *   - The same three ways on in-memory PGlite over 200 accounts (nothing delivered there).
  *   - Afterwards every delivery must be DELIVERED and the ledger must verify.
  *
  * Knobs: BENCH_SECONDS (default 5), BENCH_ACCOUNTS (default 1000), BENCH_WEBHOOK_CLIENTS (default 32),
@@ -53,6 +54,47 @@ async function spendsPerSecond(ctx: CoreContext, accounts: string[]): Promise<nu
   return Math.round(done / seconds);
 }
 
+type Runs = Record<'noTrigger' | 'noEndpoint' | 'oneEndpoint', number[]>;
+
+/** Spends/s with the trigger disabled, with it and no endpoint enabled, and with the endpoint enabled; twice, alternated. */
+async function threeWays(ctx: CoreContext, accounts: string[], endpointId: string): Promise<Runs> {
+  const setEndpoint = (enabled: boolean) => ctx.db.sql.query(`UPDATE webhook_endpoints SET enabled = $2 WHERE id = $1::uuid`, [endpointId, enabled]);
+  const setTrigger = (on: boolean) => ctx.db.sql.exec(`ALTER TABLE entries ${on ? 'ENABLE' : 'DISABLE'} TRIGGER entries_webhook_events`);
+  await spendsPerSecond(ctx, accounts); // warm-up, not counted
+  const runs: Runs = { noTrigger: [], noEndpoint: [], oneEndpoint: [] };
+  for (let round = 0; round < 2; round++) {
+    await setEndpoint(false);
+    await setTrigger(false);
+    runs.noTrigger.push(await spendsPerSecond(ctx, accounts));
+    await setTrigger(true);
+    runs.noEndpoint.push(await spendsPerSecond(ctx, accounts));
+    await setEndpoint(true);
+    runs.oneEndpoint.push(await spendsPerSecond(ctx, accounts));
+  }
+  return runs;
+}
+
+/** The same three ways on in-memory PGlite (one connection), over 200 accounts; nothing is delivered there. */
+async function pgliteRuns(): Promise<Runs> {
+  const db = await openDatabase({ kind: 'memory' });
+  const ctx: CoreContext = { db, priceList: seedPriceList, plans: seedPlans };
+  try {
+    const accounts = (
+      await db.sql.query<{ id: string }>(
+        `WITH u AS (INSERT INTO users (external_id) SELECT 'bench-' || g FROM generate_series(1, 200) g RETURNING id)
+         INSERT INTO accounts (owner_kind, user_id) SELECT 'USER', id FROM u RETURNING id`,
+      )
+    ).map((r) => r.id);
+    for (const accountId of accounts) await purchase(ctx, { accountId, idempotencyKey: 'seed', actor: { kind: 'SERVICE' }, amount: 10_000_000n });
+    const [endpoint] = await db.sql.query<{ id: string }>(
+      `INSERT INTO webhook_endpoints (url, event_types, secret, created_by) VALUES ('http://127.0.0.1:9/hooks', '{entry.created}', 'whsec_AAAA', 'bench') RETURNING id`,
+    );
+    return await threeWays(ctx, accounts, endpoint!.id);
+  } finally {
+    await db.close();
+  }
+}
+
 async function main(): Promise<void> {
   const database = await createServerDatabase('ck_bench_webhooks');
   const db = await openDatabase({ kind: 'postgres', url: database.url, poolSize: clients + 20 });
@@ -81,21 +123,8 @@ async function main(): Promise<void> {
       unrestricted,
       settings,
     );
-    const setEndpoint = (enabled: boolean) => db.sql.query(`UPDATE webhook_endpoints SET enabled = $2 WHERE id = $1::uuid`, [endpoint.id, enabled]);
-    const setTrigger = (on: boolean) => db.sql.exec(`ALTER TABLE entries ${on ? 'ENABLE' : 'DISABLE'} TRIGGER entries_webhook_events`);
-
-    await spendsPerSecond(ctx, accounts); // warm-up, not counted
-    const runs: Record<'noTrigger' | 'noEndpoint' | 'oneEndpoint', number[]> = { noTrigger: [], noEndpoint: [], oneEndpoint: [] };
-    for (let round = 0; round < 2; round++) {
-      await setEndpoint(false);
-      await setTrigger(false);
-      runs.noTrigger.push(await spendsPerSecond(ctx, accounts));
-      await setTrigger(true);
-      runs.noEndpoint.push(await spendsPerSecond(ctx, accounts));
-      await setEndpoint(true);
-      runs.oneEndpoint.push(await spendsPerSecond(ctx, accounts));
-    }
-    await setEndpoint(true);
+    const runs = await threeWays(ctx, accounts, endpoint.id);
+    const pglite = await pgliteRuns();
 
     const [queued] = await db.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE status <> 'DELIVERED'`);
     const started = performance.now();
@@ -111,23 +140,29 @@ async function main(): Promise<void> {
     const broken = report.checks.filter((c) => c.violations.length > 0).map((c) => c.name);
 
     const mean = (xs: number[]) => Math.round(xs.reduce((a, b) => a + b, 0) / xs.length);
+    const summary = (r: Runs) => ({
+      spendsPerSecond: { trigger_disabled: r.noTrigger, no_endpoint: r.noEndpoint, one_endpoint_entry_created: r.oneEndpoint },
+      outboxCostPercent: {
+        no_endpoint_vs_trigger_disabled: Math.round((1 - mean(r.noEndpoint) / mean(r.noTrigger)) * 1000) / 10,
+        one_endpoint_vs_no_endpoint: Math.round((1 - mean(r.oneEndpoint) / mean(r.noEndpoint)) * 1000) / 10,
+      },
+    });
     const result = {
       at: new Date().toISOString(),
       seconds,
       accounts: accountCount,
       clients,
-      spendsPerSecond: { trigger_disabled: runs.noTrigger, no_endpoint: runs.noEndpoint, one_endpoint_entry_created: runs.oneEndpoint },
-      outboxCostPercent: {
-        no_endpoint_vs_trigger_disabled: Math.round((1 - mean(runs.noEndpoint) / mean(runs.noTrigger)) * 1000) / 10,
-        one_endpoint_vs_no_endpoint: Math.round((1 - mean(runs.oneEndpoint) / mean(runs.noEndpoint)) * 1000) / 10,
-      },
+      postgres: summary(runs),
+      pglite: summary(pglite),
       delivered: { events: queued!.n, seconds: Math.round(drainSeconds * 10) / 10, perSecond: Math.round(queued!.n / drainSeconds), workers: settings.WEBHOOK_CONCURRENCY },
       ledgerVerified: broken.length === 0 ? true : broken,
     };
-    console.log('spends/s (PostgreSQL, %d workers over %d accounts, %d s each, two rounds)', clients, accountCount, seconds);
-    console.log('  trigger disabled          %s', runs.noTrigger.join(' / '));
-    console.log('  trigger, no endpoint      %s  (%s% vs disabled)', runs.noEndpoint.join(' / '), result.outboxCostPercent.no_endpoint_vs_trigger_disabled);
-    console.log('  one endpoint (every entry) %s  (%s% vs no endpoint)', runs.oneEndpoint.join(' / '), result.outboxCostPercent.one_endpoint_vs_no_endpoint);
+    for (const [engine, r, summed] of [['PostgreSQL', runs, result.postgres], ['PGlite', pglite, result.pglite]] as const) {
+      console.log('spends/s (%s, %d workers, %d s each, two rounds alternated)', engine, clients, seconds);
+      console.log('  trigger disabled            %s', r.noTrigger.join(' / '));
+      console.log('  trigger, no endpoint        %s  (%s% below disabled)', r.noEndpoint.join(' / '), summed.outboxCostPercent.no_endpoint_vs_trigger_disabled);
+      console.log('  one endpoint (every entry)  %s  (%s% below no endpoint)', r.oneEndpoint.join(' / '), summed.outboxCostPercent.one_endpoint_vs_no_endpoint);
+    }
     console.log('events delivered/s to a loopback receiver: %d (%d events in %s s, %d workers)', result.delivered.perSecond, result.delivered.events, result.delivered.seconds, result.delivered.workers);
     console.log('ledger verified: %s', result.ledgerVerified === true ? 'yes' : result.ledgerVerified);
     const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');

@@ -37,12 +37,24 @@ export function checkingFetch(fetch: typeof globalThis.fetch): typeof globalThis
     // Only the API's replies are read here: others (a webhook receiver's, which the code under test caps) are left alone.
     if (!isApiPath(url)) return response;
     const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
-    // A body cut off (a server killed mid-reply) is the test's to see, not a document mismatch.
-    const text = await response.clone().text().catch(() => undefined);
-    if (text !== undefined) await checkReply(method, url, response, text);
-    return response;
+    let body: ArrayBuffer;
+    try {
+      body = await response.arrayBuffer();
+    } catch (error) {
+      // A body cut off (a server killed mid-reply, a timeout) is the test's to see, as fetch would show it.
+      return sameReply(response, new ReadableStream({ start: (controller) => controller.error(error) }));
+    }
+    await checkReply(method, url, response, new TextDecoder().decode(body));
+    // The caller gets the bytes already read: an abort or a kill after this point cannot take them away.
+    return sameReply(response, body);
   };
   return Object.assign(checking, { checksReplies: true });
+}
+
+function sameReply(response: Response, body: ArrayBuffer | ReadableStream): Response {
+  const bodyless = [101, 204, 205, 304].includes(response.status);
+  const copy = new Response(bodyless ? null : body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  return Object.defineProperties(copy, { url: { value: response.url }, redirected: { value: response.redirected } });
 }
 
 function isApiPath(url: string): boolean {

@@ -7,6 +7,7 @@ import { refund, refundInput } from '../../core/ledger/refund.js';
 import { reversePurchase, reversePurchaseInput } from '../../core/ledger/reversePurchase.js';
 import { spend, spendInput } from '../../core/ledger/spend.js';
 import { voidDeposit, voidDepositInput } from '../../core/ledger/voidDeposit.js';
+import { voidGrant, voidGrantInput } from '../../core/ledger/voidGrant.js';
 import { accountPath, fieldsOf, ledgerSupplied, reads, route, serviceOrStaffWrites, serviceWrites } from '../route.js';
 import { LedgerWrite, UsageQuote, UsageWrite } from '../responses.js';
 
@@ -88,6 +89,20 @@ export const ledgerRoutes = [
     accountParam: 'accountId',
     handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
       grant(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin }),
+  }),
+  route({
+    method: 'post',
+    path: '/v1/accounts/:accountId/grants/:entryId/void',
+    tag: 'Ledger',
+    summary: "Void one grant, reward or purchase: what is left of its credits leaves with a VOID entry naming it (what was spent stays spent); staff give a reason",
+    scopes: serviceOrStaffWrites,
+    params: entryPath,
+    body: fieldsOf(voidGrantInput, [...ledgerSupplied, 'entryId']),
+    write: 'ledger',
+    response: LedgerWrite,
+    status: 201,
+    accountParam: 'accountId',
+    handle: (ctx, { params, body, idempotencyKey, actor, origin }) => voidGrant(ctx, { ...body, ...params, idempotencyKey, actor, origin }),
   }),
   route({
     method: 'post',

@@ -30,6 +30,7 @@ export const entryTypes: Record<EntryType, { label: string; class: EntryClass; f
   WRITE_OFF: { label: 'Credit writeoff', class: 'removal', filter: 'ADJUSTMENTS' },
   EXPIRY: { label: 'Expired credits', class: 'removal', filter: 'ADJUSTMENTS' },
   OUTSTANDING_SETTLEMENT: { label: 'Outstanding balance settled', class: 'removal', filter: 'ADJUSTMENTS' },
+  VOID: { label: 'Voided credits', class: 'removal', filter: 'ADJUSTMENTS' },
 };
 
 /**

@@ -5,6 +5,7 @@ import { adminPage } from '../../admin/page/router.js';
 import { createApiToken } from '../../core/access/createApiToken.js';
 import { addMember } from '../../core/accounts/addMember.js';
 import { openAccount } from '../../core/accounts/openAccount.js';
+import { grant } from '../../core/ledger/grant.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
 import { client, useApi } from '../support/api.js';
@@ -63,6 +64,7 @@ const expected: Record<string, Row> = {
   'POST /v1/accounts/:accountId/purchases/:entryId/reversal': serviceWrite('201'),
   'POST /v1/accounts/:accountId/grants': serviceOrStaffWrite('201'),
   'POST /v1/accounts/:accountId/refunds': serviceOrStaffWrite('201'),
+  'POST /v1/accounts/:accountId/grants/:entryId/void': serviceOrStaffWrite('201'),
   'POST /v1/accounts/:accountId/deposits/:depositId/reconciliation': serviceWrite('404 DEPOSIT_NOT_FOUND'),
   'POST /v1/accounts/:accountId/deposits/:depositId/void': serviceWrite('404 DEPOSIT_NOT_FOUND'),
   'GET /v1/plans': { ...unauthenticated, READ: '200', SERVICE: '200', ADMIN: '200', 'orgA→orgA': '200', 'orgA→orgB': '200', 'orgA→personal': '200', 'adminA→orgA': '200', 'adminA→orgB': '200' },
@@ -107,6 +109,7 @@ interface Target {
   user: string;
   purchaseEntryId: string;
   usageEntryId: string;
+  grantEntryId: string;
 }
 
 /** A request each route accepts from a caller allowed to make it. */
@@ -120,6 +123,7 @@ const fixtures: Record<string, Fixture> = {
   'POST /v1/accounts/:accountId/purchases': (t) => ({ path: `/v1/accounts/${t.accountId}/purchases`, body: { amount: 10 } }),
   'POST /v1/accounts/:accountId/purchases/:entryId/reversal': (t) => ({ path: `/v1/accounts/${t.accountId}/purchases/${t.purchaseEntryId}/reversal`, body: { reason: 'Chargeback' } }),
   'POST /v1/accounts/:accountId/grants': (t) => ({ path: `/v1/accounts/${t.accountId}/grants`, body: { type: 'SIGNUP_BONUS', bucket: 'BONUS', amount: 5, reason: 'Welcome' } }),
+  'POST /v1/accounts/:accountId/grants/:entryId/void': (t) => ({ path: `/v1/accounts/${t.accountId}/grants/${t.grantEntryId}/void`, body: { reason: 'Granted by mistake' } }),
   'POST /v1/accounts/:accountId/refunds': (t) => ({ path: `/v1/accounts/${t.accountId}/refunds`, body: { entryId: t.usageEntryId, amount: 1, reason: 'Failed image' } }),
   'POST /v1/accounts/:accountId/deposits/:depositId/reconciliation': (t) => ({ path: `/v1/accounts/${t.accountId}/deposits/${randomUUID()}/reconciliation`, body: { actual: { amount: 1 } } }),
   'POST /v1/accounts/:accountId/deposits/:depositId/void': (t) => ({ path: `/v1/accounts/${t.accountId}/deposits/${randomUUID()}/void`, body: {} }),
@@ -169,7 +173,9 @@ describe('the route × credential matrix (PGlite)', () => {
     const { accountId } = await openAccount(ctx, { owner });
     const bought = await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 1_000n });
     const spent = await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'image', quantity: 100 } });
-    return { accountId, organisation, user, purchaseEntryId: bought.entries[0]!.id, usageEntryId: spent.entries[0]!.id };
+    // Enough that the purchase's reversal, which takes back 1,000 from whatever is left, leaves some of it to void.
+    const bonus = await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'SIGNUP_BONUS', bucket: 'BONUS', amount: 1_000n });
+    return { accountId, organisation, user, purchaseEntryId: bought.entries[0]!.id, usageEntryId: spent.entries[0]!.id, grantEntryId: bonus.entries[0]!.id };
   }
 
   /** The personal account of one of orgA's own members: membership must not open it to orgA. */

@@ -31,13 +31,24 @@ export function webhookBody(message: WebhookMessage): string {
  * WEBHOOK_TIMEOUT_MS and WEBHOOK_MAX_RESPONSE_BYTES of answer. A 2xx is delivered.
  */
 export async function sendWebhook(endpoint: { url: string; secret: string }, message: WebhookMessage, settings: WebhookSettings): Promise<AttemptOutcome> {
+  // The time limit covers the DNS lookup too, so an attempt never outlives its lease.
+  const deadline = Date.now() + settings.WEBHOOK_TIMEOUT_MS;
+  const timedOut: AttemptOutcome = { delivered: false, statusCode: null, error: `no answer within ${settings.WEBHOOK_TIMEOUT_MS} ms` };
   let target: { address: string; family: 4 | 6 };
   const url = parseWebhookUrl(endpoint.url);
+  let lookupTimer: NodeJS.Timeout | undefined;
   try {
-    target = await resolveWebhookAddress(url, settings.allowedNetworks);
+    const resolved = await Promise.race([
+      resolveWebhookAddress(url, settings.allowedNetworks),
+      new Promise<undefined>((resolve) => (lookupTimer = setTimeout(() => resolve(undefined), settings.WEBHOOK_TIMEOUT_MS))),
+    ]);
+    if (!resolved) return timedOut;
+    target = resolved;
   } catch (error) {
     if (!isCreditkeeperError(error)) throw error;
     return { delivered: false, statusCode: null, error: error.message };
+  } finally {
+    clearTimeout(lookupTimer);
   }
   const body = webhookBody(message);
   const sentAt = new Date();
@@ -89,7 +100,7 @@ export async function sendWebhook(endpoint: { url: string; secret: string }, mes
         res.on('error', (error) => finish({ delivered: false, statusCode, error: error.message }));
       },
     );
-    const timer = setTimeout(() => finish({ delivered: false, statusCode: null, error: `no answer within ${settings.WEBHOOK_TIMEOUT_MS} ms` }), settings.WEBHOOK_TIMEOUT_MS);
+    const timer = setTimeout(() => finish(timedOut), Math.max(0, deadline - Date.now()));
     req.on('error', (error) => finish({ delivered: false, statusCode: null, error: error.message }));
     req.end(body);
   });

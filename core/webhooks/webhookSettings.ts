@@ -48,6 +48,10 @@ export function webhookSettings(env: NodeJS.ProcessEnv = process.env): WebhookSe
     throw new Error(`Invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
   const { WEBHOOK_ALLOWED_NETWORKS, ...rest } = parsed.data;
+  // A lease that could end while its attempt is still running would let a second claim send the same event alongside it.
+  if (rest.WEBHOOK_LEASE_MS <= rest.WEBHOOK_TIMEOUT_MS + 1_000) {
+    throw new Error('Invalid configuration: WEBHOOK_LEASE_MS must exceed WEBHOOK_TIMEOUT_MS by more than a second');
+  }
   const allowedNetworks = new BlockList();
   for (const network of WEBHOOK_ALLOWED_NETWORKS) {
     const [address, bits] = network.split('/') as [string, string];

@@ -26,7 +26,7 @@ const settings = webhookSettings({
   WEBHOOK_RETRY_BASE_MS: '1',
   WEBHOOK_RETRY_MAX_MS: '2',
   WEBHOOK_TIMEOUT_MS: '300',
-  WEBHOOK_LEASE_MS: '1000',
+  WEBHOOK_LEASE_MS: '1500',
 });
 
 describe.each(engines)('webhooks out (%s)', (engine) => {

@@ -38,7 +38,7 @@ describe('webhook dispatchers in several processes (postgres)', () => {
     const { client, deliveries } = await endpointFor();
     receiver.answer = (_r, earlier) => (earlier === 0 ? 'hang' : 'ok');
     Object.assign(process.env, {
-      WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', WEBHOOK_LEASE_MS: '2000', WEBHOOK_TIMEOUT_MS: '1500', WEBHOOK_POLL_MS: '50', RENEWAL_SCHEDULE: 'off',
+      WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', WEBHOOK_LEASE_MS: '3000', WEBHOOK_TIMEOUT_MS: '1500', WEBHOOK_POLL_MS: '50', RENEWAL_SCHEDULE: 'off',
     });
     const url = await databaseUrl(ctx);
     const port = await freePort();

@@ -61,6 +61,21 @@ export const UsageWrite = component(
   z.strictObject({ ...ledgerWriteShape, depositId: z.uuid().nullable().meta({ description: 'Set when the charge opened a deposit' }) }),
 );
 
+/** A grant or purchase dated in the future (effectiveAt): it lands then, under its key. */
+export const ScheduledWrite = component(
+  'ScheduledWrite',
+  z.strictObject({
+    scheduled: z.strictObject({
+      id: z.uuid(),
+      operation: z.enum(['grant', 'purchase']),
+      effectiveAt: time,
+      landedEntryId: z.uuid().nullable(),
+      landedAt: nullableTime,
+      failure: z.string().nullable(),
+    }),
+  }),
+);
+
 /** POST …/quote: what a spend of this usage would do now, written nowhere. */
 export const UsageQuote = component(
   'UsageQuote',

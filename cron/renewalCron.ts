@@ -1,6 +1,7 @@
 import cron from 'node-cron';
 import { settleUnknownCharges } from '../core/billing/settleUnknownCharges.js';
 import type { CoreContext } from '../core/context.js';
+import { landScheduledWrites } from '../core/ledger/landScheduledWrites.js';
 import type { Logger } from '../core/logger.js';
 import { type RenewalRun, renewDueSubscriptions } from '../core/plans/renewDueSubscriptions.js';
 
@@ -10,8 +11,8 @@ export interface RenewalCron {
 }
 
 /**
- * Lands the weekly and monthly grants, and settles the auto-reload charges whose answer was lost
- * (settleUnknownCharges): on `schedule` (cron syntax), and once at start so periods missed and
+ * Lands the weekly and monthly grants and the grants and purchases dated for now or earlier
+ * (landScheduledWrites), and settles the auto-reload charges whose answer was lost (settleUnknownCharges): on `schedule` (cron syntax), and once at start so periods missed and
  * charges left unanswered while the process was down are dealt with without waiting. Runs never
  * overlap in a process (node-cron's noOverlap) nor across processes (each job's advisory lock).
  */
@@ -30,6 +31,7 @@ export function startRenewalCron(ctx: CoreContext, logger: Logger, schedule: str
         (error: unknown) => logger.error({ err: error }, 'renewals: run failed; the next one tries again'),
       ),
       settleUnknownCharges(ctx, { logger }).catch((error: unknown) => logger.error({ err: error }, 'auto-reload settler: run failed; the next one tries again')),
+      landScheduledWrites(ctx, { logger }).catch((error: unknown) => logger.error({ err: error }, 'scheduled writes: run failed; the next one tries again')),
     ])
       .then(() => {})
       .finally(() => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { futureDate } from '../../core/input.js';
 import { grant, grantInput } from '../../core/ledger/grant.js';
 import { purchase, purchaseInput } from '../../core/ledger/purchase.js';
 import { quoteUsage, quoteUsageInput } from '../../core/ledger/quoteUsage.js';
@@ -7,9 +8,11 @@ import { refund, refundInput } from '../../core/ledger/refund.js';
 import { reversePurchase, reversePurchaseInput } from '../../core/ledger/reversePurchase.js';
 import { spend, spendInput } from '../../core/ledger/spend.js';
 import { voidDeposit, voidDepositInput } from '../../core/ledger/voidDeposit.js';
+import { scheduleGrant } from '../../core/ledger/scheduleGrant.js';
+import { schedulePurchase } from '../../core/ledger/schedulePurchase.js';
 import { voidGrant, voidGrantInput } from '../../core/ledger/voidGrant.js';
 import { accountPath, fieldsOf, ledgerSupplied, reads, route, serviceOrStaffWrites, serviceWrites } from '../route.js';
-import { LedgerWrite, UsageQuote, UsageWrite } from '../responses.js';
+import { LedgerWrite, ScheduledWrite, UsageQuote, UsageWrite } from '../responses.js';
 
 /** The host product's writes: each one ledger operation on one account. */
 const id = z.uuid({ message: 'must be an id' });
@@ -49,16 +52,18 @@ export const ledgerRoutes = [
     method: 'post',
     path: '/v1/accounts/:accountId/purchases',
     tag: 'Ledger',
-    summary: 'Add purchased credits (a top-up or an auto-reload); they never expire',
+    summary: 'Add purchased credits (a top-up or an auto-reload); they never expire. With effectiveAt (future), they land then: the reply is the schedule',
     scopes: serviceWrites,
     params: accountPath,
-    body: fieldsOf(purchaseInput, ledgerSupplied),
+    body: fieldsOf(purchaseInput.extend({ effectiveAt: futureDate.optional() }), ledgerSupplied),
     write: 'ledger',
-    response: LedgerWrite,
+    response: LedgerWrite.or(ScheduledWrite),
     status: 201,
     accountParam: 'accountId',
-    handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
-      purchase(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin }),
+    handle: (ctx, { params, body: { effectiveAt, ...body }, idempotencyKey, actor, origin }) => {
+      const request = { ...body, accountId: params.accountId, idempotencyKey, actor, origin };
+      return effectiveAt ? schedulePurchase(ctx, { ...request, effectiveAt }) : purchase(ctx, request);
+    },
   }),
   route({
     method: 'post',
@@ -82,13 +87,15 @@ export const ledgerRoutes = [
     summary: 'Grant credits into a new bucket: plan and weekly grants, rewards, bonuses; staff give a reason (manual credits always)',
     scopes: serviceOrStaffWrites,
     params: accountPath,
-    body: fieldsOf(grantInput, ledgerSupplied),
+    body: fieldsOf(grantInput.extend({ effectiveAt: futureDate.optional() }), ledgerSupplied),
     write: 'ledger',
-    response: LedgerWrite,
+    response: LedgerWrite.or(ScheduledWrite),
     status: 201,
     accountParam: 'accountId',
-    handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
-      grant(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin }),
+    handle: (ctx, { params, body: { effectiveAt, ...body }, idempotencyKey, actor, origin }) => {
+      const request = { ...body, accountId: params.accountId, idempotencyKey, actor, origin };
+      return effectiveAt ? scheduleGrant(ctx, { ...request, effectiveAt }) : grant(ctx, request);
+    },
   }),
   route({
     method: 'post',

@@ -1,0 +1,58 @@
+import type { CoreContext } from '../context.js';
+import { type ErrorCode, isCreditkeeperError } from '../errors.js';
+import { parseInput } from '../input.js';
+import type { Logger } from '../logger.js';
+import { grantInput, writeGrant } from './grant.js';
+import { purchaseInput, writePurchase } from './purchase.js';
+
+// Any fixed number, the same in every process: the key of this job's advisory lock.
+const landingLockKey = 7_301_003;
+
+/** Refusals that a later run would get again: the schedule is marked failed instead of retried. */
+const lasting: readonly ErrorCode[] = ['VALIDATION_FAILED', 'ACCOUNT_NOT_FOUND', 'IDEMPOTENCY_CONFLICT', 'BALANCE_LIMIT_EXCEEDED', 'ROLE_FORBIDDEN'];
+
+/**
+ * Lands every dated grant and purchase that is due (the cron's catch-up: also those that fell
+ * due while no process ran). Each is the use-case's own write under the schedule's key, so a
+ * run that dies between the write and marking it lands nothing twice: the next run's write is a
+ * replay. One process at a time (an advisory lock); an outage ends the run, the next one goes on.
+ */
+export async function landScheduledWrites(ctx: CoreContext, options: { logger: Logger; batchSize?: number }): Promise<{ ran: boolean; landed: number; alreadyLanded: number; failed: number }> {
+  const { logger, batchSize = 200 } = options;
+  return ctx.db.sql.withSession(async (session) => {
+    const [lock] = await session.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [landingLockKey]);
+    if (!lock?.locked) return { ran: false, landed: 0, alreadyLanded: 0, failed: 0 };
+    const run = { ran: true, landed: 0, alreadyLanded: 0, failed: 0 };
+    try {
+      for (;;) {
+        const due = await session.query<{ id: string; operation: 'grant' | 'purchase'; request: Record<string, unknown> }>(
+          `SELECT id, operation, request FROM scheduled_writes
+           WHERE landed_at IS NULL AND failure IS NULL AND effective_at <= clock_timestamp()
+           ORDER BY effective_at, id LIMIT $1`,
+          [batchSize],
+        );
+        if (due.length === 0) break;
+        for (const scheduled of due) {
+          try {
+            const write = scheduled.operation === 'grant'
+              ? await writeGrant(ctx, parseInput(grantInput, scheduled.request))
+              : await writePurchase(ctx, parseInput(purchaseInput, scheduled.request));
+            await session.query(`UPDATE scheduled_writes SET landed_entry_id = $2::uuid, landed_at = clock_timestamp() WHERE id = $1::uuid`, [scheduled.id, write.entries[0]!.id]);
+            // A replay: an earlier run (or a concurrent one in the same session, as PGlite's) wrote it.
+            if (write.replayed) run.alreadyLanded += 1;
+            else run.landed += 1;
+          } catch (error) {
+            if (!isCreditkeeperError(error) || !lasting.includes(error.code)) throw error;
+            await session.query(`UPDATE scheduled_writes SET failure = $2 WHERE id = $1::uuid`, [scheduled.id, `${error.code}: ${error.message}`]);
+            logger.warn({ scheduledId: scheduled.id, code: error.code }, 'scheduled write could not land');
+            run.failed += 1;
+          }
+        }
+      }
+    } finally {
+      await session.query('SELECT pg_advisory_unlock($1)', [landingLockKey]);
+    }
+    if (run.landed + run.failed > 0) logger.info(run, 'scheduled writes: run done');
+    return run;
+  });
+}

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { apiRoutes } from '../../admin/app.js';
 import { createApiToken } from '../../core/access/createApiToken.js';
 import { revokeApiToken } from '../../core/access/revokeApiToken.js';
-import { client, dataOf, key, refusal, typedClient, useApi } from '../support/api.js';
+import { client, dataOf, key, landed, refusal, typedClient, useApi } from '../support/api.js';
 import { engines } from '../support/databases.js';
 import { useFreshLedger } from '../support/scenario.js';
 
@@ -27,7 +27,7 @@ describe.each(engines)('the HTTP API on %s', (engine) => {
     const path = { accountId };
     const topUp = await host.POST('/v1/accounts/{accountId}/purchases', { params: { path, header: key('order-1') }, body: { amount: 200, source: { kind: 'order', id: '1001' } } });
     expect(topUp.response.status).toBe(201);
-    expect(dataOf(topUp).entries[0]).toMatchObject({ type: 'PURCHASE', amount: '200', balanceAfter: '200' });
+    expect(landed(dataOf(topUp)).entries[0]).toMatchObject({ type: 'PURCHASE', amount: '200', balanceAfter: '200' });
     const submit = await host.POST('/v1/accounts/{accountId}/usage', {
       params: { path, header: key('creative-77') },
       body: { charge: { action: 'submission', clipSeconds: [8, 8, 8, 8, 8, 8] }, source: { kind: 'creative', id: '77', url: 'https://studio.example/c/77' } },

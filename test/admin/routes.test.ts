@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { client, dataOf, key, refusal, typedClient, useApi } from '../support/api.js';
+import { client, dataOf, key, landed, refusal, typedClient, useApi } from '../support/api.js';
 import { useFreshLedger } from '../support/scenario.js';
 
 /** The routes the scenario tests do not walk: happy path, then the errors each can return. */
@@ -34,7 +34,7 @@ describe('every other route (PGlite)', () => {
     const host = typedClient(api.baseUrl, api.service);
     const accountId = dataOf(await host.POST('/v1/accounts', { params: { header: key() }, body: { owner: { kind: 'USER', externalId: `r-${randomUUID()}` } } })).accountId;
     const path = { accountId };
-    const bought = dataOf(await host.POST('/v1/accounts/{accountId}/purchases', { params: { path, header: key() }, body: { amount: 100 } }));
+    const bought = landed(dataOf(await host.POST('/v1/accounts/{accountId}/purchases', { params: { path, header: key() }, body: { amount: 100 } })));
     const submitted = dataOf(await host.POST('/v1/accounts/{accountId}/usage', { params: { path, header: key() }, body: { charge: { action: 'submission', clipSeconds: [10] } } }));
     const deposit = { accountId, depositId: submitted.depositId! };
     const voided = await host.POST('/v1/accounts/{accountId}/deposits/{depositId}/void', { params: { path: deposit, header: key() }, body: { reason: 'Withdrawn' } });

@@ -61,6 +61,12 @@ export function dataOf<T>(reply: { data?: T; error?: unknown; response: Response
   return reply.data;
 }
 
+/** A write that landed now, not one scheduled for later (`effectiveAt`): the union's side with entries. */
+export function landed<T extends object>(write: T): Extract<T, { entries: unknown }> {
+  if (!('entries' in write)) throw new Error(`scheduled, not written: ${JSON.stringify(write)}`);
+  return write as Extract<T, { entries: unknown }>;
+}
+
 /** A typed reply's status and error code: what a refusal is checked by. */
 export function refusal(reply: { error?: { error: { code: string } }; response: Response }): [number, string | undefined] {
   return [reply.response.status, reply.error?.error.code];

@@ -48,9 +48,24 @@ export async function openDatabase(target: DatabaseTarget, options: OpenOptions 
   return database;
 }
 
+/** No statement may hold a connection (and the locks it took) for ever. */
+const statementTimeoutMs = 30_000;
+/**
+ * The server cannot enforce its statement timeout while it does not run (stopped, a network that
+ * drops packets): the client gives up a little later, so that normally the server answers first.
+ */
+const queryTimeoutMs = statementTimeoutMs + 5_000;
+/** How long a request waits for a connection, new or from a full pool, before it is told 503. */
+const connectionTimeoutMs = 5_000;
+
 function openPostgres(url: string, poolSize = 10): Database {
-  // No statement may hold a connection (and the locks it took) for ever.
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, statement_timeout: 30_000 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    statement_timeout: statementTimeoutMs,
+    query_timeout: queryTimeoutMs,
+    connectionTimeoutMillis: connectionTimeoutMs,
+  });
   // An idle connection closed by the server: the pool drops it and the next checkout gets a
   // fresh one. Without a listener the process would crash on the 'error' event.
   pool.on('error', () => {});

@@ -31,6 +31,9 @@ const unavailableSockets: Record<string, string> = {
 
 /** What pg, pg-pool and PGlite say, without a code, when a connection ends or cannot be had. */
 const unavailableMessages: [RegExp, string][] = [
+  // pg's connectionTimeoutMillis and query_timeout: a server that neither answers nor refuses.
+  [/connection timeout/i, 'connection timed out'],
+  [/^Query read timeout/, 'query timed out'],
   [/^Connection terminated|not queryable|Connection ended/i, 'connection lost'],
   [/timeout exceeded when trying to connect/i, 'connection pool timed out'],
   // PGlite's, for a call that arrives while the process is closing the embedded database.

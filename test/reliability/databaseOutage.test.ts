@@ -18,7 +18,7 @@ import { type PrivateCluster, startPrivateCluster } from '../support/privateClus
 /**
  * PostgreSQL goes away under the API while clients spend with a valid token: first it refuses
  * connections to the ledger's database (ALLOW_CONNECTIONS false, its backends terminated), then
- * the whole server is stopped and started again. Every answer given while it is away must be
+ * the whole server is stopped and started again, then frozen (SIGSTOP) and thawed. Every answer given while it is away must be
  * 503 DATABASE_UNAVAILABLE with a Retry-After, never a 500, a 429 or a 401; /healthz stays 200
  * and /readyz says 503 with the reason; after it comes back the same process spends again, the
  * ledger verifies and every acknowledged spend is in it exactly once.
@@ -74,7 +74,7 @@ describe('the database away under a running API (PostgreSQL)', () => {
   type Phase = 'before' | 'outage' | 'repaired' | 'finished';
 
   /** Spends from `clients` loops, each with a key of its own, until the phase is 'finished'. */
-  const spendThrough = async (run: { phase: Phase; acknowledged: number; acknowledgedAfterRepair: number }): Promise<Answer[]> => {
+  const spendThrough = async (run: { phase: Phase; acknowledged: number; acknowledgedAfterRepair: number; refusedInOutage: number }): Promise<Answer[]> => {
     const answers: Answer[] = [];
     await Promise.all(
       Array.from({ length: clients }, async (_, client) => {
@@ -91,6 +91,7 @@ describe('the database away under a running API (PostgreSQL)', () => {
           answers.push({ key, accountId, status: reply.status, code: body.error?.code, retryAfter: reply.headers.get('retry-after'), duringOutage: sentIn === 'outage' && run.phase === 'outage' });
           if (reply.status === 201) run.acknowledged++;
           if (reply.status === 201 && sentIn === 'repaired') run.acknowledgedAfterRepair++;
+          if (reply.status !== 201 && sentIn === 'outage') run.refusedInOutage++;
           // While the database is away answers come at once; do not spin the two shared cores on them.
           if (reply.status !== 201) await sleep(20);
         }
@@ -100,15 +101,18 @@ describe('the database away under a running API (PostgreSQL)', () => {
   };
 
   /** Spends before, during and after `fault` … `repair`; every answer, and /healthz and /readyz as polled in the outage. */
-  const throughOutage = async (fault: () => Promise<void>, repair: () => Promise<void>) => {
-    const run = { phase: 'before' as Phase, acknowledged: 0, acknowledgedAfterRepair: 0 };
+  /** The outage lasts `outageMs`, and (at most a minute more) until `refusals` spends sent in it were refused. */
+  const throughOutage = async (fault: () => Promise<void>, repair: () => Promise<void>, refusals = 0) => {
+    const run = { phase: 'before' as Phase, acknowledged: 0, acknowledgedAfterRepair: 0, refusedInOutage: 0 };
     const answers = spendThrough(run);
     // The fault cuts a stream of spends in flight.
     await until(() => run.acknowledged >= 50, 10_000);
     await fault();
     run.phase = 'outage';
     const probes: { healthz: number; readyz: { status: number; body: Record<string, unknown> } }[] = [];
-    for (const end = Date.now() + outageMs; Date.now() < end; await sleep(500)) {
+    const started = Date.now();
+    const over = () => Date.now() - started > outageMs && (run.refusedInOutage >= refusals || Date.now() - started > outageMs + 60_000);
+    for (; !over(); await sleep(500)) {
       probes.push({ healthz: (await probe('/healthz')).status, readyz: await probe('/readyz') });
     }
     run.phase = 'repaired';
@@ -178,6 +182,26 @@ describe('the database away under a running API (PostgreSQL)', () => {
     expectOutageAnswered(result, 'connection refused');
     await expectLedgerWhole(result.answers.filter((a) => a.status === 201));
     expect((await probe('/healthz')).status).toBe(200);
+    expect((await probe('/readyz')).status).toBe(200);
+  });
+
+  it('the server frozen (SIGSTOP), neither answering nor refusing: requests are answered 503 DATABASE_UNAVAILABLE when the pool gives up waiting, never left hanging; after SIGCONT spends again', { timeout: 120_000 }, async () => {
+    // The pool's 4 connections hold spends that wait for the server; the other 4 clients are
+    // refused each time the pool has waited 5 s for a connection: frozen until 8 were refused.
+    const result = await throughOutage(
+      async () => cluster!.pause(),
+      async () => cluster!.resume(),
+      clients,
+    );
+    const during = result.answers.filter((a) => a.duringOutage);
+    expect([...new Set(result.answers.map((a) => `${a.status} ${a.code ?? ''}`.trim()))].sort()).toEqual(['201', '503 DATABASE_UNAVAILABLE']);
+    // Spends in flight when it froze wait for it (and are acknowledged after SIGCONT); the rest are refused.
+    expect(during.length).toBeGreaterThanOrEqual(clients);
+    expect(during.filter((a) => a.status !== 503 || !(Number(a.retryAfter) >= 1 && Number(a.retryAfter) <= 5))).toEqual([]);
+    expect(result.probes.map((p) => p.healthz)).toEqual(result.probes.map(() => 200));
+    expect(result.probes.map((p) => [p.readyz.status, p.readyz.body.status])).toEqual(result.probes.map(() => [503, 'database unavailable']));
+    expect(result.acknowledgedAfterRepair).toBeGreaterThanOrEqual(clients);
+    await expectLedgerWhole(result.answers.filter((a) => a.status === 201));
     expect((await probe('/readyz')).status).toBe(200);
   });
 });

@@ -3,6 +3,7 @@ import type { IdentityProvider } from '../core/db/generated/enums.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { LinkResult } from '../core/identity/claimLinkCode.js';
 import type { WriteResult } from '../core/ledger/ledgerWrite.js';
+import type { UsageQuote } from '../core/ledger/quoteUsage.js';
 import type { ActivityPage } from '../core/reports/activity.js';
 import type { BalanceBreakdown } from '../core/reports/balanceBreakdown.js';
 import type { DailyUsage } from '../core/reports/dailyUsage.js';
@@ -20,6 +21,7 @@ export type View =
   | { kind: 'why'; account: string; explanation: WhyExplanation; timeZone: string }
   | { kind: 'usage'; account: string; daily: DailyUsage; monthly: MonthlySummary; timeZone: string }
   | { kind: 'posted'; what: string; result: WriteResult }
+  | { kind: 'quote'; account: string; quote: UsageQuote }
   | ({ kind: 'linked'; provider: IdentityProvider } & LinkResult)
   | { kind: 'lookup'; search: string; accounts: AccountSummary[] }
   | { kind: 'error'; code: ErrorCode; text: string };

@@ -1,5 +1,6 @@
 import type { WhyFinding } from '../../core/reports/why.js';
-import { counted, creditsNotes, zonedTime, zoneNote } from '../chatFormat.js';
+import type { UsageQuote } from '../../core/ledger/quoteUsage.js';
+import { counted, creditKindName, creditsNotes, zonedTime, zoneNote } from '../chatFormat.js';
 import type { View } from '../views.js';
 
 /**
@@ -71,6 +72,8 @@ export function renderText(view: View): string {
       const entry = view.result.entries[0]!;
       return `${view.what} posted${view.result.replayed ? ' (already, earlier)' : ''}: ${signed(entry.amount)} — balance after ${n(entry.balanceAfter)}${entry.note ? `, reason “${entry.note}”` : ''}. Entry ${entry.id}`;
     }
+    case 'quote':
+      return quoteText(view.account, view.quote, n);
     case 'linked':
       return view.rewarded > 0n
         ? `Linked to ${view.userExternalId}. Discord reward: ${signed(view.rewarded)} — balance ${n(view.balance ?? 0n)}.`
@@ -82,6 +85,24 @@ export function renderText(view: View): string {
     case 'error':
       return view.text;
   }
+}
+
+function quoteText(account: string, q: UsageQuote, n: (v: bigint) => string): string {
+  const c = q.cost;
+  const price = c.deposit > 0n
+    ? `${n(c.amount)} credits (${n(c.amount - c.deposit)} + a deposit of ${n(c.deposit)} for the clips, each counted as 4 to 12 seconds; unused deposit comes back after delivery)`
+    : `${n(c.charged)} credits${c.discountPercent ? ` (${c.discountPercent}% off ${n(c.amount)})` : ''}`;
+  const lines = [`${account}: ${c.description} would cost ${price}. Nothing was spent.`];
+  if (q.refusal) {
+    lines.push(q.refusal.code === 'INSUFFICIENT_CREDITS'
+      ? `Not enough credits now: it needs ${n(BigInt(q.refusal.details.required as string))}, you have ${n(BigInt(q.refusal.details.available as string))}.`
+      : q.refusal.message);
+    return lines.join('\n');
+  }
+  if (q.autoReload) lines.push(`Auto-reload would first buy ${n(q.autoReload.credits)} credits.`);
+  const drawn = q.buckets.filter((b) => b.amount < 0n).map((b) => `${n(-b.amount)} ${creditKindName(b.kind).toLowerCase()}`);
+  lines.push(`You have ${n(q.balanceBefore)}; after it, ${n(q.balanceAfter)}${drawn.length ? ` (from ${drawn.join(', ')})` : ''}.`);
+  return lines.join('\n');
 }
 
 function finding(f: WhyFinding, n: (v: bigint) => string): string {

@@ -7,6 +7,7 @@ import type { CoreContext } from '../../core/context.js';
 import { CreditkeeperError, isCreditkeeperError } from '../../core/errors.js';
 import { timeZone as timeZoneSchema } from '../../core/input.js';
 import { adjust } from '../../core/ledger/adjust.js';
+import { voidGrant } from '../../core/ledger/voidGrant.js';
 import { getActivity } from '../../core/reports/activity.js';
 import { getActivityGroup } from '../../core/reports/activityGroup.js';
 import { addedSince } from '../../core/reports/addedSince.js';
@@ -91,6 +92,27 @@ export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express
           accountId,
           idempotencyKey: form.key ?? '',
           amount: form.amount ?? '',
+          reason: form.reason ?? '',
+          actor: { kind: 'STAFF', id: req.session.staffId },
+          origin: originOf(req, 'admin-page'),
+        });
+        res.redirect(303, `/admin/accounts/${accountId}?posted=${result.entries[0]!.seq}`);
+      } catch (error) {
+        if (!isCreditkeeperError(error)) throw error;
+        res.status(httpStatus[error.code]).send(await accountPage(ctx, req, { error, form }));
+      }
+    }),
+  );
+  router.post(
+    '/accounts/:accountId/voids',
+    page(async (req, res) => {
+      const accountId = String(req.params.accountId);
+      const form = req.body as Record<string, string>;
+      try {
+        const result = await voidGrant(ctx, {
+          accountId,
+          idempotencyKey: form.key ?? '',
+          entryId: form.entryId ?? '',
           reason: form.reason ?? '',
           actor: { kind: 'STAFF', id: req.session.staffId },
           origin: originOf(req, 'admin-page'),

@@ -8,6 +8,7 @@ import { createApiToken } from '../../core/access/createApiToken.js';
 import { createLoginLink } from '../../core/access/createLoginLink.js';
 import { addMember } from '../../core/accounts/addMember.js';
 import { openAccount } from '../../core/accounts/openAccount.js';
+import { grant } from '../../core/ledger/grant.js';
 import { reconcileDeposit } from '../../core/ledger/reconcileDeposit.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
@@ -121,6 +122,32 @@ describe('the admin page in a browser', () => {
     expect(text).toMatch(/Starter plan \(active\): 150 credits a month\.\s+This period \(.+ UTC – .+ UTC\): used 30 against the allocation of 150 \(20%\); nothing added besides the plan\./);
     expect(text).not.toMatch(/Used in \d{4}-\d\d/);
     expect(text).toMatch(/Next grant: \+150 on \d{4}-\d\d-\d\d \d\d:\d\d UTC\./);
+    await page.close();
+  });
+
+  it('voids what is left of one grant, with a reason: a promo of 30 with 12 spent leaves 18, named on the log', async () => {
+    const { accountId: rita } = await openAccount(ctx, { owner: { kind: 'USER', externalId: `rita-${randomUUID().slice(0, 8)}`, displayName: 'Rita Void' } });
+    await grant(ctx, { accountId: rita, idempotencyKey: 'promo-1', actor: service, type: 'SIGNUP_BONUS', bucket: 'PROMO', amount: 30n });
+    await spend(ctx, { accountId: rita, idempotencyKey: 'chat-12', actor: service, charge: { action: 'chat', quantity: 12 } });
+    const page = await browser.newPage();
+    await page.goto(`${base}/admin/login`);
+    await page.fill('input[name=token]', adminToken);
+    await page.click('button:has-text("Sign in")');
+    await page.goto(`${base}/admin/accounts/${rita}`);
+    // Only the grant's row offers Void; the usage row does not.
+    expect(await page.locator('#log summary:has-text("Void"), table summary:has-text("Void")').count()).toBe(1);
+    await page.click('summary:has-text("Void")');
+    await page.fill('form[action$="/voids"] input[name=reason]', 'Promo sent to the wrong account');
+    await page.click('button:has-text("Void what is left")');
+    const notice = await page.textContent('[role=status]');
+    expect(notice).toContain('Voided credits -18 — balance after 0');
+    expect(notice).toContain('Promo sent to the wrong account');
+    // Voiding again says why not, and writes nothing.
+    await page.click('summary:has-text("Void")');
+    await page.fill('form[action$="/voids"] input[name=reason]', 'Again');
+    await page.click('button:has-text("Void what is left")');
+    expect(await page.textContent('[role=alert]')).toContain('ALREADY_VOIDED');
+    expect(await entryCount(ctx, rita)).toBe(3);
     await page.close();
   });
 

@@ -267,6 +267,8 @@ describe('the admin page × session matrix (PGlite)', () => {
     'GET /accounts/:accountId/activity.csv': { signedOut: 303, signedIn: 200 },
     'GET /accounts/:accountId/groups/:seq': { signedOut: 303, signedIn: 200 },
     'POST /accounts/:accountId/adjustments': { signedOut: 401, signedIn: 303, noCsrf: 403 },
+    // The matrix's form names no entry: refused as bad input once signed in.
+    'POST /accounts/:accountId/voids': { signedOut: 401, signedIn: 400, noCsrf: 403 },
     'GET /audit': { signedOut: 303, signedIn: 200 },
     'GET /favicon.svg': { signedOut: 200, signedIn: 200 },
     // The matrix's form names no zone: refused as bad input once signed in.

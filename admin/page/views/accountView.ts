@@ -6,6 +6,7 @@ import type { EntryView } from '../../../core/ledger/entryView.js';
 import type { ActivityPage } from '../../../core/reports/activity.js';
 import type { BalanceBreakdown } from '../../../core/reports/balanceBreakdown.js';
 import type { DailyUsage } from '../../../core/reports/dailyUsage.js';
+import { entryTypes } from '../../../core/ledger/entryTypes.js';
 import { credits, html, type Html, when } from '../html.js';
 import { usageChart } from '../usageChart.js';
 
@@ -61,7 +62,7 @@ export function accountView(page: AccountPage, csrfToken: string, timeZone: stri
         <button>Post adjustment</button>
       </form></div>
     <div class="card"><h2>Daily usage, last 30 days</h2>${usageChart(page.usage)}</div>
-    ${activityLog(page, at)}`;
+    ${activityLog(page, at, csrfToken)}`;
 }
 
 /** The account's owner, what kind it is, and links to the organisation, clients and members around it. */
@@ -112,18 +113,26 @@ function unsettledCharges(unsettled: AutoReloadCharge[], at: (date: Date) => str
     </tbody></table></div>`;
 }
 
-function activityLog({ accountId, filter, activity }: AccountPage, at: (date: Date) => string): Html {
+/** Voiding a grant or purchase: what is left of it leaves, with the reason staff give (audited). */
+function voidForm(accountId: string, entryId: string, csrfToken: string): Html {
+  return html`<details><summary>Void</summary><form method="post" action="/admin/accounts/${accountId}/voids">
+    <input type="hidden" name="_csrf" value="${csrfToken}"><input type="hidden" name="key" value="void-${randomUUID()}"><input type="hidden" name="entryId" value="${entryId}">
+    <label>Reason <input name="reason" required size="24"></label> <button>Void what is left</button></form></details>`;
+}
+
+function activityLog({ accountId, filter, activity }: AccountPage, at: (date: Date) => string, csrfToken: string): Html {
   const link = (params: Record<string, string>) => `/admin/accounts/${accountId}?${new URLSearchParams(params).toString()}`;
   return html`<div class="card"><h2>Credit activity</h2>
     <p class="segments">${activityFilters.map(([f, label]) => html`<a class="${f === filter ? 'on' : ''}" href="${link({ filter: f })}">${label}</a>`)}</p>
-    <table><thead><tr><th>Date</th><th>Activity</th><th>Source</th><th>By</th><th class="num">Credits</th><th class="num">Balance</th></tr></thead><tbody>
+    <table><thead><tr><th>Date</th><th>Activity</th><th>Source</th><th>By</th><th class="num">Credits</th><th class="num">Balance</th><th></th></tr></thead><tbody>
     ${activity.rows.map(
       (r) => html`<tr><td>${at(r.startedAt)}${r.count > 1 ? html`<br><span class="muted">to ${at(r.endedAt)}</span>` : ''}</td>
         <td>${r.category ?? r.label}${r.count > 1 ? html` <a class="muted" href="/admin/accounts/${accountId}/groups/${r.seq.toString()}">×${r.count}</a>` : ''}<br><span class="muted">${r.description}${r.note ? html` — “${r.note}”` : ''}</span></td>
         <td>${r.source.url ? html`<a href="${r.source.url}" rel="noreferrer">${r.source.label ?? r.source.id ?? r.source.kind}</a>` : (r.source.label ?? r.source.id ?? '')}</td>
         <td>${actorName(r.actor)}</td>
         <td class="num">${r.originalAmount !== null ? html`<s>${r.originalAmount.toLocaleString('en')}</s> <span class="badge">${r.discountPercent ?? ''}% off</span> ` : ''}${credits(r.amount)}</td>
-        <td class="num">${r.balanceAfter.toLocaleString('en')}</td></tr>`,
+        <td class="num">${r.balanceAfter.toLocaleString('en')}</td>
+        <td>${entryTypes[r.type].class === 'addition' ? voidForm(accountId, r.entryId, csrfToken) : ''}</td></tr>`,
     )}
     </tbody></table>
     <p>${activity.showing.total === 0 ? 'Nothing yet.' : `Showing ${activity.showing.from}–${activity.showing.to} of ${activity.showing.total}`}

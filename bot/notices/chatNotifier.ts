@@ -4,7 +4,9 @@ import { chatIdentitiesOfAccount } from '../../core/identity/chatIdentitiesOfAcc
 import type { ChatIdentity } from '../../core/identity/provider.js';
 import type { Logger } from '../../core/logger.js';
 import type { View } from '../views.js';
-import { linkedNotice, writeNotices } from './noticeText.js';
+import type { WriteResult } from '../../core/ledger/writeSpec.js';
+import { listBalanceThresholds } from '../../core/thresholds/listBalanceThresholds.js';
+import { balanceBefore, linkedNotice, writeNotices } from './noticeText.js';
 
 /** Sends a direct message to one person on one transport. */
 export type DirectMessageSender = (externalId: string, text: string) => Promise<void>;
@@ -12,6 +14,7 @@ export type DirectMessageSender = (externalId: string, text: string) => Promise<
 export interface ChatNotifierOptions {
   /** One per running transport (startChat adds them with sendVia); identities on others are skipped. */
   senders?: Partial<Record<IdentityProvider, DirectMessageSender>>;
+  /** The alert level of accounts that set none of their own (LOW_BALANCE_THRESHOLD). */
   lowBalanceThreshold: bigint;
   /** Tries per message, the first included; then it is dropped (and logged). */
   attempts?: number;
@@ -45,8 +48,7 @@ export class ChatNotifier {
       entriesWritten: (accountId, result) => {
         // With no transport running there is no one to tell: no lookup either.
         if (Object.keys(this.senders).length === 0) return;
-        const notices = writeNotices(result, options.lowBalanceThreshold);
-        if (notices.length > 0) this.track(this.toOwnerOf(accountId, notices));
+        this.track(this.noticesOf(accountId, result, options.lowBalanceThreshold).then((notices) => (notices.length > 0 ? this.toOwnerOf(accountId, notices) : undefined)));
       },
     };
   }
@@ -77,6 +79,13 @@ export class ChatNotifier {
     const tracked = work.catch((error: unknown) => this.logger.error({ err: error }, 'chat notice failed'));
     this.pending.add(tracked);
     void tracked.finally(() => this.pending.delete(tracked));
+  }
+
+  /** A write that lowered the balance is checked against the account's (or its organisation's) levels, else the default one. */
+  private async noticesOf(accountId: string, result: WriteResult, defaultLevel: bigint): Promise<string[]> {
+    if (result.balance >= balanceBefore(result)) return writeNotices(result, []);
+    const levels = await listBalanceThresholds(this.ctx, { accountId, organisationId: null });
+    return writeNotices(result, levels.length > 0 ? levels.map((l) => l.level) : [defaultLevel]);
   }
 
   private async toOwnerOf(accountId: string, notices: string[]): Promise<void> {

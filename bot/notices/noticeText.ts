@@ -5,17 +5,22 @@ import type { View } from '../views.js';
 /** Entry types that are a reward the user earned: worth telling them. */
 const rewardTypes = new Set(['DISCORD_REWARD', 'AD_REWARD']);
 
+/** The balance before the whole write: it may have posted an expiry or a settlement beside its own entry. */
+export function balanceBefore(result: WriteResult): bigint {
+  return result.entries.reduce((balance, e) => balance - e.amount, result.balance);
+}
+
 /**
  * What one ledger write is worth telling the account's owner: each reward it granted, and the
- * balance falling below the threshold (only on the write that crosses it, not on every spend after).
+ * balance falling below one of the account's alert levels (only on the write that crosses it,
+ * not on every spend after; one notice however many levels it crossed).
  */
-export function writeNotices(result: WriteResult, lowBalanceThreshold: bigint): string[] {
+export function writeNotices(result: WriteResult, lowBalanceLevels: readonly bigint[]): string[] {
   const rewards = result.entries
     .filter((e) => rewardTypes.has(e.type))
     .map((e) => `You got ${signedCredits(e.amount)} credits: ${e.description}. Your balance is now ${credits(e.balanceAfter)}.`);
-  // The balance before the whole write: it may have posted an expiry or a settlement beside its own entry.
-  const before = result.entries.reduce((balance, e) => balance - e.amount, result.balance);
-  const crossedBelow = before >= lowBalanceThreshold && result.balance < lowBalanceThreshold;
+  const before = balanceBefore(result);
+  const crossedBelow = lowBalanceLevels.some((level) => before >= level && result.balance < level);
   const low = crossedBelow ? [`Your balance is low: ${credits(result.balance)} credits left. Top up to keep going.`] : [];
   return [...rewards, ...low];
 }

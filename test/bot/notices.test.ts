@@ -6,6 +6,8 @@ import { ChatNotifier, type DirectMessageSender } from '../../bot/notices/chatNo
 import type { CoreContext } from '../../core/context.js';
 import { writeGrant } from '../../core/ledger/grant.js';
 import { spend } from '../../core/ledger/spend.js';
+import { unrestricted } from '../../core/access/accountReach.js';
+import { setBalanceThresholds } from '../../core/thresholds/setBalanceThresholds.js';
 import { key, service, useFreshLedger } from '../support/scenario.js';
 
 /** Discord's direct-message API: opening the DM channel, then posting to it (answered with `status`). */
@@ -55,6 +57,22 @@ describe('chat notices', () => {
     expect(dms.messages).toEqual([
       { channel: `9${discordId.slice(1)}`, content: 'You got +8 credits: Ad reward. Your balance is now 13.' },
       { channel: `9${discordId.slice(1)}`, content: 'Your balance is low: 9 credits left. Top up to keep going.' },
+    ]);
+  });
+
+  it("an account's own alert levels replace the default one: at 50 and 20, a fall from 60 to 40 tells, 40 to 30 does not, 30 to 15 does", async () => {
+    const discordId = snowflake();
+    const accountId = await linkedUser(ledger, `levels-${discordId}`, 'DISCORD', discordId);
+    await setBalanceThresholds(ledger, { target: { accountId }, levels: [{ amount: 50n }, { amount: 20n }] }, unrestricted);
+    const dms = discordDirectMessages(200);
+    const { ctx, notifier } = notifying(discord.sendDirectMessage);
+    await writeGrant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'SIGNUP_BONUS', bucket: 'BONUS', amount: 55n });
+    for (const quantity of [20, 10, 15, 6]) await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'chat', quantity } });
+    await notifier.idle();
+    // 60 → 40 (below 50), 40 → 30, 30 → 15 (below 20), 15 → 9 (the default 10 does not apply here).
+    expect(dms.messages.map((m) => m.content)).toEqual([
+      'Your balance is low: 40 credits left. Top up to keep going.',
+      'Your balance is low: 15 credits left. Top up to keep going.',
     ]);
   });
 

@@ -13,12 +13,12 @@ export function signedCredits(value: bigint): string {
   return value > 0n ? `+${credits(value)}` : credits(value);
 }
 
-/** The seed-003 "activity" column: the category (or the entry's label), with the count of a group. */
+/** The "activity" column: the category (or the entry's label), with the count of a group. */
 export function activityName(row: ActivityRow): string {
   return `${row.category ?? row.label}${row.count > 1 ? ` ×${row.count}` : ''}`;
 }
 
-/** The seed-003 "source" column: its label (or id), and its link where one exists. */
+/** The "source" column: its label (or id), and its link where one exists. */
 export function activitySource(row: ActivityRow): { text: string; url: string | null } | null {
   const text = row.source.label ?? row.source.id ?? row.source.kind;
   return text ? { text, url: row.source.url ?? null } : null;

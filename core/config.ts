@@ -10,9 +10,9 @@ const configSchema = z.object({
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
   DATA_DIR: z.string().min(1).default('./data'),
   PRICE_LIST_FILE: z.string().min(1).optional(),
-  /** Seed 003: usage of one activity and source within this many minutes shows as one row. */
+  /** Usage of one activity and source within this many minutes shows as one row. */
   USAGE_GROUP_WINDOW_MINUTES: z.coerce.number().min(0).max(1440).default(5),
-  /** Seed 004: what one credit costs, e.g. "0.05 USD"; shown beside the balance when set. */
+  /** What one credit costs, e.g. "0.05 USD"; shown beside the balance when set. */
   COST_PER_CREDIT: z
     .string()
     .regex(/^\d+(\.\d+)? [A-Z]{3}$/, 'must look like "0.05 USD"')
@@ -25,7 +25,7 @@ const configSchema = z.object({
   PLANS_FILE: z.string().min(1).optional(),
   /** When the renewal job looks for due subscriptions (cron syntax); "off" runs none in this process. */
   RENEWAL_SCHEDULE: z.string().min(1).default('*/5 * * * *'),
-  /** Seed 000: linking Discord pays 5 credits, once. */
+  /** Linking Discord pays 5 credits, once. */
   LINK_REWARD_CREDITS: z.coerce.bigint().min(0n).max(1_000_000n).default(defaultRewards.discordLink),
   /** Credits per verified rewarded-ad view, and how many such rewards an account may get a day (UTC). */
   AD_REWARD_CREDITS: z.coerce.bigint().min(1n).max(1_000_000n).default(defaultRewards.ad),

@@ -14,7 +14,7 @@ export interface CoreContext {
   plans: PlanCatalog;
   /** Usage entries this close together (same activity and source) show as one row; default 5 minutes. */
   usageGroupWindowMs?: number;
-  /** Seed 004: what one credit costs, shown beside the balance; a decimal string, e.g. "0.05". */
+  /** What one credit costs, shown beside the balance; a decimal string, e.g. "0.05". */
   costPerCredit?: { amount: string; currency: string };
   /** Charges auto-reload top-ups; without it auto-reload is off everywhere. */
   payments?: PaymentGateway;

@@ -3,12 +3,12 @@
  * it, so the console bot, the admin page and the API show something real at once. Everything is
  * written through the real use-cases, day by day, each day then moved into the past
  * (demo/timeMachine.ts); renewals land through the same job the cron runs. The seed scenarios:
- *  - maria: Free (12 a week, seed 000), links Discord on day 2 (the one-time 5), chats, makes
+ *  - maria: Free (12 a week), links Discord on day 2 (the one-time 5), chats, makes
  *    images, watches rewarded ads (verified callbacks), buys 50 credits once;
- *  - Acme Shoes, a client of the agency Northwind on Growth (325 a month, seed 002): submissions
+ *  - Acme Shoes, a client of the agency Northwind on Growth (325 a month): submissions
  *    with clip deposits reconciled after delivery, one cancelled, auto-reload of 50, an admin
  *    adjustment with a note, a renewal on the billing anniversary;
- *  - Lumen Events on Scale (575, seed 004): photo processing at events, by its operators.
+ *  - Lumen Events on Scale (575): photo processing at events, by its operators.
  */
 import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { pino } from 'pino';

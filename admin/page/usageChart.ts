@@ -1,7 +1,7 @@
 import type { DailyUsage } from '../../core/reports/dailyUsage.js';
 import { html, type Html } from './html.js';
 
-/** Seed 001's daily usage chart as inline SVG: one bar a day, labelled, no script needed. */
+/** The daily usage chart as inline SVG: one bar a day, labelled, no script needed. */
 export function usageChart(usage: DailyUsage): Html {
   const width = 720;
   const height = 160;

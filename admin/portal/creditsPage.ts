@@ -37,7 +37,7 @@ type CreditsQuery = z.infer<typeof creditsQuery>;
 export async function creditsPage(ctx: CoreContext, session: PortalSession, rawQuery: unknown): Promise<string> {
   const query = parseInput(creditsQuery, rawQuery);
   const { accountId, timeZone } = session;
-  // Seed 004's tabs are the log filtered: usage is the Used segment, purchases the Added one.
+  // The tabs are the log filtered: usage is the Used segment, purchases the Added one.
   const filter = query.table === 'usage' ? 'USED' : query.table === 'purchases' ? 'ADDED' : query.filter;
   const [breakdown, daily, monthly, activity] = await Promise.all([
     getBalanceBreakdown(ctx, { accountId, timeZone }),
@@ -100,7 +100,7 @@ function tableTabs(current: CreditsQuery['table']): Html {
   return html`<ul class="tabs">${tables.map(([table, label]) => html`<li><a href="/portal?table=${table}#log"${table === current ? html` aria-current="page"` : ''}>${label}</a></li>`)}</ul>`;
 }
 
-/** Seed 003: a segment's link carries no cursor, so changing the filter starts at page 1. */
+/** A segment's link carries no cursor, so changing the filter starts at page 1. */
 function segmentLinks(current: CreditsQuery['filter']): Html {
   return html`<ul class="segments" aria-label="Filter">${segments.map(([filter, label]) => html`<li><a href="/portal?filter=${filter}#log"${filter === current ? html` aria-current="page"` : ''}>${label}</a></li>`)}</ul>`;
 }
@@ -118,7 +118,7 @@ ${page.rows.map(
 </tbody></table>`;
 }
 
-/** Seed 004's Credit Usage and Purchase History: Type, Credits, Event, Event ID, User, Date. */
+/** The Credit Usage and Purchase History: Type, Credits, Event, Event ID, User, Date. */
 function historyTable(page: ActivityPage, table: CreditsQuery['table'], f: Formats): Html {
   if (page.rows.length === 0) return html`<p>${table === 'usage' ? 'No usage yet.' : 'No credits added yet.'}</p>`;
   return html`<table class="rows"><thead><tr><th>Type</th><th class="num">Credits</th><th>Event</th><th>Event ID</th><th>User</th><th>Date</th></tr></thead><tbody>
@@ -140,7 +140,7 @@ function pager(page: ActivityPage, query: CreditsQuery, f: Formats): Html {
 ${page.previous ? html`<a href="${link(page.previous)}" rel="prev">Previous</a>` : ''}${page.next ? html`<a href="${link(page.next)}" rel="next">Next</a>` : ''}</p>`;
 }
 
-/** Seed 003: a discounted row shows the original struck through and its percent off. */
+/** A discounted row shows the original struck through and its percent off. */
 function amount(r: ActivityRow, f: Formats): Html {
   const discount = r.originalAmount !== null ? html`<s>${f.signed(r.originalAmount)}</s> ${r.discountPercent !== null ? html`<span class="badge">${f.number(r.discountPercent)}% off</span> ` : ''}` : '';
   return html`${discount}<span class="${r.amount > 0n ? 'plus' : r.amount < 0n ? 'minus' : ''}">${f.signed(r.amount)}</span>`;
@@ -152,7 +152,7 @@ export function sourceLink(r: Pick<ActivityRow, 'source'>): Html | string {
   return r.source.url && text ? html`<a href="${r.source.url}" target="_blank" rel="noopener noreferrer">${text}</a>` : text;
 }
 
-/** Seed 004's User column: the member who did it, or System for automated runs. */
+/** The User column: the member who did it, or System for automated runs. */
 export function userName(actor: { kind: string; id: string | null }): string {
   if (actor.kind === 'USER' && actor.id) return actor.id;
   if (actor.kind === 'STAFF') return 'Support team';

@@ -6,7 +6,7 @@ import { sourceLink, userName } from './creditsPage.js';
 import { formatsFor } from './format.js';
 import { layout } from './layout.js';
 
-/** Seed 003: a grouped usage row opened into the entries it stands for. */
+/** A grouped usage row opened into the entries it stands for. */
 export async function groupPage(ctx: CoreContext, session: PortalSession, seq: string): Promise<string> {
   const entries = await getActivityGroup(ctx, { accountId: session.accountId, seq });
   const f = formatsFor(session.locale, session.timeZone);

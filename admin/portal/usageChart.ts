@@ -3,7 +3,7 @@ import { html, type Html } from '../page/html.js';
 import type { Formats } from './format.js';
 
 /**
- * Seed 001's Daily Credit Usage (last 30 days) as SVG bars that stretch to any width; the words
+ * The Daily Credit Usage (last 30 days) as SVG bars that stretch to any width; the words
  * (days, total, average) are HTML beside it, so they never stretch with it.
  */
 export function usageChart(usage: DailyUsage, f: Formats): Html {

@@ -99,7 +99,7 @@ function gapText(gap: NonNullable<WhyExplanation['gap']>, f: Formats): string {
   }
 }
 
-/** Seed 004: on a pooled balance, which events and which members the usage went to. */
+/** On a pooled balance, which events and which members the usage went to. */
 function attribution(a: NonNullable<WhyExplanation['attribution']>, f: Formats): Html {
   return html`<section class="card"><h2>Where the usage went</h2>
 <table><thead><tr><th>Event</th><th class="num">Times</th><th class="num">Credits</th></tr></thead><tbody>

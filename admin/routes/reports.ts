@@ -66,7 +66,7 @@ export const reportRoutes = [
     method: 'get',
     path: '/v1/accounts/:accountId/activity',
     tag: 'Reports',
-    summary: 'The activity log, newest first: seed-003 filters, grouped usage rows, cursor pages of 25',
+    summary: 'The activity log, newest first: the All / Added / Used / Adjustments filters, grouped usage rows, cursor pages of 25',
     scopes: reads,
     params: accountPath,
     query: z.strictObject({ ...activityFilters, pageSize, cursor: z.string().max(200).optional() }),

@@ -2,7 +2,7 @@ import { crc32, deflateSync } from 'node:zlib';
 import type { DailyUsage } from '../../core/reports/dailyUsage.js';
 
 /**
- * Seed 001's 30-day usage chart as a PNG, for Discord and Slack attachments: drawn pixel by pixel
+ * The 30-day usage chart as a PNG, for Discord and Slack attachments: drawn pixel by pixel
  * and encoded with node's zlib, so no browser, canvas or native module is needed. Text (the total
  * and average per day) goes in the message beside it, where the chat client renders it.
  */

@@ -86,7 +86,7 @@ function activityEmbed(view: Extract<View, { kind: 'activity' }>): APIEmbed {
   };
 }
 
-/** One row in the seed-003 columns: activity, signed credits and balance after; date, description, source with its link. */
+/** One row in the activity table's columns: activity, signed credits and balance after; date, description, source with its link. */
 function activityField(row: ActivityRow, timeZone: string): APIEmbedField {
   const when = row.count > 1 ? `${zonedTime(row.startedAt, timeZone)} – ${zonedTime(row.endedAt, timeZone)}` : zonedTime(row.startedAt, timeZone);
   const source = activitySource(row);

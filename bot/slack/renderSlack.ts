@@ -79,7 +79,7 @@ function activityBlocks(view: Extract<View, { kind: 'activity' }>, ctx: SlackRen
   ];
 }
 
-/** One row in the seed-003 columns: activity, signed credits, balance after; date, description, source with its link. */
+/** One row in the activity table's columns: activity, signed credits, balance after; date, description, source with its link. */
 function activityLine(row: ActivityRow, timeZone: string): string {
   const when = row.count > 1 ? `${zonedTime(row.startedAt, timeZone)} – ${zonedTime(row.endedAt, timeZone)}` : zonedTime(row.startedAt, timeZone);
   const source = activitySource(row);

@@ -11,7 +11,7 @@ export const openAccountInput = z.strictObject({
   owner: z.discriminatedUnion('kind', [
     z.strictObject({ kind: z.literal('USER'), externalId, displayName: name.optional(), timeZone: timeZone.optional() }),
     z.strictObject({ kind: z.literal('ORGANISATION'), externalId, name }),
-    /** Seed 002: each client of an organisation has a balance of its own. */
+    /** Each client of an organisation has a balance of its own. */
     z.strictObject({ kind: z.literal('CLIENT'), organisationExternalId: externalId, externalId, name }),
   ]),
 });

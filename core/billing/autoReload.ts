@@ -8,7 +8,7 @@ import { chargeReservation } from './chargeReservation.js';
 import { monthStartSql } from './autoReloadSettings.js';
 
 /**
- * Seed 002: "If Auto Reload is enabled and a submission's cost was too high for the bare balance,
+ * "If Auto Reload is enabled and a submission's cost was too high for the bare balance,
  * the system charged your card for a small top up and continued." Called with the spend's denial:
  * reserves one top-up (recording the charge attempt), charges it through the payment gateway and
  * posts it as an "Auto reload" purchase, so the spend can be tried again. Returns false (the

@@ -7,7 +7,7 @@ import { actor, nonNegativeCredits, origin, parseInput, positiveCredits, uuid } 
 export const setAutoReloadInput = z.strictObject({
   accountId: uuid,
   enabled: z.boolean(),
-  /** Credits bought each time (seed 002: "A recent +50 might be Auto Reload"). */
+  /** Credits bought each time ("A recent +50 might be Auto Reload"). */
   amount: positiveCredits.default(50n),
   /** Credits auto-reload may buy in one calendar month (UTC); 0 stops it without turning it off. */
   monthlyLimit: nonNegativeCredits.default(500n),

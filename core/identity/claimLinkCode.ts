@@ -21,7 +21,7 @@ export interface LinkResult {
 
 /**
  * Links a chat identity to the user who asked for `code`, and pays the one-time Discord reward
- * (seed 000: 5 credits) the first time. The reward is claimed once per Discord account and once
+ * (5 credits) the first time. The reward is claimed once per Discord account and once
  * per user, ever: unlinking and relinking, linking the same Discord account to someone else, or
  * two claims racing pay nothing more. The claim row commits with the link; the credits follow
  * under a key derived from the claim, so a crash in between is paid by the next link attempt.

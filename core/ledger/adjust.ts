@@ -16,7 +16,7 @@ export const adjustInput = z.strictObject({
   expiresAt: futureDate.optional(),
 });
 
-/** A staff correction with a reason (seed 002: admin adjustment, with notes). */
+/** A staff correction with a reason (admin adjustment, with notes). */
 export async function adjust(ctx: CoreContext, input: z.input<typeof adjustInput>): Promise<WriteResult> {
   const request = parseInput(adjustInput, input);
   await ensureActorMay(ctx, request, 'adjust');

@@ -2,7 +2,7 @@ import type { BucketKind, EntryType } from '../db/generated/enums.js';
 
 /**
  * What each entry type means, in one table: the label users see in the log (seed wording),
- * the seed-003 filter it falls under, and how it counts in usage rollups.
+ * the filter it falls under, and how it counts in usage rollups.
  *  - usage: credits consumed (counted as a usage transaction)
  *  - usageCorrection: credits of earlier usage coming back or charged after the fact
  *  - addition / removal: credits granted or taken away for other reasons

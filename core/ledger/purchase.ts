@@ -9,14 +9,14 @@ import { ledgerWrite, type WriteResult } from './ledgerWrite.js';
 export const purchaseInput = z.strictObject({
   ...ledgerWriteBase,
   amount: positiveCredits,
-  /** AUTO_RELOAD: a top-up charged automatically because a spend needed it (seed 002). */
+  /** AUTO_RELOAD: a top-up charged automatically because a spend needed it. */
   type: z.enum(['PURCHASE', 'AUTO_RELOAD']).default('PURCHASE'),
   description: z.string().trim().min(1).max(200).optional(),
   /** The order or payment this purchase came from. */
   source: source.optional(),
 });
 
-/** Adds bought credits: they never expire and are drawn last (seed 000: purchased credits roll over). */
+/** Adds bought credits: they never expire and are drawn last (purchased credits roll over). */
 export async function purchase(ctx: CoreContext, input: z.input<typeof purchaseInput>): Promise<WriteResult> {
   const request = parseInput(purchaseInput, input);
   await ensureActorMay(ctx, request, 'purchase');

@@ -18,7 +18,7 @@ export const reconcileDepositInput = z.strictObject({
 });
 
 /**
- * Seed 002, after delivery: unused deposit comes back as a positive entry; an overrun is
+ * After delivery: unused deposit comes back as a positive entry; an overrun is
  * charged if the balance covers it, and whatever it cannot cover becomes an outstanding
  * balance that later additions pay first.
  */

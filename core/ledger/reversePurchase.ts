@@ -14,7 +14,7 @@ export const reversePurchaseInput = z
   .refine(staffGivesReason, reasonRequired);
 
 /**
- * Takes back the credits of a reversed purchase (seed 000: affiliate refund): from the
+ * Takes back the credits of a reversed purchase (affiliate refund): from the
  * purchase's own bucket first, then in drawdown order. What was already spent becomes an
  * outstanding balance that later additions pay.
  */

@@ -14,7 +14,7 @@ const explicitCharge = z.strictObject({
   amount: positiveCredits,
   category: z.string().trim().min(1).max(100),
   description: z.string().trim().min(1).max(200),
-  /** Part of the amount to reconcile after delivery (a deposit, seed 002). */
+  /** Part of the amount to reconcile after delivery (a deposit). */
   held: positiveCredits.optional(),
 });
 
@@ -22,7 +22,7 @@ export const spendInput = z
   .strictObject({
     ...ledgerWriteBase,
     charge: z.union([actionUse, explicitCharge]),
-    /** Seed 003: the entry keeps the original amount and the discount that applied. */
+    /** The entry keeps the original amount and the discount that applied. */
     discountPercent: z.number().int().min(1).max(100).optional(),
     source: source.optional(),
     note: note.optional(),

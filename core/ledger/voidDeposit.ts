@@ -13,7 +13,7 @@ export const voidDepositInput = z
   })
   .refine(staffGivesReason, reasonRequired);
 
-/** Cancels an in-flight submission: everything it charged comes back (seed 002: submission refund). */
+/** Cancels an in-flight submission: everything it charged comes back (submission refund). */
 export async function voidDeposit(ctx: CoreContext, input: z.input<typeof voidDepositInput>): Promise<WriteResult> {
   const request = parseInput(voidDepositInput, input);
   return ledgerWrite(ctx, {

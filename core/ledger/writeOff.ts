@@ -10,7 +10,7 @@ export const writeOffInput = z.strictObject({
   reason,
 });
 
-/** Removes credits for accounting or support reasons (seed 003: credit writeoff). */
+/** Removes credits for accounting or support reasons (credit writeoff). */
 export async function writeOff(ctx: CoreContext, input: z.input<typeof writeOffInput>): Promise<WriteResult> {
   const request = parseInput(writeOffInput, input);
   await ensureActorMay(ctx, request, 'adjust');

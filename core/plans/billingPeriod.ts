@@ -1,7 +1,7 @@
 /**
  * Billing periods, counted from a subscription's anchor in its own time zone: period n starts n
  * weeks or n months after the anchor, at the same local time. A monthly anchor on the 29th–31st
- * lands on the last day of shorter months (seed 002: the billing anniversary), and comes back to
+ * lands on the last day of shorter months (the billing anniversary), and comes back to
  * the anchor day when the month is long enough again.
  */
 export type PeriodUnit = 'week' | 'month';

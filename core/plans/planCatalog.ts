@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { CreditkeeperError } from '../errors.js';
 
 /**
- * The plans a subscription can be on. The defaults are the seed documents' plans (seed 000: 12
- * free credits a week; seed 002: Starter 150, Growth 325, Scale 575 a month); a deployment
+ * The plans a subscription can be on. The defaults are the documented plans (12
+ * free credits a week; Starter 150, Growth 325, Scale 575 a month); a deployment
  * replaces them with a JSON file (PLANS_FILE) validated by the same schema.
  */
 const plan = z.strictObject({
@@ -13,7 +13,7 @@ const plan = z.strictObject({
   allocation: z.number().int().min(1).max(1_000_000_000),
   period: z.enum(['week', 'month']),
   /**
-   * What happens to plan credits left at renewal: `reset` (seed 002: "plan tokens reset"), or
+   * What happens to plan credits left at renewal: `reset` ("plan tokens reset"), or
    * `rollover` of up to `rolloverCap` of them into the next period (and no further).
    */
   unused: z.enum(['reset', 'rollover']).default('reset'),
@@ -48,7 +48,7 @@ export function findPlan(plans: PlanCatalog, id: string): Plan {
   return { ...found, id };
 }
 
-/** A weekly plan's credits are "weekly" credits (seed 000's weekly reset); a monthly plan's are "plan" credits. */
+/** A weekly plan's credits are "weekly" credits (the weekly reset); a monthly plan's are "plan" credits. */
 export function planGrant(plan: Plan): { bucket: 'WEEKLY' | 'PLAN'; type: 'WEEKLY_GRANT' | 'PLAN_GRANT' } {
   return plan.period === 'week' ? { bucket: 'WEEKLY', type: 'WEEKLY_GRANT' } : { bucket: 'PLAN', type: 'PLAN_GRANT' };
 }

@@ -8,7 +8,7 @@ import { stagePlanGrant } from './stagePlanGrant.js';
 
 /**
  * Renews one subscription for the one period that follows its current one: the plan credits
- * left stop, with an entry saying how many, and the new allocation lands (seed 002). The key
+ * left stop, with an entry saying how many, and the new allocation lands. The key
  * names the subscription and the period, so two runs, or two processes, grant once; the
  * subscription moves on only from the period it was in, so it moves once too. A subscription
  * several periods behind (the process was down) is renewed once per missed period.

@@ -6,10 +6,10 @@ import { type Plan, planGrant } from './planCatalog.js';
 export const planKinds = ['PLAN', 'WEEKLY'] as const;
 
 /**
- * Stages one period's plan allocation (seed 002: "the balance jumped up by the plan's allocation
+ * Stages one period's plan allocation ("the balance jumped up by the plan's allocation
  * number"). First the plan credits still left stop: all of them on a reset plan ("plan tokens
  * reset"), those over the cap on a rollover plan, each with an entry saying how many expired.
- * Purchased and other credits are untouched (seed 000). The new credits expire when the period
+ * Purchased and other credits are untouched. The new credits expire when the period
  * ends (a rollover plan's one period later); a period granted late, already over, expires at once.
  */
 export function stagePlanGrant(

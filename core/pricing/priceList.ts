@@ -15,7 +15,7 @@ const unitAction = z.strictObject({
   unit: z.string().min(1),
 });
 
-/** Seed 002: a base charge plus a per-second deposit for each clip, clamped to a range. */
+/** A base charge plus a per-second deposit for each clip, clamped to a range. */
 const showcaseAction = z.strictObject({
   pricing: z.literal('base-plus-clip-deposit'),
   category: z.string().min(1),

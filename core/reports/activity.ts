@@ -20,14 +20,14 @@ export const activityInput = z
   .strictObject({
     accountId: uuid,
     ...activityFilterShape,
-    /** Seed 002: 25 entries a page. */
+    /** 25 entries a page. */
     pageSize: z.number().int().min(1).max(100).default(25),
     /** From a previous page's `next` or `previous`; a cursor from another filter starts at page 1. */
     cursor: z.string().max(200).optional(),
   })
   .refine(activityFilterChecks, activityFilterMessage);
 
-/** One row of the log: a single entry, or a group of usage close together in time (seed 003). */
+/** One row of the log: a single entry, or a group of usage close together in time. */
 export interface ActivityRow {
   /** The row's first entry; with `seq`, what expands a group into its entries. */
   entryId: string;
@@ -50,7 +50,7 @@ export interface ActivityRow {
   quantity: number | null;
   amount: bigint;
   balanceAfter: bigint;
-  /** Seed 003: the original amount and the percent off, where a discount applied. */
+  /** The original amount and the percent off, where a discount applied. */
   originalAmount: bigint | null;
   discountPercent: number | null;
 }

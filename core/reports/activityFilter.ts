@@ -4,7 +4,7 @@ import { EntryType } from '../db/generated/enums.js';
 import { type ActivityFilter, entryTypes } from '../ledger/entryTypes.js';
 
 /**
- * The filters every activity view shares (the log, its CSV export): seed 003's segments
+ * The filters every activity view shares (the log, its CSV export): the segments
  * (All / Added / Used / Adjustments), narrowed by type, category, source and date range.
  */
 const maxRangeDays = 3660;

@@ -17,11 +17,11 @@ export interface BalanceBreakdown {
   /** Per kind of credit (plan, weekly, purchased, bonus…), soonest expiring first, with each lot's expiry. */
   kinds: { kind: BucketKind; remaining: bigint; nextExpiry: Date | null; lots: { remaining: bigint; expiresAt: Date | null }[] }[];
   inFlightDeposits: BalanceView['inFlightDeposits'];
-  /** Seed 001: credits used in the current period (the calendar month, in the account's time zone). */
+  /** Credits used in the current period (the calendar month, in the account's time zone). */
   usedThisPeriod: { period: string; used: bigint; transactions: number };
   /**
    * The subscription, when there is one: the plan, when the next grant lands and what it brings,
-   * and seed 001's "Total Used" in the billing period with its "Usage Rate" of the allocation.
+   * and the "Total Used" in the billing period with its "Usage Rate" of the allocation.
    */
   plan: {
     id: string;
@@ -37,7 +37,7 @@ export interface BalanceBreakdown {
     /** Percentage of the allocation used this period (may pass 100 with purchased credits), one decimal. */
     usageRatePercent: number;
   } | null;
-  /** Seed 004: what a credit costs, when the deployment configures it. */
+  /** What a credit costs, when the deployment configures it. */
   costPerCredit: { amount: string; currency: string } | null;
 }
 

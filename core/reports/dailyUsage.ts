@@ -20,7 +20,7 @@ export interface DailyUsage {
 }
 
 /**
- * Seed 001: daily credit usage over the last 30 days (today included), in the user's time zone,
+ * Daily credit usage over the last 30 days (today included), in the user's time zone,
  * with the total and the average per day. Reads the quarter-hour rollups, never the log.
  */
 export async function getDailyUsage(ctx: CoreContext, input: z.input<typeof dailyUsageInput>): Promise<DailyUsage> {

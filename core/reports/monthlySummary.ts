@@ -14,7 +14,7 @@ export interface MonthlySummary {
   months: { month: string; current: boolean; used: bigint; transactions: number }[];
 }
 
-/** Seed 004: usage and the number of usage transactions, this month and the previous three. */
+/** Usage and the number of usage transactions, this month and the previous three. */
 export async function getMonthlySummary(ctx: CoreContext, input: z.input<typeof monthlySummaryInput>): Promise<MonthlySummary> {
   const request = parseInput(monthlySummaryInput, input);
   const zone = await reportTimeZone(ctx, request.accountId, request.timeZone);

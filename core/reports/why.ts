@@ -80,7 +80,7 @@ export interface WhyExplanation {
   total: bigint;
   addsUp: boolean;
   findings: WhyFinding[];
-  /** For an organisation's or client's pooled balance (seed 004): where the usage went. */
+  /** For an organisation's or client's pooled balance: where the usage went. */
   attribution: WhyAttribution | null;
   gap: ({ expected: bigint; difference: bigint } & WhyGap) | null;
 }
@@ -90,7 +90,7 @@ const gapSearchDepth = 10_000;
 const listLimit = 10;
 
 /**
- * "Where did my credits go?" — the seed-000 debugging procedure and the seed-002 checklist,
+ * "Where did my credits go?" — a support agent's debugging procedure and checklist,
  * done by the machine: from the last grant (or a date), the balance then, every change since in
  * groups, and the balance now; the groups always add up to the difference. Read in one
  * snapshot, so a write landing meanwhile cannot make it disagree with itself.

@@ -1,5 +1,5 @@
 export interface RewardSettings {
-  /** Seed 000: "the one-time 5 credits for linking your Discord account". */
+  /** "The one-time 5 credits for linking your Discord account". */
   discordLink: bigint;
   /** Credits one verified rewarded-ad view pays. */
   ad: bigint;

@@ -18,7 +18,7 @@ describe.each(engines)('accounts and owners on %s', (engine) => {
     expect(await ctx.db.prisma.user.findUnique({ where: { externalId: 'racer' } })).toMatchObject({ timeZone: 'Asia/Kolkata' });
   });
 
-  it('seed 002: clients of one organisation each have their own balance', async () => {
+  it('clients of one organisation each have their own balance', async () => {
     await openAccount(ctx, { owner: { kind: 'ORGANISATION', externalId: 'agency', name: 'Agency' } });
     const clientA = await openAccount(ctx, { owner: { kind: 'CLIENT', organisationExternalId: 'agency', externalId: 'a', name: 'Client A' } });
     const clientB = await openAccount(ctx, { owner: { kind: 'CLIENT', organisationExternalId: 'agency', externalId: 'b', name: 'Client B' } });
@@ -32,7 +32,7 @@ describe.each(engines)('accounts and owners on %s', (engine) => {
     );
   });
 
-  it('seed 004: one pooled organisation balance, each spend attributed to an event and a member', async () => {
+  it('one pooled organisation balance, each spend attributed to an event and a member', async () => {
     const org = await openAccount(ctx, { owner: { kind: 'ORGANISATION', externalId: 'studio', name: 'Photo Studio' } });
     await openAccount(ctx, { owner: { kind: 'USER', externalId: 'olga' } });
     const member = await addMember(ctx, { organisationExternalId: 'studio', userExternalId: 'olga', role: 'OPERATOR' });

@@ -111,7 +111,7 @@ describe('the admin page in a browser', () => {
     await page.close();
   });
 
-  it('seed 001 on the account page: a subscriber’s plan, what was used of it and when the next grant lands', async () => {
+  it('the account page: a subscriber’s plan, what was used of it and when the next grant lands', async () => {
     const subscriber = (await openAccount(ctx, { owner: { kind: 'USER', externalId: `pia-${randomUUID().slice(0, 8)}` } })).accountId;
     await subscribe(ctx, { accountId: subscriber, idempotencyKey: 'plan', actor: service, plan: 'starter' });
     await spend(ctx, { accountId: subscriber, idempotencyKey: 'img', actor: service, charge: { action: 'image', quantity: 10 } });

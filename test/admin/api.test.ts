@@ -21,7 +21,7 @@ describe.each(engines)('the HTTP API on %s', (engine) => {
     return dataOf(reply).accountId;
   }
 
-  it('a host product opens an account, tops it up, posts the seed-002 submission and reads the balance', async () => {
+  it('a host product opens an account, tops it up, posts the submission and reads the balance', async () => {
     const host = as(api.service);
     const accountId = await openUser();
     const path = { accountId };

@@ -22,7 +22,7 @@ describe('chat commands on the console', () => {
     return renderText(await dispatch(ctx, logger, caller, parsed.name, parsed.options));
   };
 
-  it('seed 000 and 002: after a monthly grant of 325 and some spends, /why shows the grant, the spends by category, and a sum that matches /credits', async () => {
+  it('after a monthly grant of 325 and some spends, /why shows the grant, the spends by category, and a sum that matches /credits', async () => {
     const { accountId } = await openAccount(ctx, { owner: { kind: 'USER', externalId: 'maria', displayName: 'Maria' } });
     await seedMonthOfUse(ctx, accountId);
 

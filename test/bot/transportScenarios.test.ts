@@ -59,7 +59,7 @@ describe('the seed scenarios on Discord', () => {
     return calls[1]!.body;
   }
 
-  it('seed 000 and 002: after a monthly grant of 325 and some spends, /why shows the grant, the spends by category, and a sum that matches /credits', async () => {
+  it('after a monthly grant of 325 and some spends, /why shows the grant, the spends by category, and a sum that matches /credits', async () => {
     const maria = { id: snowflake() };
     // Linking on Discord pays 5 credits first; the month starts at the grant after it.
     const accountId = await linkedUser(ctx, 'maria', 'DISCORD', maria.id);
@@ -167,7 +167,7 @@ describe('the seed scenarios on Slack, mounted on the admin app', () => {
       .flatMap((b) => [b.text?.text, ...(b.fields ?? []).map((f) => f.text), ...(b.type === 'context' ? (b.elements ?? []).map((e) => e.text) : [])])
       .filter((t): t is string => t !== undefined);
 
-  it('seed 000 and 002: after a monthly grant of 325 and some spends, /why shows the grant, the spends by category, and a sum that matches /credits', async () => {
+  it('after a monthly grant of 325 and some spends, /why shows the grant, the spends by category, and a sum that matches /credits', async () => {
     const accountId = await linkedUser(ctx, 'maria', 'SLACK', 'UMARIA01');
     await seedMonthOfUse(ctx, accountId);
 

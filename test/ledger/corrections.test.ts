@@ -42,7 +42,7 @@ describe.each(engines)('refunds, reversals and voids on %s', (engine) => {
     await expectError(refund(ctx, { accountId, idempotencyKey: key(), actor: staff, entryId: bought.entries[0]!.id }), 'REASON_REQUIRED');
   });
 
-  it('seed 000: an affiliate refund takes the purchase back; already spent credits become outstanding', async () => {
+  it('an affiliate refund takes the purchase back; already spent credits become outstanding', async () => {
     const accountId = await newUserAccount(ctx);
     await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'PLAN_GRANT', bucket: 'PLAN', amount: 10n, expiresAt: inDays(30) });
     const bought = await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 50n });

@@ -18,7 +18,7 @@ const chatTurn = (amount: bigint): Pick<LedgerWriteSpec, 'operation' | 'request'
   },
 });
 
-/** `count` Free users, each with seed 000's 12 weekly credits. */
+/** `count` Free users, each with the 12 weekly credits. */
 async function freeUsers(ctx: CoreContext, count: number): Promise<string[]> {
   const accounts: string[] = [];
   for (let i = 0; i < count; i++) {
@@ -32,7 +32,7 @@ async function freeUsers(ctx: CoreContext, count: number): Promise<string[]> {
 describe.each(engines)('group commit across accounts on %s', (engine) => {
   const base = useFreshLedger(engine, 12);
 
-  it("seed 000 on ten Free accounts at once: 12 weekly credits buy four 3-credit images each, every fifth is denied on its own account", async () => {
+  it("ten Free accounts at once: 12 weekly credits buy four 3-credit images each, every fifth is denied on its own account", async () => {
     const { ctx, flushes } = watched(base);
     const accounts = await freeUsers(ctx, 10);
     flushes.length = 0;

@@ -13,7 +13,7 @@ const image = (idempotencyKey: string) => ({ idempotencyKey, actor: service, cha
 describe.each(engines)('an account this process wrote last is not read again (%s)', (engine) => {
   const base = useFreshLedger(engine);
 
-  it('seed 000: 12 weekly credits, four 3-credit images in one statement each; retries and the fifth image read the account first', async () => {
+  it('12 weekly credits, four 3-credit images in one statement each; retries and the fifth image read the account first', async () => {
     const { ctx, reads, flushes } = watched(base);
     const accountId = await newUserAccount(ctx);
     await grant(ctx, { accountId, idempotencyKey: 'weekly', actor: service, type: 'WEEKLY_GRANT', bucket: 'WEEKLY', amount: 12n, expiresAt: inDays(7) });

@@ -10,7 +10,7 @@ import { balanceOf, expectError, key, newUserAccount, service, useFreshLedger } 
 describe.each(engines)('seed scenarios on %s', (engine) => {
   const ctx = useFreshLedger(engine);
 
-  it('seed 002: a creative with a 6 clip showcase at 8 seconds each is a single -88 entry', async () => {
+  it('a creative with a 6 clip showcase at 8 seconds each is a single -88 entry', async () => {
     const accountId = await newUserAccount(ctx);
     await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 200n });
     const result = await spend(ctx, {
@@ -26,7 +26,7 @@ describe.each(engines)('seed scenarios on %s', (engine) => {
     expect((await getBalance(ctx, { accountId })).inFlightDeposits).toEqual({ count: 1, amount: 88n });
   });
 
-  it('seed 002: clips are clamped to 4–12 seconds for the deposit', async () => {
+  it('clips are clamped to 4–12 seconds for the deposit', async () => {
     const accountId = await newUserAccount(ctx);
     await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 100n });
     const result = await spend(ctx, {
@@ -38,7 +38,7 @@ describe.each(engines)('seed scenarios on %s', (engine) => {
     expect(result.entries[0]!.amount).toBe(-56n);
   });
 
-  it('seed 000: image generation costs 3 credits per image; animation in the free beta shows no cost', async () => {
+  it('image generation costs 3 credits per image; animation in the free beta shows no cost', async () => {
     const accountId = await newUserAccount(ctx);
     await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'WEEKLY_GRANT', bucket: 'WEEKLY', amount: 12n, expiresAt: new Date(Date.now() + 7 * 86_400_000) });
     const images = await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'image', quantity: 2 } });
@@ -47,7 +47,7 @@ describe.each(engines)('seed scenarios on %s', (engine) => {
     expect(animation.entries[0]).toMatchObject({ category: 'Animation generation', amount: 0n, balanceAfter: 6n });
   });
 
-  it('seed 002: a persona batch is 9 images, a re-roll 2 credits', async () => {
+  it('a persona batch is 9 images, a re-roll 2 credits', async () => {
     const accountId = await newUserAccount(ctx);
     await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 50n });
     const batch = await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'persona_batch' } });
@@ -57,7 +57,7 @@ describe.each(engines)('seed scenarios on %s', (engine) => {
     expect(await balanceOf(ctx, accountId)).toBe(17n);
   });
 
-  it('seed 003: a discounted usage row keeps the original amount and the percent off', async () => {
+  it('a discounted usage row keeps the original amount and the percent off', async () => {
     const accountId = await newUserAccount(ctx);
     await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 100n });
     const result = await spend(ctx, {
@@ -70,7 +70,7 @@ describe.each(engines)('seed scenarios on %s', (engine) => {
     expect(result.entries[0]).toMatchObject({ amount: -30n, originalAmount: -40n, discountPercent: 25 });
   });
 
-  it('seed 000 and 002: renewal resets plan credits, purchased credits are untouched', async () => {
+  it('renewal resets plan credits, purchased credits are untouched', async () => {
     const accountId = await newUserAccount(ctx);
     // A plan bucket that has just run out of cycle: granted by hand with an expiry in the past is
     // impossible, so grant one that expires in a moment and let it pass.
@@ -103,7 +103,7 @@ describe.each(engines)('seed scenarios on %s', (engine) => {
     expect(entries[3]!.description).toBe('113 unused plan credits expired');
   });
 
-  it('seed 002: a deposit refunded, overrun, and left outstanding', async () => {
+  it('a deposit refunded, overrun, and left outstanding', async () => {
     const accountId = await newUserAccount(ctx);
     await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 200n });
     const submit = (clips: number[]) =>

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { periodAt, periodContaining } from '../../core/plans/billingPeriod.js';
 
 describe('billing periods', () => {
-  it('seed 002: an anniversary on the 31st renews on the last day of shorter months, and on the 31st again after', () => {
+  it('an anniversary on the 31st renews on the last day of shorter months, and on the 31st again after', () => {
     const anchor = new Date('2027-01-31T10:00:00+01:00'); // 10:00 in Berlin
     const starts = [0, 1, 2, 3, 13].map((i) => periodAt(anchor, 'Europe/Berlin', 'month', i).start.toISOString());
     expect(starts).toEqual([

@@ -51,7 +51,7 @@ describe('plans and renewals (PostgreSQL)', () => {
   const ctx = useFreshLedger('postgres');
   const renew = () => renewDueSubscriptions(ctx, { logger });
 
-  it('seed 000: a Free user gets 12 credits a week; at the reset what is left expires and 12 fresh ones land; purchased credits are untouched', async () => {
+  it('a Free user gets 12 credits a week; at the reset what is left expires and 12 fresh ones land; purchased credits are untouched', async () => {
     const accountId = await newUserAccount(ctx);
     const { subscription } = await subscribe(ctx, { accountId, idempotencyKey: key(), actor: service, plan: 'free' });
     expect(subscription).toMatchObject({ plan: 'free', status: 'ACTIVE', periodIndex: 0 });
@@ -71,7 +71,7 @@ describe('plans and renewals (PostgreSQL)', () => {
     expect((await findSubscription(ctx.db.sql, accountId))!.periodIndex).toBe(1);
   });
 
-  it('seed 002: Growth renews on the anniversary: 325 land, unused plan credits reset, the 50 purchased roll over', async () => {
+  it('Growth renews on the anniversary: 325 land, unused plan credits reset, the 50 purchased roll over', async () => {
     const accountId = await newUserAccount(ctx);
     await subscribe(ctx, { accountId, idempotencyKey: key(), actor: service, plan: 'growth', timeZone: 'Europe/Berlin' });
     await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 50n });
@@ -236,7 +236,7 @@ async function halfway(ctx: CoreContext, accountId: string): Promise<void> {
   await travel(ctx, accountId, periodEnd.getTime() - now - (periodEnd.getTime() - periodStart.getTime()) / 2);
 }
 
-describe('the balance breakdown of a subscriber (seed 001: Total Used and Usage Rate)', () => {
+describe('the balance breakdown of a subscriber (Total Used and Usage Rate)', () => {
   const ctx = useFreshLedger('pglite');
   it('shows the plan, the next grant, and what was used of the allocation this period, counted from the period start', async () => {
     const accountId = await newUserAccount(ctx);

@@ -43,7 +43,7 @@ describe('the credits page (/portal) in a browser', () => {
     host = client(base, (await createApiToken(ctx, { name: 'host-product', scopes: ['SERVICE', 'READ'], actor: staff })).secret);
     for (const user of Object.values(people)) await openAccount(ctx, { owner: { kind: 'USER', externalId: user, timeZone: 'Europe/Madrid' } });
 
-    // Seed 002: the agency's client Acme Shoes; a six-clip creative at 8 seconds is one −88 entry.
+    // The agency's client Acme Shoes; a six-clip creative at 8 seconds is one −88 entry.
     await openAccount(ctx, { owner: { kind: 'ORGANISATION', externalId: `northwind-${run}`, name: 'Northwind Creative' } });
     ids.acme = (await openAccount(ctx, { owner: { kind: 'CLIENT', organisationExternalId: `northwind-${run}`, externalId: 'acme', name: 'Acme Shoes' } })).accountId;
     await addMember(ctx, { organisationExternalId: `northwind-${run}`, userExternalId: people.nora, role: 'ADMIN' });
@@ -54,7 +54,7 @@ describe('the credits page (/portal) in a browser', () => {
       source: { kind: 'creative', id: '77', label: 'Creative 77', url: 'https://studio.example/creatives/77' },
     });
 
-    // Seed 003: 23 rows — 2 added, 19 used (one a group of two images, one 15% off), 2 adjustments.
+    // 23 rows — 2 added, 19 used (one a group of two images, one 15% off), 2 adjustments.
     ids.castaly = (await openAccount(ctx, { owner: { kind: 'USER', externalId: people.castaly } })).accountId;
     const castaly = ids.castaly;
     await purchase(ctx, { accountId: castaly, idempotencyKey: key(), actor: service, amount: 500n });
@@ -71,7 +71,7 @@ describe('the credits page (/portal) in a browser', () => {
     await refund(ctx, { accountId: castaly, idempotencyKey: key(), actor: service, entryId: chat });
     await adjust(ctx, { accountId: castaly, idempotencyKey: key(), actor: staff, amount: 5n, reason: 'Support credit for a failed build' });
 
-    // Seed 004 (and 001's cards): Lumen Events on Starter, photo processing at events by its operator ken.
+    // Lumen Events on Starter, photo processing at events by its operator ken.
     ids.lumen = (await openAccount(ctx, { owner: { kind: 'ORGANISATION', externalId: `lumen-${run}`, name: 'Lumen Events' } })).accountId;
     await addMember(ctx, { organisationExternalId: `lumen-${run}`, userExternalId: people.ken, role: 'OPERATOR' });
     await addMember(ctx, { organisationExternalId: `lumen-${run}`, userExternalId: people.ola, role: 'OWNER' });
@@ -123,7 +123,7 @@ describe('the credits page (/portal) in a browser', () => {
 
   for (const width of widths) {
     describe(`at ${width} px`, () => {
-      it('seed 002: the −88 submission row links to its creative, in flight until delivery; /why says so and adds up', async () => {
+      it('the −88 submission row links to its creative, in flight until delivery; /why says so and adds up', async () => {
         const { context, page } = await openAt(width, await mint(ids.acme, people.nora, { storeUrl: 'https://studio.example/store' }));
         expect(await text(page, 'header h1')).toBe('Acme Shoes');
         expect(await text(page, '[data-testid=available]')).toBe('112');
@@ -149,7 +149,7 @@ describe('the credits page (/portal) in a browser', () => {
         await context.close();
       });
 
-      it('seed 003: "Showing 1–8 of 23", Next, and a filter change goes back to page 1; a 15% off row; a grouped row opens', async () => {
+      it('"Showing 1–8 of 23", Next, and a filter change goes back to page 1; a 15% off row; a grouped row opens', async () => {
         const { context, page } = await openAt(width, await mint(ids.castaly, people.castaly, { pageSize: 8 }));
         expect(await text(page, '[data-testid=showing]')).toBe('Showing 1–8 of 23');
         await page.click('a[rel=next]');
@@ -177,11 +177,11 @@ describe('the credits page (/portal) in a browser', () => {
         await context.close();
       });
 
-      it('seed 004: an operator sees the pool, its usage by event and user, the month cards — and no Purchase button', async () => {
+      it('an operator sees the pool, its usage by event and user, the month cards — and no Purchase button', async () => {
         const { context, page } = await openAt(width, await mint(ids.lumen, people.ken, { storeUrl: 'https://lumen.example/store', timeZone: 'America/New_York' }));
         expect(await text(page, 'header h1')).toBe('Lumen Events');
         expect(await page.locator('a:has-text("Purchase credits")').count()).toBe(0);
-        // Seed 001's cards: 150 plan + 1,000 bought − 30 photos; 30 of Starter's 150 used, 20%.
+        // The cards: 150 plan + 1,000 bought − 30 photos; 30 of Starter's 150 used, 20%.
         expect(await text(page, '[data-testid=available]')).toBe('1,120');
         const cards = await text(page, '.cards');
         expect(cards).toMatch(/Total used\s+30\s/);
@@ -218,7 +218,7 @@ describe('the credits page (/portal) in a browser', () => {
         await context.close();
       });
 
-      it('seed 004: the owner may buy, and reads dates and numbers in the host’s language', async () => {
+      it('the owner may buy, and reads dates and numbers in the host’s language', async () => {
         const { context, page } = await openAt(width, await mint(ids.lumen, people.ola, { storeUrl: 'https://lumen.example/store', locale: 'de-DE', timeZone: 'Europe/Berlin' }));
         expect(await page.locator('a.button', { hasText: 'Purchase credits' }).getAttribute('href')).toBe('https://lumen.example/store');
         expect(await page.getAttribute('html', 'lang')).toBe('de-DE');

@@ -20,7 +20,7 @@ async function spendRows(ctx: CoreContext, accountId: string, count: number, lab
 describe.each(engines)('the activity log on %s', (engine) => {
   const ctx = useFreshLedger(engine);
 
-  it('seed 000: newest first, each row with its type, signed amount and balance after', async () => {
+  it('newest first, each row with its type, signed amount and balance after', async () => {
     const accountId = await newUserAccount(ctx);
     await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'WEEKLY_GRANT', bucket: 'WEEKLY', amount: 12n, expiresAt: inDays(7) });
     await writeGrant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'DISCORD_REWARD', bucket: 'REWARD', amount: 5n });
@@ -39,7 +39,7 @@ describe.each(engines)('the activity log on %s', (engine) => {
     expect(page.previous).toBeNull();
   });
 
-  it('seed 003: "Showing 1-8 of 23", Previous and Next walk the filtered list', async () => {
+  it('"Showing 1-8 of 23", Previous and Next walk the filtered list', async () => {
     const accountId = await newUserAccount(ctx);
     await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 100n });
     await spendRows(ctx, accountId, 22);
@@ -59,7 +59,7 @@ describe.each(engines)('the activity log on %s', (engine) => {
     expect(start.previous).toBeNull();
   });
 
-  it('seed 002: 25 entries a page by default', async () => {
+  it('25 entries a page by default', async () => {
     const accountId = await newUserAccount(ctx);
     await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 100n });
     await spendRows(ctx, accountId, 30);
@@ -68,7 +68,7 @@ describe.each(engines)('the activity log on %s', (engine) => {
     expect(page.showing).toEqual({ from: 1, to: 25, total: 31 });
   });
 
-  it('seed 003: Added / Used / Adjustments, and changing the filter goes back to page 1', async () => {
+  it('Added / Used / Adjustments, and changing the filter goes back to page 1', async () => {
     const accountId = await newUserAccount(ctx);
     await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'PLAN_GRANT', bucket: 'PLAN', amount: 150n, expiresAt: inDays(30) });
     await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 50n });
@@ -100,7 +100,7 @@ describe.each(engines)('the activity log on %s', (engine) => {
     ]);
   });
 
-  it('seed 003: usage close together shows as one row with its time window, count and combined amount', async () => {
+  it('usage close together shows as one row with its time window, count and combined amount', async () => {
     const accountId = await newUserAccount(ctx);
     await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 100n });
     const image = (n: number) => spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'image', quantity: n }, source: { kind: 'project', id: 'launch' } });

@@ -15,7 +15,7 @@ function localDate(at: Date, timeZone: string): string {
 describe.each(engines)('usage charts on %s', (engine) => {
   const ctx = useFreshLedger(engine);
 
-  it('seed 001: the last 30 days, zero days included, with the total and average per day', async () => {
+  it('the last 30 days, zero days included, with the total and average per day', async () => {
     const accountId = await newUserAccount(ctx);
     await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 500n });
     await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { amount: 20n, category: 'AI Generation', description: 'Tool: keyframeGenerate' } });
@@ -54,7 +54,7 @@ describe.each(engines)('usage charts on %s', (engine) => {
     expect(kolkata.days.at(-1)!.date).toBe(localDate(new Date(), 'Asia/Kolkata'));
   });
 
-  it('seed 004: this month (marked current) and the three before, with usage and transactions', async () => {
+  it('this month (marked current) and the three before, with usage and transactions', async () => {
     const accountId = await newUserAccount(ctx);
     await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 5000n });
     await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'photo_processing', quantity: 1200 }, source: { kind: 'event', id: '8812', label: 'Spring Marathon' } });

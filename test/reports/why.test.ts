@@ -14,7 +14,7 @@ import { entryCount, expectError, inDays, key, newUserAccount, service, staff, u
 describe.each(engines)('/why on %s', (engine) => {
   const ctx = useFreshLedger(engine);
 
-  it('seed 000: from the last weekly grant, the spends since add up to the balance after', async () => {
+  it('from the last weekly grant, the spends since add up to the balance after', async () => {
     const accountId = await newUserAccount(ctx);
     await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'WEEKLY_GRANT', bucket: 'WEEKLY', amount: 12n, expiresAt: inDays(7) });
     await writeGrant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'DISCORD_REWARD', bucket: 'REWARD', amount: 5n });
@@ -33,7 +33,7 @@ describe.each(engines)('/why on %s', (engine) => {
     expect(why.findings).toEqual([]);
   });
 
-  it('seed 000 and 002: a renewal reset plan credits; purchased credits were not touched', async () => {
+  it('a renewal reset plan credits; purchased credits were not touched', async () => {
     const accountId = await newUserAccount(ctx);
     await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'PLAN_GRANT', bucket: 'PLAN', amount: 325n, expiresAt: new Date(Date.now() + 1200) });
     await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 50n });
@@ -54,7 +54,7 @@ describe.each(engines)('/why on %s', (engine) => {
     ]);
   });
 
-  it('seed 002 checklist: in-flight submissions, an auto reload, an admin adjustment with its note, a batch of re-rolls', async () => {
+  it('the checklist: in-flight submissions, an auto reload, an admin adjustment with its note, a batch of re-rolls', async () => {
     const accountId = await newUserAccount(ctx);
     await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'PLAN_GRANT', bucket: 'PLAN', amount: 200n, expiresAt: inDays(30) });
     for (let i = 0; i < 3; i++) {
@@ -99,7 +99,7 @@ describe.each(engines)('/why on %s', (engine) => {
     expect(why.gap).toMatchObject({ kind: 'ONE_ENTRY', difference: -15n, entry: { amount: -15n, description: 'Image generation' } });
   });
 
-  it('seed 004: an organisation sees usage attributed to events and members', async () => {
+  it('an organisation sees usage attributed to events and members', async () => {
     const organisation = `org-${key()}`;
     const { accountId } = await openAccount(ctx, { owner: { kind: 'ORGANISATION', externalId: organisation, name: 'Photo Studio' } });
     for (const operator of ['olga', 'ben']) {

@@ -24,7 +24,7 @@ afterAll(() => {
 describe('the Discord-link reward (PostgreSQL)', () => {
   const ctx = useFreshLedger('postgres');
 
-  it('seed 000: linking Discord pays 5 credits once; unlinking and relinking pays nothing more', async () => {
+  it('linking Discord pays 5 credits once; unlinking and relinking pays nothing more', async () => {
     const accountId = await newUserAccount(ctx, 'dana');
     const { code } = await createLinkCode(ctx, { userExternalId: 'dana', provider: 'DISCORD' });
     expect(code).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}$/);
@@ -151,7 +151,7 @@ describe('rewarded ads (AdMob-style server-side verification)', () => {
   });
 });
 
-describe('auto-reload (seed 002)', () => {
+describe('auto-reload', () => {
   const ctx = useFreshLedger('postgres');
   const hook = 'https://billing.example.test';
   beforeAll(() => {

@@ -22,7 +22,7 @@ import { seedPlans } from '../core/plans/planCatalog.js';
 import { seedPriceList } from '../core/pricing/priceList.js';
 import { freePort } from '../test/support/freePort.js';
 import { findPgbench, pgbenchPreparedTps } from './pgbench.js';
-import { createServerDatabase, failureReason } from './support.js';
+import { createServerDatabase, runBenchmark, untilReady } from './support.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
       ids.push(accountId);
     }
     const base = `http://127.0.0.1:${port}`;
-    await untilReady(base);
+    await untilReady(base, server);
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const event = () => ({ accountId: ids[Math.floor(Math.random() * ids.length)]!, idempotencyKey: randomUUID(), charge: { action: 'chat', quantity: 1 } });
 
@@ -111,16 +111,4 @@ async function main(): Promise<void> {
   }
 }
 
-async function untilReady(base: string): Promise<void> {
-  for (let waited = 0; waited < 60_000; waited += 100) {
-    const reply = await fetch(`${base}/readyz`).catch(() => undefined);
-    if (reply?.ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('the Creditkeeper process did not become ready within a minute');
-}
-
-main().catch((error: unknown) => {
-  console.error(`bench/batch.ts failed: ${failureReason(error)}`);
-  process.exitCode = 1;
-});
+await runBenchmark('batch', main);

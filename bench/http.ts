@@ -26,7 +26,7 @@ import { purchase } from '../core/ledger/purchase.js';
 import { verifyLedger } from '../core/ledger/verify.js';
 import { seedPriceList } from '../core/pricing/priceList.js';
 import { seedPlans } from '../core/plans/planCatalog.js';
-import { createServerDatabase, percentile, runBenchmark } from './support.js';
+import { createServerDatabase, percentile, runBenchmark, untilReady } from './support.js';
 import { freePort } from '../test/support/freePort.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
       ids.push(accountId);
     }
     const base = `http://127.0.0.1:${port}`;
-    await untilHealthy(base);
+    await untilReady(base, server);
     const usagePost = usagePostRequest(token, ids);
     const balanceRead = balanceReadRequest(token, ids);
     const results = [];
@@ -188,15 +188,6 @@ function summarise(request: string, connections: number, run: Measured) {
 /** A latency for the table: '—' when no request succeeded. */
 function ms(value: number | null): string {
   return (value === null ? '—' : value.toFixed(1)).padStart(7);
-}
-
-async function untilHealthy(base: string): Promise<void> {
-  for (let attempt = 0; attempt < 150; attempt++) {
-    const ok = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error('the server did not become healthy in 30 s');
 }
 
 await runBenchmark('http', main);

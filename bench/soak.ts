@@ -28,7 +28,7 @@ import { verifyLedger } from '../core/ledger/verify.js';
 import { seedPlans } from '../core/plans/planCatalog.js';
 import { seedPriceList } from '../core/pricing/priceList.js';
 import { freePort } from '../test/support/freePort.js';
-import { createServerDatabase, runBenchmark } from './support.js';
+import { createServerDatabase, lastLine, runBenchmark, untilReady } from './support.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const minutes = Number(process.env.BENCH_SOAK_MINUTES ?? 10);
@@ -198,21 +198,6 @@ function residentMb(pid: number): number {
   const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
   if (kb === undefined) throw new Error(`no VmRSS for the server (pid ${pid})`);
   return Math.round(Number(kb) / 1024);
-}
-
-async function untilReady(base: string, server: ReturnType<typeof spawn>, stderr: () => string): Promise<void> {
-  for (let waited = 0; waited < 120_000; waited += 200) {
-    if (server.exitCode !== null) throw new Error(`the server exited before it was ready: ${lastLine(stderr())}`);
-    const reply = await fetch(`${base}/readyz`).catch(() => undefined);
-    await reply?.text();
-    if (reply?.ok) return;
-    await sleep(200);
-  }
-  throw new Error('the server did not become ready within two minutes');
-}
-
-function lastLine(text: string): string {
-  return text.trim().split('\n').at(-1) ?? '(nothing on stderr)';
 }
 
 function sleep(ms: number): Promise<void> {

@@ -38,8 +38,9 @@
  *
  * Results go to bench/results/spends-<ISO timestamp>.json and bench/results/latest.json.
  */
+import { findPgbench } from './pgbench.js';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -415,21 +416,6 @@ SELECT abalance FROM pgbench_accounts WHERE aid = 1;
 INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, 1, :delta, CURRENT_TIMESTAMP);
 END;
 `;
-
-function findPgbench(): string | null {
-  const onPath = (process.env.PATH ?? '')
-    .split(':')
-    .filter(Boolean)
-    .map((dir) => join(dir, 'pgbench'))
-    .find((file) => existsSync(file));
-  if (onPath) return onPath;
-  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql') : [];
-  const installed = versions
-    .sort((a, b) => Number(a) - Number(b))
-    .map((version) => join('/usr/lib/postgresql', version, 'bin', 'pgbench'))
-    .filter((file) => existsSync(file));
-  return installed.at(-1) ?? null;
-}
 
 interface Pgbench {
   /** One pgbench run of the workload matching ours: `-N` for many accounts, the hot-row script for one. */

@@ -1,4 +1,5 @@
 /** What the benchmarks share: their own databases on the bench server, timing, percentiles. */
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Database } from '../core/db/database.js';
@@ -59,6 +60,25 @@ export async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: 
 export function percentile(sorted: number[], percent: number): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.ceil((percent / 100) * sorted.length) - 1)]!;
+}
+
+/**
+ * Waits (up to two minutes) until a server the bench started answers /readyz; fails at once,
+ * with the last line it wrote on stderr, if it exits first.
+ */
+export async function untilReady(base: string, server: ChildProcess, stderr: () => string = () => ''): Promise<void> {
+  for (let waited = 0; waited < 120_000; waited += 200) {
+    if (server.exitCode !== null) throw new Error(`the server exited before it was ready: ${lastLine(stderr())}`);
+    const reply = await fetch(`${base}/readyz`).catch(() => undefined);
+    await reply?.text();
+    if (reply?.ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error('the server did not become ready within two minutes');
+}
+
+export function lastLine(text: string): string {
+  return text.trim().split('\n').at(-1) || '(nothing on stderr)';
 }
 
 /** What a failed benchmark prints: the error's first line, never a stack. */

@@ -5,8 +5,9 @@ import { listAudit } from '../../core/audit/listAudit.js';
 import { listUnsettledCharges } from '../../core/billing/autoReloadCharges.js';
 import type { CoreContext } from '../../core/context.js';
 import { CreditkeeperError, isCreditkeeperError } from '../../core/errors.js';
-import { timeZone as timeZoneSchema } from '../../core/input.js';
+import { type Origin, timeZone as timeZoneSchema } from '../../core/input.js';
 import { adjust } from '../../core/ledger/adjust.js';
+import type { WriteResult } from '../../core/ledger/writeSpec.js';
 import { voidGrant } from '../../core/ledger/voidGrant.js';
 import { getActivity } from '../../core/reports/activity.js';
 import { getActivityGroup } from '../../core/reports/activityGroup.js';
@@ -82,48 +83,27 @@ export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express
       res.send(layout('Grouped usage', groupView(accountId, entries, viewerOf(req).timeZone), viewerOf(req)));
     }),
   );
-  router.post(
-    '/accounts/:accountId/adjustments',
-    page(async (req, res) => {
-      const accountId = String(req.params.accountId);
-      const form = req.body as Record<string, string>;
-      try {
-        const result = await adjust(ctx, {
-          accountId,
-          idempotencyKey: form.key ?? '',
-          amount: form.amount ?? '',
-          reason: form.reason ?? '',
-          actor: { kind: 'STAFF', id: req.session.staffId },
-          origin: originOf(req, 'admin-page'),
-        });
-        res.redirect(303, `/admin/accounts/${accountId}?posted=${result.entries[0]!.seq}`);
-      } catch (error) {
-        if (!isCreditkeeperError(error)) throw error;
-        res.status(httpStatus[error.code]).send(await accountPage(ctx, req, { error, form }));
-      }
-    }),
-  );
-  router.post(
-    '/accounts/:accountId/voids',
-    page(async (req, res) => {
-      const accountId = String(req.params.accountId);
-      const form = req.body as Record<string, string>;
-      try {
-        const result = await voidGrant(ctx, {
-          accountId,
-          idempotencyKey: form.key ?? '',
-          entryId: form.entryId ?? '',
-          reason: form.reason ?? '',
-          actor: { kind: 'STAFF', id: req.session.staffId },
-          origin: originOf(req, 'admin-page'),
-        });
-        res.redirect(303, `/admin/accounts/${accountId}?posted=${result.entries[0]!.seq}`);
-      } catch (error) {
-        if (!isCreditkeeperError(error)) throw error;
-        res.status(httpStatus[error.code]).send(await accountPage(ctx, req, { error, form }));
-      }
-    }),
-  );
+  /**
+   * A staff write on the account page's form: posted as the signed-in staff member under the
+   * form's key, then back to the account showing the entry; a refusal shows the page with why.
+   */
+  const staffForm = (path: string, write: (form: Record<string, string>, staff: { accountId: string; idempotencyKey: string; actor: { kind: 'STAFF'; id: string }; origin: Origin }) => Promise<WriteResult>) =>
+    router.post(
+      path,
+      page(async (req, res) => {
+        const accountId = String(req.params.accountId);
+        const form = req.body as Record<string, string>;
+        try {
+          const result = await write(form, { accountId, idempotencyKey: form.key ?? '', actor: { kind: 'STAFF', id: req.session.staffId }, origin: originOf(req, 'admin-page') });
+          res.redirect(303, `/admin/accounts/${accountId}?posted=${result.entries[0]!.seq}`);
+        } catch (error) {
+          if (!isCreditkeeperError(error)) throw error;
+          res.status(httpStatus[error.code]).send(await accountPage(ctx, req, { error, form }));
+        }
+      }),
+    );
+  staffForm('/accounts/:accountId/adjustments', (form, staff) => adjust(ctx, { ...staff, amount: form.amount ?? '', reason: form.reason ?? '' }));
+  staffForm('/accounts/:accountId/voids', (form, staff) => voidGrant(ctx, { ...staff, entryId: form.entryId ?? '', reason: form.reason ?? '' }));
   router.get(
     '/audit',
     page(async (req, res) => {

@@ -6,8 +6,8 @@ import { grant } from '../../core/ledger/grant.js';
 import type { Caller } from '../../bot/command.js';
 import type { WhyExplanation } from '../../core/reports/why.js';
 import { dispatch } from '../../bot/dispatch.js';
-import { parseLine } from '../../bot/text/parseLine.js';
 import { renderText } from '../../bot/text/renderText.js';
+import { consoleChat } from './consoleChat.js';
 import { entryCount, key, service, useFreshLedger } from '../support/scenario.js';
 
 const logger = pino({ level: 'silent' });
@@ -15,12 +15,7 @@ const logger = pino({ level: 'silent' });
 /** The chat commands through the console transport: what a person at the terminal reads. */
 describe('chat commands on the console', () => {
   const ctx = useFreshLedger('pglite');
-  let interaction = 0;
-  const say = async (as: string, line: string, staff = false) => {
-    const parsed = parseLine(line)!;
-    const caller: Caller = { transport: 'console', chatUserId: as, userExternalId: as, isStaff: staff, interactionId: `i-${++interaction}` };
-    return renderText(await dispatch(ctx, logger, caller, parsed.name, parsed.options));
-  };
+  const say = consoleChat(ctx);
 
   it('after a monthly grant of 325 and some spends, /why shows the grant, the spends by category, and a sum that matches /credits', async () => {
     const { accountId } = await openAccount(ctx, { owner: { kind: 'USER', externalId: 'maria', displayName: 'Maria' } });

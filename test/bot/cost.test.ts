@@ -1,26 +1,15 @@
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { Caller } from '../../bot/command.js';
-import { dispatch } from '../../bot/dispatch.js';
-import { parseLine } from '../../bot/text/parseLine.js';
-import { renderText } from '../../bot/text/renderText.js';
 import { openAccount } from '../../core/accounts/openAccount.js';
 import { grant } from '../../core/ledger/grant.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
+import { consoleChat } from './consoleChat.js';
 import { balanceOf, entryCount, key, service, useFreshLedger } from '../support/scenario.js';
-
-const logger = pino({ level: 'silent' });
 
 /** /cost answers before anything is spent; staff /void takes back what is left of one grant. */
 describe('/cost and /void in chat', () => {
   const ctx = useFreshLedger('pglite');
-  let interaction = 0;
-  const say = async (as: string, line: string, staff = false) => {
-    const parsed = parseLine(line)!;
-    const caller: Caller = { transport: 'console', chatUserId: as, userExternalId: as, isStaff: staff, interactionId: `i-${++interaction}` };
-    return renderText(await dispatch(ctx, logger, caller, parsed.name, parsed.options));
-  };
+  const say = consoleChat(ctx);
 
   it('a six-clip submission at 8 s costs 88 of 100; with one 30 s clip forgotten it costs more; nothing is spent', async () => {
     const { accountId } = await openAccount(ctx, { owner: { kind: 'USER', externalId: 'olga', displayName: 'Olga' } });

@@ -1,6 +1,6 @@
 import type { CoreContext } from '../context.js';
 import type { BucketKind } from '../db/generated/enums.js';
-import { CreditkeeperError } from '../errors.js';
+import { CreditkeeperError, isCreditkeeperError } from '../errors.js';
 import { AccountLedger } from './accountLedger.js';
 import { readAccountStates, toSnapshot, writeTime } from './accountState.js';
 import { type EntryView, stagedEntryView } from './entryView.js';
@@ -17,16 +17,16 @@ export interface BucketMove {
 }
 
 export interface WritePreview {
-  entries: EntryView[];
-  balance: bigint;
-  outstanding: bigint;
-  buckets: BucketMove[];
+  /** The account as read, its expired credits swept: what the write would start from. */
+  before: { balance: bigint; outstanding: bigint };
+  /** What the write would leave, or the refusal it would get. */
+  outcome: { entries: EntryView[]; balance: bigint; outstanding: bigint; buckets: BucketMove[] } | { refused: CreditkeeperError };
 }
 
 /**
  * What a write would do to the account as it stands now, staged exactly as the write stages it
  * (expiries swept first, outstanding settled after), and then thrown away: nothing is written.
- * A write landing meanwhile may change the answer, as it would change the write's.
+ * One read. A write landing meanwhile may change the answer, as it would change the write's.
  */
 export async function previewWrite(ctx: CoreContext, accountId: string, write: LedgerWriteSpec['write']): Promise<WritePreview> {
   const states = await readAccountStates(ctx.db.sql, [{ id: accountId, keys: [] }], new DatabaseClock());
@@ -34,18 +34,27 @@ export async function previewWrite(ctx: CoreContext, accountId: string, write: L
   if (!state) throw new CreditkeeperError('ACCOUNT_NOT_FOUND', `No account ${accountId}`);
   const ledger = new AccountLedger(toSnapshot(accountId, state), writeTime(state), ctx.usageGroupWindowMs ?? defaultUsageGroupWindowMs);
   ledger.sweepExpired();
+  const before = ledger.state;
   const mark = ledger.begin('preview', '');
-  await write(ledger, ctx.db.sql);
+  try {
+    await write(ledger, ctx.db.sql);
+  } catch (error) {
+    if (isCreditkeeperError(error)) return { before, outcome: { refused: error } };
+    throw error;
+  }
   ledger.settleOutstanding();
   const entries = ledger.entriesSince(mark);
   const moved = new Map<string, bigint>();
   for (const entry of entries) for (const m of entry.movements) moved.set(m.bucketId, (moved.get(m.bucketId) ?? 0n) + m.amount);
   return {
-    entries: entries.map((e) => stagedEntryView(e, accountId, ledger.now)),
-    ...ledger.state,
-    buckets: [...moved].map(([bucketId, amount]) => {
-      const bucket = ledger.bucket(bucketId)!;
-      return { bucketId, kind: bucket.kind, amount, expiresAt: bucket.expiresAt };
-    }),
+    before,
+    outcome: {
+      entries: entries.map((e) => stagedEntryView(e, accountId, ledger.now)),
+      ...ledger.state,
+      buckets: [...moved].map(([bucketId, amount]) => {
+        const bucket = ledger.bucket(bucketId)!;
+        return { bucketId, kind: bucket.kind, amount, expiresAt: bucket.expiresAt };
+      }),
+    },
   };
 }

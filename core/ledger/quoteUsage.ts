@@ -50,29 +50,32 @@ export async function quoteUsage(ctx: CoreContext, input: z.input<typeof quoteUs
     charged: charge.charged,
     discountPercent: request.discountPercent ?? null,
   };
-  const before = await previewWrite(ctx, request.accountId, () => {});
-  const quote = (autoReload: UsageQuote['autoReload']) =>
+  const preview = (autoReload: UsageQuote['autoReload']) =>
     previewWrite(ctx, request.accountId, (ledger) => {
       if (autoReload) {
         stagePurchase(ledger, { type: 'AUTO_RELOAD', amount: autoReload.credits, actor: { kind: 'SYSTEM' } });
         ledger.settleOutstanding();
       }
       stageUsage(ledger, request, charge);
-    }).then((after) => ({
-      cost, affordable: true, balanceBefore: before.balance, balanceAfter: after.balance, outstandingAfter: after.outstanding,
-      buckets: after.buckets, autoReload, refusal: null,
-    }));
-  try {
-    return await quote(null);
-  } catch (error) {
-    if (!isCreditkeeperError(error) || !refusals.includes(error.code)) throw error;
-    const topUp = isCreditkeeperError(error, 'INSUFFICIENT_CREDITS') ? await previewAutoReload(ctx, request.accountId, BigInt(error.details.required as string)) : null;
-    if (topUp !== null) return quote({ credits: topUp });
-    return {
-      cost, affordable: false, balanceBefore: before.balance, balanceAfter: before.balance, outstandingAfter: before.outstanding,
-      buckets: [], autoReload: null, refusal: { code: error.code, message: error.message, details: error.details },
-    };
+    });
+  let { before, outcome } = await preview(null);
+  let autoReload: UsageQuote['autoReload'] = null;
+  if ('refused' in outcome && isCreditkeeperError(outcome.refused, 'INSUFFICIENT_CREDITS')) {
+    const topUp = await previewAutoReload(ctx, request.accountId, BigInt(outcome.refused.details.required as string));
+    if (topUp !== null) {
+      autoReload = { credits: topUp };
+      ({ before, outcome } = await preview(autoReload));
+    }
   }
+  if (!('refused' in outcome)) {
+    return { cost, affordable: true, balanceBefore: before.balance, balanceAfter: outcome.balance, outstandingAfter: outcome.outstanding, buckets: outcome.buckets, autoReload, refusal: null };
+  }
+  const { refused } = outcome;
+  if (!refusals.includes(refused.code)) throw refused;
+  return {
+    cost, affordable: false, balanceBefore: before.balance, balanceAfter: before.balance, outstandingAfter: before.outstanding,
+    buckets: [], autoReload: null, refusal: { code: refused.code, message: refused.message, details: refused.details },
+  };
 }
 
 /** What a spend of this usage would be refused with, answered as the quote's refusal rather than as an error. */

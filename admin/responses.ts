@@ -48,7 +48,8 @@ export const Entry = component(
     idempotencyKey: z.string(),
     correctsId: z.uuid().nullable(),
     groupSeq: z.string(),
-    createdAt: time,
+    createdAt: time.meta({ description: 'When it was written and the balance moved (entries are in this order)' }),
+    occurredAt: nullableTime.meta({ description: 'When usage reported late happened (usage reports count it then); null: at createdAt' }),
     movements: z.array(z.strictObject({ bucketId: z.uuid(), amount: credits })),
   }),
 );
@@ -183,6 +184,7 @@ export const ActivityRow = component(
     note: z.string().nullable(),
     startedAt: time,
     endedAt: time,
+    occurredAt: nullableTime.meta({ description: 'When usage reported late happened (such a row is one entry); null: at startedAt' }),
     count: z.number().int(),
     quantity: z.number().nullable(),
     amount: credits,

@@ -36,7 +36,7 @@ const timestamps: Record<string, string[]> = {
   members: ['created_at'],
   accounts: ['created_at'],
   buckets: ['created_at', 'expires_at'],
-  entries: ['created_at'],
+  entries: ['created_at', 'occurred_at'],
   deposits: ['created_at', 'settled_at'],
   audit_log: ['created_at'],
   subscriptions: ['anchor_at', 'period_start', 'period_end', 'cancelled_at', 'created_at', 'updated_at'],

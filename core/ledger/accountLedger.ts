@@ -37,6 +37,8 @@ export interface LastEntry {
   sourceId: string | null;
   groupSeq: bigint;
   groupStartedAt: Date;
+  /** Usage reported late (occurredAt): nothing joins its row. */
+  late: boolean;
 }
 
 /** Everything a write changed on its account, as its flush writes it. */
@@ -198,6 +200,7 @@ export class AccountLedger extends AccountBuckets {
       sourceId: entry.source.id ?? null,
       groupSeq,
       groupStartedAt: groupSeq === entry.seq ? this.now : this.lastEntry!.groupStartedAt,
+      late: entry.occurredAt !== null,
     };
     return entry;
   }
@@ -224,6 +227,7 @@ export class AccountLedger extends AccountBuckets {
       idempotencyKey,
       correctsId: draft.correctsId ?? null,
       groupSeq,
+      occurredAt: draft.occurredAt ?? null,
       requestHash: idempotencyKey === this.operationKey ? this.requestHash : '',
       movements: draft.movements.filter((m) => m.amount !== 0n),
     };
@@ -233,11 +237,12 @@ export class AccountLedger extends AccountBuckets {
    * Usage of the same activity and source, close together in time, shows as one row. A usage
    * entry joins the group of the entry just before it when that is usage of the same category and
    * source and the group started less than the window ago; anything else between them (a grant, a
-   * refund, other usage) starts a new row, so each row's balance after holds.
+   * refund, other usage) starts a new row, so each row's balance after holds. Usage reported late
+   * is a row of its own, so the row can say when it happened.
    */
   private usageGroupFor(draft: EntryDraft): bigint | undefined {
     const last = this.lastEntry;
-    if (draft.type !== 'USAGE' || last?.type !== 'USAGE') return undefined;
+    if (draft.type !== 'USAGE' || draft.occurredAt || last?.type !== 'USAGE' || last.late) return undefined;
     const sameActivity =
       last.category === (draft.category ?? null) &&
       last.sourceKind === (draft.source?.kind ?? null) &&

@@ -22,6 +22,7 @@ export interface AccountState {
     group_seq: string;
     group_started_at: string;
     created_at: string;
+    late: boolean;
   } | null;
 }
 
@@ -73,6 +74,7 @@ export function toSnapshot(accountId: string, state: AccountState): AccountSnaps
       sourceId: last.source_id,
       groupSeq: BigInt(last.group_seq),
       groupStartedAt: new Date(last.group_started_at),
+      late: last.late,
     },
     seenAt: null,
   };

@@ -31,6 +31,8 @@ export const entryColumnTypes = {
   request_hash: 'text',
   corrects_id: 'uuid null',
   group_seq: 'bigint',
+  /** When a usage event reported late happened (null: when written, at created_at). */
+  occurred_at: 'timestamptz null',
 } as const;
 
 export type EntryColumn = keyof typeof entryColumnTypes;
@@ -38,8 +40,8 @@ type SqlTypeOf<C extends EntryColumn> = (typeof entryColumnTypes)[C] extends `${
 type NullOf<C extends EntryColumn> = (typeof entryColumnTypes)[C] extends `${string} null` ? null : never;
 /** A value as JSON carries it to the database: bigints as text (JSON has none). */
 type Sent<T> = T extends 'int' ? number : T extends '"EntryType"' ? EntryType : T extends '"ActorKind"' ? ActorKind : string;
-/** A value as the drivers read it back: PGlite gives a bigint, node-postgres its text. */
-type Read<T> = T extends 'bigint' ? bigint | string : Sent<T>;
+/** A value as the drivers read it back: PGlite gives a bigint, node-postgres its text; both a Date for a time. */
+type Read<T> = T extends 'bigint' ? bigint | string : T extends 'timestamptz' ? Date : Sent<T>;
 
 /** An entry as the flush sends it, naming its account. */
 export type EntryFlushRow = { account_id: string } & { [C in EntryColumn]: Sent<SqlTypeOf<C>> | NullOf<C> };

@@ -28,7 +28,10 @@ export interface EntryView {
   correctsId: string | null;
   /** The seq of the first entry of the usage group this entry belongs to (its own seq if none). */
   groupSeq: bigint;
+  /** When the balance moved: the write's time, in seq order. */
   createdAt: Date;
+  /** When a usage event reported late happened (usage reports count it then); null: at createdAt. */
+  occurredAt: Date | null;
   movements: { bucketId: string; amount: bigint }[];
 }
 
@@ -83,6 +86,7 @@ export function toEntryView(row: EntryRow): EntryView {
     correctsId: row.corrects_id,
     groupSeq: BigInt(row.group_seq),
     createdAt: new Date(row.created_at),
+    occurredAt: row.occurred_at === null ? null : new Date(row.occurred_at),
     movements: row.movements.map((m) => ({ bucketId: m.bucketId, amount: BigInt(m.amount) })),
   };
 }

@@ -19,11 +19,8 @@ export type FlushPayload = Record<Exclude<FlushPart, 'entries'>, object[]> & {
     outstanding: string;
     last_seq: string;
     now: string;
-    /** This write's contribution to the account's usage rollup for `now`'s quarter hour. */
-    used: string;
-    added: string;
-    usage_count: number;
-    entry_count: number;
+    /** What this write adds to the account's usage rollups, per moment its entries happened: `now`, or a late event's. */
+    usage: { at: string; used: string; added: string; usage_count: number }[];
   };
   entries: EntryFlushRow[];
 };
@@ -82,16 +79,18 @@ export function toFlush(changes: LedgerChanges): FlushPayload {
   };
 }
 
-/** The account's new state, guarded by the sequence it started from, and what it adds to the usage rollup. */
+/** The account's new state, guarded by the sequence it started from, and what it adds to the usage rollups. */
 function accountRow(changes: LedgerChanges): FlushPayload['account'] {
-  let used = 0n;
-  let added = 0n;
-  let usageCount = 0;
+  const usage = new Map<number, { used: bigint; added: bigint; count: number }>();
   for (const entry of changes.entries) {
     const kind = entryTypes[entry.type].class;
-    if (kind === 'usage' || kind === 'usageCorrection') used -= entry.amount;
-    if (kind === 'usage') usageCount += 1;
-    if (kind === 'addition') added += entry.amount;
+    if (kind !== 'usage' && kind !== 'usageCorrection' && kind !== 'addition') continue;
+    const at = (entry.occurredAt ?? changes.now).getTime();
+    const sums = usage.get(at) ?? { used: 0n, added: 0n, count: 0 };
+    if (kind === 'addition') sums.added += entry.amount;
+    else sums.used -= entry.amount;
+    if (kind === 'usage') sums.count += 1;
+    usage.set(at, sums);
   }
   return {
     id: changes.accountId,
@@ -101,10 +100,7 @@ function accountRow(changes: LedgerChanges): FlushPayload['account'] {
     outstanding: changes.outstanding.toString(),
     last_seq: changes.lastSeq.toString(),
     now: changes.now.toISOString(),
-    used: used.toString(),
-    added: added.toString(),
-    usage_count: usageCount,
-    entry_count: changes.entries.length,
+    usage: [...usage].map(([at, sums]) => ({ at: new Date(at).toISOString(), used: sums.used.toString(), added: sums.added.toString(), usage_count: sums.count })),
   };
 }
 
@@ -134,6 +130,7 @@ function entryRow(account_id: string, e: StagedEntry): EntryFlushRow {
     request_hash: e.requestHash,
     corrects_id: e.correctsId,
     group_seq: e.groupSeq.toString(),
+    occurred_at: e.occurredAt?.toISOString() ?? null,
   };
 }
 
@@ -194,17 +191,19 @@ const flushStatements = new Map<string, string>();
 const accountPart = `
   UPDATE accounts SET balance = a.balance, outstanding = a.outstanding, last_seq = a.last_seq
   FROM input, jsonb_to_recordset(doc->'accounts') AS a(id uuid, expected_seq bigint, keys text[], balance bigint, outstanding bigint,
-    last_seq bigint, now timestamptz, used bigint, added bigint, usage_count int, entry_count int)
+    last_seq bigint, now timestamptz, usage jsonb)
   WHERE accounts.id = ANY(ARRAY(SELECT (account->>'id')::uuid FROM jsonb_array_elements($1::jsonb->'accounts') account))
     AND accounts.id = a.id AND accounts.last_seq = a.expected_seq
     AND NOT EXISTS (SELECT FROM unnest(a.keys) AS k(key)
                     WHERE (SELECT true FROM entries used WHERE used.account_id = a.id AND used.idempotency_key = k.key))
-  RETURNING accounts.id, a.now, a.used, a.added, a.usage_count, a.entry_count`;
+  RETURNING accounts.id, a.now, a.usage`;
 
+// Each into the quarter hour its entries happened in (a late event's, not the write's).
 const rollupPart = `
   INSERT INTO usage_rollups (account_id, period_start, used, added, usage_count)
-  SELECT account.id, date_bin('15 minutes', account.now, '2000-01-01T00:00:00Z'), account.used, account.added, account.usage_count
-  FROM account WHERE account.entry_count > 0
+  SELECT account.id, date_bin('15 minutes', u.at, '2000-01-01T00:00:00Z'), sum(u.used), sum(u.added), sum(u.usage_count)
+  FROM account, jsonb_to_recordset(account.usage) AS u(at timestamptz, used bigint, added bigint, usage_count int)
+  GROUP BY 1, 2
   ON CONFLICT (account_id, period_start) DO UPDATE SET used = usage_rollups.used + EXCLUDED.used,
     added = usage_rollups.added + EXCLUDED.added, usage_count = usage_rollups.usage_count + EXCLUDED.usage_count`;
 

@@ -19,6 +19,8 @@ export interface EntryDraft {
   actor: Actor;
   note?: string | undefined;
   correctsId?: string | undefined;
+  /** When usage reported late happened (never after the write): it stands alone in the log. */
+  occurredAt?: Date | undefined;
   /** Defaults to the operation's own key. */
   idempotencyKey?: string;
   /**

@@ -5,13 +5,14 @@ import { type ErrorCode, isCreditkeeperError } from '../errors.js';
 import { actor, parseInput, uuid } from '../input.js';
 import { type BucketMove, previewWrite } from './previewWrite.js';
 import { stagePurchase } from './purchase.js';
-import { spendInput, stageUsage, usageCharge } from './spend.js';
+import { openingForUsage, spendInput, stageUsage, usageCharge } from './spend.js';
 
 export const quoteUsageInput = z.strictObject({
   accountId: uuid,
   charge: spendInput.shape.charge,
   discountPercent: spendInput.shape.discountPercent,
   source: spendInput.shape.source,
+  occurredAt: spendInput.shape.occurredAt,
   /** Who would spend (the entries a quote shows name them); the role is checked when spending. */
   actor: actor.default({ kind: 'SERVICE' }),
 });
@@ -50,13 +51,14 @@ export async function quoteUsage(ctx: CoreContext, input: z.input<typeof quoteUs
     charged: charge.charged,
     discountPercent: request.discountPercent ?? null,
   };
+  const openedAt = await openingForUsage(ctx, request);
   const preview = (autoReload: UsageQuote['autoReload']) =>
     previewWrite(ctx, request.accountId, (ledger) => {
       if (autoReload) {
         stagePurchase(ledger, { type: 'AUTO_RELOAD', amount: autoReload.credits, actor: { kind: 'SYSTEM' } });
         ledger.settleOutstanding();
       }
-      stageUsage(ledger, request, charge);
+      stageUsage(ledger, request, charge, openedAt);
     });
   let { before, outcome } = await preview(null);
   let autoReload: UsageQuote['autoReload'] = null;

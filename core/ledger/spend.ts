@@ -26,6 +26,8 @@ export const spendInput = z
     discountPercent: z.number().int().min(1).max(100).optional(),
     source: source.optional(),
     note: note.optional(),
+    /** When the usage happened, if before this write (a late event): its reports count it then. */
+    occurredAt: z.coerce.date({ message: 'must be a date' }).optional(),
   })
   .refine((s) => !('held' in s.charge) || s.charge.held === undefined || s.charge.held <= s.charge.amount, {
     message: 'held cannot exceed amount',
@@ -57,8 +59,50 @@ export function usageCharge(ctx: Pick<CoreContext, 'priceList'>, request: Pick<S
   return { price, charged };
 }
 
-/** Stages the usage entry on the ledger (and its deposit, returning the deposit's id): what a spend writes and a quote previews. */
-export function stageUsage(ledger: AccountLedger, request: Omit<SpendRequest, 'accountId' | 'idempotencyKey' | 'origin'>, { price, charged }: UsageCharge): string | null {
+/** How far back usage may be reported (as Stripe's meter events), and how far ahead of the ledger's clock a caller's may run. */
+export const lateUsageLimitDays = 35;
+export const clockSkewMinutes = 5;
+
+/** When the account opened, which late usage cannot precede: read only for usage that says when it happened. */
+export async function openingForUsage(ctx: CoreContext, request: { accountId: string; occurredAt?: Date | undefined }): Promise<Date | null> {
+  if (!request.occurredAt) return null;
+  const [row] = await ctx.db.sql.query<{ created_at: Date }>('SELECT created_at FROM accounts WHERE id = $1::uuid', [request.accountId]);
+  return row ? new Date(row.created_at) : null;
+}
+
+/**
+ * When late usage happened, bounded by the write's own time (so a retry of a written event still
+ * replays after the window passed): refused when more than the skew ahead, older than the limit
+ * or before the account opened; one a little ahead happened now (undefined, as one not late).
+ */
+export function occurredAtOf(now: Date, occurredAt: Date | undefined, openedAt: Date | null): Date | undefined {
+  if (!occurredAt) return undefined;
+  const limit = new Date(now.getTime() - lateUsageLimitDays * 86_400_000);
+  const beforeOpening = openedAt !== null && openedAt > limit;
+  const earliest = beforeOpening ? openedAt : limit;
+  const latest = new Date(now.getTime() + clockSkewMinutes * 60_000);
+  if (occurredAt < earliest || occurredAt > latest) {
+    const why = occurredAt > latest ? 'is in the future' : beforeOpening ? 'is before the account was opened' : `is more than ${lateUsageLimitDays} days ago`;
+    throw new CreditkeeperError('VALIDATION_FAILED', `occurredAt: ${why} (accepted: ${earliest.toISOString()} to ${latest.toISOString()})`, {
+      issues: [{ path: 'occurredAt', message: why }],
+      earliest: earliest.toISOString(),
+      latest: latest.toISOString(),
+    });
+  }
+  return occurredAt < now ? occurredAt : undefined;
+}
+
+/**
+ * Stages the usage entry on the ledger (and its deposit, returning the deposit's id): what a spend
+ * writes and a quote previews. `openedAt`: the account's opening, for usage reported late.
+ */
+export function stageUsage(
+  ledger: AccountLedger,
+  request: Omit<SpendRequest, 'accountId' | 'idempotencyKey' | 'origin'>,
+  { price, charged }: UsageCharge,
+  openedAt: Date | null,
+): string | null {
+  const occurredAt = occurredAtOf(ledger.now, request.occurredAt, openedAt);
   const entry = ledger.post({
     type: price.held > 0n ? 'DEPOSIT' : 'USAGE',
     category: price.category,
@@ -71,6 +115,7 @@ export function stageUsage(ledger: AccountLedger, request: Omit<SpendRequest, 'a
     source: request.source,
     actor: request.actor,
     note: request.note,
+    occurredAt,
   });
   if (price.held === 0n) return null;
   const depositId = randomUUID();
@@ -88,6 +133,7 @@ export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>)
   const request = parseInput(spendInput, input);
   await ensureActorMay(ctx, request, 'spend');
   const cost = usageCharge(ctx, request);
+  const openedAt = await openingForUsage(ctx, request);
   let depositId: string | null = null;
 
   const charge = () => ledgerWrite(ctx, {
@@ -97,7 +143,7 @@ export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>)
     request,
     batchable: true,
     write: (ledger) => {
-      depositId = stageUsage(ledger, request, cost);
+      depositId = stageUsage(ledger, request, cost, openedAt);
     },
   });
   const result = await charge().catch(async (error: unknown) => {

@@ -31,7 +31,8 @@ SELECT a.id::text AS account_id, json_build_object(
               FROM buckets b WHERE b.account_id = a.id AND b.remaining > 0),
   'last_entry', (SELECT json_build_object(
                    'type', e.type, 'category', e.category, 'source_kind', e.source_kind, 'source_id', e.source_id,
-                   'group_seq', e.group_seq::text, 'group_started_at', g.created_at, 'created_at', e.created_at)
+                   'group_seq', e.group_seq::text, 'group_started_at', g.created_at, 'created_at', e.created_at,
+                   'late', e.occurred_at IS NOT NULL)
                  FROM entries e JOIN entries g ON g.account_id = e.account_id AND g.seq = e.group_seq
                  WHERE e.account_id = a.id AND e.seq = a.last_seq)) AS state
 FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, keys text[])

@@ -41,9 +41,11 @@ export interface ActivityRow {
   source: Source;
   actor: { kind: ActorKind; id: string | null };
   note: string | null;
-  /** When the row happened; a group spans startedAt…endedAt. */
+  /** When the row was written (and the balance moved); a group spans startedAt…endedAt. */
   startedAt: Date;
   endedAt: Date;
+  /** When usage reported late happened (such a row is a single entry); null: at startedAt. */
+  occurredAt: Date | null;
   /** Entries in the row (1 for a single entry). */
   count: number;
   /** Units charged over the row (images, turns…), where a price-list action priced it. */
@@ -149,7 +151,7 @@ async function readPage(
      SELECT EXISTS (SELECT FROM accounts WHERE id = $1::uuid) AS found, (${total})::int AS total,
        (SELECT coalesce(json_agg(r ORDER BY r.seq_order ${order}), '[]'::json) FROM (
          SELECT h.seq AS seq_order, h.id, h.seq::text AS seq, h.type, h.category, h.action, h.description, h.source_kind,
-           h.source_id, h.source_label, h.source_url, h.actor_kind, h.actor_id, h.note, h.created_at, g.ended_at, g.count,
+           h.source_id, h.source_label, h.source_url, h.actor_kind, h.actor_id, h.note, h.created_at, h.occurred_at, g.ended_at, g.count,
            g.quantity, g.amount, g.balance_after, g.original_amount, g.min_discount, g.max_discount
          FROM heads JOIN entries h ON h.account_id = $1::uuid AND h.seq = heads.seq CROSS JOIN LATERAL (
            SELECT count(*)::int AS count, max(m.created_at) AS ended_at, sum(m.quantity)::int AS quantity,
@@ -170,7 +172,7 @@ async function readPage(
 type RowRecord = Pick<
   EntryRow,
   | 'id' | 'type' | 'category' | 'action' | 'description' | 'source_kind' | 'source_id' | 'source_label' | 'source_url'
-  | 'actor_kind' | 'actor_id' | 'note' | 'created_at'
+  | 'actor_kind' | 'actor_id' | 'note' | 'created_at' | 'occurred_at'
 > & {
   seq: string;
   ended_at: Date;
@@ -202,6 +204,7 @@ function toRow(r: RowRecord): ActivityRow {
     note: r.note,
     startedAt: new Date(r.created_at),
     endedAt: new Date(r.ended_at),
+    occurredAt: r.occurred_at === null ? null : new Date(r.occurred_at),
     count: r.count,
     quantity: r.quantity,
     amount: BigInt(r.amount),

@@ -13,7 +13,7 @@ const batchSize = 1000;
 const columns = [
   'date', 'seq', 'type', 'activity', 'category', 'action', 'quantity', 'description', 'source_kind', 'source_id',
   'source_label', 'source_url', 'credits', 'balance_after', 'original_credits', 'discount_percent', 'actor_kind',
-  'actor_id', 'note', 'entry_id', 'group_seq',
+  'actor_id', 'note', 'entry_id', 'group_seq', 'occurred_at',
 ] as const;
 
 /**
@@ -36,7 +36,8 @@ export async function* exportActivityCsv(ctx: CoreContext, input: z.input<typeof
     const rows = await ctx.db.sql.query<Omit<EntryRow, 'movements'>>(
       `SELECT h.id, h.account_id, h.seq, h.type, h.category, h.action, h.quantity, h.description, h.amount, h.balance_after,
          h.outstanding_after, h.original_amount, h.discount_percent, h.source_kind, h.source_id, h.source_label,
-         h.source_url, h.actor_kind, h.actor_id, h.note, h.idempotency_key, h.corrects_id, h.group_seq, h.created_at
+         h.source_url, h.actor_kind, h.actor_id, h.note, h.idempotency_key, h.corrects_id, h.group_seq, h.created_at,
+         h.occurred_at
        FROM entries h
        WHERE h.account_id = $1::uuid AND h.seq > $2::bigint AND h.seq <= $3::bigint AND h.type = ANY($4::text[]::"EntryType"[])
          ${conditions.sql}
@@ -72,6 +73,7 @@ function csvLine(r: Omit<EntryRow, 'movements'>): string {
     text(r.note),
     r.id,
     r.group_seq,
+    r.occurred_at && new Date(r.occurred_at).toISOString(),
   ];
   return `${values.map((v) => (v === null ? '' : quote(String(v)))).join(',')}\r\n`;
 }

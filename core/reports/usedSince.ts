@@ -6,8 +6,10 @@ const usageTypes = (Object.keys(entryTypes) as EntryType[]).filter((t) => ['usag
 
 /**
  * Credits used on an account since a moment (a billing period's start), counted as the rollups
- * count them. Whole quarter hours come from the rollups; the part of the first quarter hour after
- * `since` from the entries themselves, so a period starting at 10:07 counts from 10:07 exactly.
+ * count them: when the usage happened (a late event's occurredAt). Whole quarter hours come from
+ * the rollups; the part of the first quarter hour after `since` from the entries themselves (those
+ * written in it and not late, and the late ones that happened in it), so a period starting at
+ * 10:07 counts from 10:07 exactly.
  */
 export async function usedSince(ctx: CoreContext, accountId: string, since: Date): Promise<{ used: bigint; transactions: number }> {
   const [row] = await ctx.db.sql.query<{ used: string; transactions: number }>(
@@ -15,8 +17,12 @@ export async function usedSince(ctx: CoreContext, accountId: string, since: Date
      whole AS (SELECT coalesce(sum(r.used), 0) AS used, coalesce(sum(r.usage_count), 0) AS transactions
                FROM usage_rollups r, edge WHERE r.account_id = $1::uuid AND r.period_start >= edge.at),
      partial AS (SELECT coalesce(-sum(e.amount), 0) AS used, count(*) FILTER (WHERE e.type::text = ANY($4::text[])) AS transactions
-                 FROM entries e, edge WHERE e.account_id = $1::uuid AND e.created_at >= $2 AND e.created_at < edge.at
-                   AND e.type::text = ANY($3::text[]))
+                 FROM edge CROSS JOIN LATERAL (
+                   SELECT amount, type FROM entries WHERE account_id = $1::uuid AND created_at >= $2 AND created_at < edge.at
+                     AND occurred_at IS NULL
+                   UNION ALL
+                   SELECT amount, type FROM entries WHERE account_id = $1::uuid AND occurred_at >= $2 AND occurred_at < edge.at) e
+                 WHERE e.type::text = ANY($3::text[]))
      SELECT (whole.used + partial.used)::text AS used, (whole.transactions + partial.transactions)::int AS transactions FROM whole, partial`,
     [accountId, since, usageTypes, usageTypes.filter((t) => entryTypes[t].class === 'usage')],
   );

@@ -19,6 +19,35 @@ export interface MovementState {
   amount: bigint;
 }
 
+/** A staged movement as its row stores it: with its entry and what its bucket held after it. */
+export interface MovementRow extends MovementState {
+  entryId: string;
+  seq: bigint;
+  remainingAfter: bigint;
+}
+
+/**
+ * Every movement of a write's entries with what its bucket held right after that entry, walked
+ * back from what the write leaves in each bucket: exact however many of the write's entries
+ * touched one bucket, and whenever their movements were taken.
+ */
+export function movementRows(
+  entries: readonly { id: string; seq: bigint; movements: readonly MovementState[] }[],
+  buckets: readonly BucketState[],
+): MovementRow[] {
+  const held = new Map(buckets.map((b) => [b.id, b.remaining]));
+  const rows: MovementRow[] = [];
+  for (const entry of entries.toReversed()) {
+    for (const m of entry.movements.toReversed()) {
+      const remainingAfter = held.get(m.bucketId);
+      if (remainingAfter === undefined) throw new Error(`bucket ${m.bucketId} moved but is not among the write's changed buckets`);
+      held.set(m.bucketId, remainingAfter - m.amount);
+      rows.push({ ...m, entryId: entry.id, seq: entry.seq, remainingAfter });
+    }
+  }
+  return rows.reverse();
+}
+
 /** Drawdown order: soonest expiry first (never-expiring last), then priority, then oldest. */
 export function compareDrawdown(a: BucketState, b: BucketState): number {
   const aExp = a.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;

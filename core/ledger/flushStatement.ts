@@ -1,3 +1,4 @@
+import { movementRows } from './accountBuckets.js';
 import type { LedgerChanges } from './accountLedger.js';
 import { type EntryFlushRow, entryInsertColumns, entryInsertValues, entryRecordType } from './entriesTable.js';
 import { entryTypes } from './entryTypes.js';
@@ -48,9 +49,14 @@ export function toFlush(changes: LedgerChanges): FlushPayload {
       })),
     bucket_updates: changes.buckets.filter((b) => !b.isNew).map((b) => ({ account_id, id: b.id, remaining: b.remaining.toString() })),
     entries: changes.entries.map((e) => entryRow(account_id, e)),
-    movements: changes.entries.flatMap((e) =>
-      e.movements.map((m) => ({ account_id, entry_id: e.id, bucket_id: m.bucketId, amount: m.amount.toString() })),
-    ),
+    movements: movementRows(changes.entries, changes.buckets).map((m) => ({
+      account_id,
+      entry_id: m.entryId,
+      seq: m.seq.toString(),
+      bucket_id: m.bucketId,
+      amount: m.amount.toString(),
+      remaining_after: m.remainingAfter.toString(),
+    })),
     new_deposits: changes.newDeposits.map((d) => ({
       account_id,
       id: d.id,
@@ -251,9 +257,10 @@ const flushPartSql: Record<FlushPart, string> = {
   RETURNING account_id, seq, type, category, action, quantity, amount, source_kind, source_id, source_label, actor_kind, actor_id,
     group_seq`,
   movements: `
-  INSERT INTO movements (entry_id, bucket_id, amount)
-  SELECT m.entry_id, m.bucket_id, m.amount
-  FROM input, jsonb_to_recordset(doc->'movements') AS m(account_id uuid, entry_id uuid, bucket_id uuid, amount bigint), account
+  INSERT INTO movements (account_id, entry_id, seq, bucket_id, amount, remaining_after)
+  SELECT account.id, m.entry_id, m.seq, m.bucket_id, m.amount, m.remaining_after
+  FROM input, jsonb_to_recordset(doc->'movements')
+    AS m(account_id uuid, entry_id uuid, seq bigint, bucket_id uuid, amount bigint, remaining_after bigint), account
   WHERE account.id = m.account_id`,
   new_deposits: `
   INSERT INTO deposits (id, account_id, entry_id, charged, held, action, created_at)

@@ -71,6 +71,20 @@ const checks: { name: string; description: string; sql: string }[] = [
           GROUP BY b.id HAVING b.remaining <> coalesce(sum(m.amount), 0)`,
   },
   {
+    name: 'movement-remaining-chain',
+    description:
+      "each movement carries its entry's account and seq and what its bucket held after it (the movement before's plus its amount; the last's is what the bucket holds), and a bucket opens with its first movement, at that entry's time",
+    sql: `SELECT account_id, bucket_id, seq::text, amount::text, remaining_after::text, before::text FROM (
+            SELECT m.account_id, m.bucket_id, m.seq, m.amount, m.remaining_after, e.account_id AS entry_account, e.seq AS entry_seq,
+              e.created_at, b.account_id AS bucket_account, b.remaining, b.created_at AS opened_at,
+              lag(m.remaining_after) OVER w AS before, row_number() OVER w AS nth, count(*) OVER (PARTITION BY m.bucket_id) AS movements
+            FROM movements m JOIN entries e ON e.id = m.entry_id JOIN buckets b ON b.id = m.bucket_id
+            WINDOW w AS (PARTITION BY m.bucket_id ORDER BY m.seq)) c
+          WHERE account_id <> entry_account OR seq <> entry_seq OR account_id <> bucket_account OR remaining_after < 0
+             OR remaining_after <> coalesce(before, 0) + amount OR (nth = movements AND remaining_after <> remaining)
+             OR (nth = 1 AND created_at <> opened_at)`,
+  },
+  {
     name: 'no-expired-credit-spent',
     description: 'no credit was drawn from a bucket after it expired (other than by its expiry entry)',
     sql: `SELECT e.id AS entry_id, b.id AS bucket_id, b.expires_at, e.created_at

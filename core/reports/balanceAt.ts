@@ -24,25 +24,30 @@ export interface BalanceAt {
 /**
  * The balance and its buckets as they stood at an instant. The balance is the balance after of
  * the last entry at or before it: one probe of the time index, since entry times never go back
- * along an account's seq. The buckets come from the movements, walking whichever side of that
- * entry is shorter: forward, the sums of the movements up to it; backward, the buckets as they are
- * now less the movements after it (read in one statement, so in one snapshot). Movements carry no
- * seq of their own, so that walk is the cost: at most half the log, the entries since `at` for a
- * recent one.
+ * along an account's seq. Each bucket opened by then (its opening entry is at or before that one:
+ * buckets open at their entry's time) holds what its last movement at or before that entry's seq
+ * left in it: one probe of the movements' key per bucket, whatever the length of the log. One
+ * statement, so one snapshot.
  */
 export async function getBalanceAt(ctx: CoreContext, input: z.input<typeof balanceAtInput>): Promise<BalanceAt> {
   const { accountId, at } = parseInput(balanceAtInput, input);
   const [point] = await ctx.db.sql.query<{
     opened_at: Date;
     now: Date;
-    last_seq: string;
     seq: string | null;
     created_at: Date | null;
     balance_after: string | null;
     outstanding_after: string | null;
+    buckets: { id: string; kind: BucketKind; remaining: string; expires_at: string | null }[];
   }>(
-    `SELECT a.created_at AS opened_at, date_trunc('milliseconds', clock_timestamp()) AS now, a.last_seq::text,
-       t.seq::text, t.created_at, t.balance_after::text, t.outstanding_after::text
+    `SELECT a.created_at AS opened_at, date_trunc('milliseconds', clock_timestamp()) AS now,
+       t.seq::text, t.created_at, t.balance_after::text, t.outstanding_after::text,
+       (SELECT coalesce(json_agg(json_build_object('id', b.id, 'kind', b.kind, 'remaining', m.remaining_after::text,
+                'expires_at', b.expires_at) ORDER BY b.expires_at NULLS LAST, b.priority, b.created_at, b.id), '[]')
+        FROM buckets b CROSS JOIN LATERAL (
+          SELECT m.remaining_after FROM movements m
+          WHERE m.account_id = a.id AND m.bucket_id = b.id AND m.seq <= t.seq ORDER BY m.seq DESC LIMIT 1) m
+        WHERE b.account_id = a.id AND b.created_at <= t.created_at AND m.remaining_after <> 0) AS buckets
      FROM accounts a LEFT JOIN LATERAL (
        SELECT e.seq, e.created_at, e.balance_after, e.outstanding_after FROM entries e
        WHERE e.account_id = a.id
@@ -62,34 +67,18 @@ export async function getBalanceAt(ctx: CoreContext, input: z.input<typeof balan
   if (point.seq === null) {
     return { accountId, at, opened, entry: null, balance: 0n, available: 0n, outstanding: 0n, buckets: [] };
   }
-  const seq = BigInt(point.seq);
-  const backward = BigInt(point.last_seq) - seq < seq;
-  const rows = await ctx.db.sql.query<{ id: string; kind: BucketKind; remaining: string; expires_at: Date | null }>(
-    `SELECT b.id, b.kind, b.expires_at,
-       (CASE WHEN $5::boolean THEN b.remaining - coalesce(w.amount, 0) ELSE coalesce(w.amount, 0) END)::text AS remaining
-     FROM buckets b LEFT JOIN (
-       SELECT m.bucket_id, sum(m.amount) AS amount FROM entries e JOIN movements m ON m.entry_id = e.id
-       WHERE e.account_id = $1::uuid AND e.seq > $3::bigint AND e.seq <= $4::bigint GROUP BY m.bucket_id) w ON w.bucket_id = b.id
-     WHERE b.account_id = $1::uuid AND b.created_at <= $2::timestamptz
-     ORDER BY b.expires_at NULLS LAST, b.priority, b.created_at, b.id`,
-    backward ? [accountId, point.created_at, point.seq, maxSeq, true] : [accountId, point.created_at, '0', point.seq, false],
-  );
-  const buckets = rows
-    .map((b) => {
-      const expiresAt = b.expires_at === null ? null : new Date(b.expires_at);
-      return { id: b.id, kind: b.kind, remaining: BigInt(b.remaining), expiresAt, expired: expiresAt !== null && expiresAt <= at };
-    })
-    .filter((b) => b.remaining !== 0n);
+  const buckets = point.buckets.map((b) => {
+    const expiresAt = b.expires_at === null ? null : new Date(b.expires_at);
+    return { id: b.id, kind: b.kind, remaining: BigInt(b.remaining), expiresAt, expired: expiresAt !== null && expiresAt <= at };
+  });
   return {
     accountId,
     at,
     opened,
-    entry: { seq, createdAt: new Date(point.created_at!) },
+    entry: { seq: BigInt(point.seq), createdAt: new Date(point.created_at!) },
     balance: BigInt(point.balance_after!),
     available: buckets.filter((b) => !b.expired).reduce((sum, b) => sum + b.remaining, 0n),
     outstanding: BigInt(point.outstanding_after!),
     buckets,
   };
 }
-
-const maxSeq = '9223372036854775807';

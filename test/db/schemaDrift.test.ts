@@ -144,7 +144,7 @@ describe.each(engines)('the migrated %s database matches prisma/schema.prisma', 
         idempotencyKey: 'k', requestHash: 'h', category: 'Plan', groupSeq: 1n, action: 'plan', quantity: 1,
       },
     });
-    await prisma.movement.create({ data: { entryId: entry.id, bucketId: bucket.id, amount: 5n } });
+    await prisma.movement.create({ data: { accountId: account.id, entryId: entry.id, seq: 1n, bucketId: bucket.id, amount: 5n, remainingAfter: 5n } });
     await prisma.deposit.create({ data: { accountId: account.id, entryId: entry.id, charged: 5n, held: 1n, action: 'submission' } });
     await prisma.usageRollup.create({ data: { accountId: account.id, periodStart: new Date('2030-01-01T00:00:00Z'), used: 1n, added: 5n, usageCount: 1 } });
 

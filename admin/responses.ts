@@ -62,20 +62,35 @@ export const UsageWrite = component(
   z.strictObject({ ...ledgerWriteShape, depositId: z.uuid().nullable().meta({ description: 'Set when the charge opened a deposit' }) }),
 );
 
-/** A grant or purchase dated in the future (effectiveAt): it lands then, under its key. */
+/** A grant or purchase dated in the future (effectiveAt): it lands then, under its key, unless cancelled before. */
+export const Scheduled = component(
+  'Scheduled',
+  z.strictObject({
+    id: z.uuid(),
+    operation: z.enum(['grant', 'purchase']),
+    status: z.enum(['pending', 'landed', 'failed', 'cancelled']),
+    amount: credits,
+    bucket: z.string().nullable(),
+    effectiveAt: time,
+    expiresAt: nullableTime,
+    reason: z.string().nullable(),
+    scheduledBy: Actor,
+    createdAt: time,
+    landedEntryId: z.uuid().nullable(),
+    landedAt: nullableTime,
+    failure: z.string().nullable(),
+    cancelledAt: nullableTime,
+    cancelledBy: Actor.nullable(),
+    cancelReason: z.string().nullable(),
+  }),
+);
 export const ScheduledWrite = component(
   'ScheduledWrite',
   z.strictObject({
-    scheduled: z.strictObject({
-      id: z.uuid(),
-      operation: z.enum(['grant', 'purchase']),
-      effectiveAt: time,
-      landedEntryId: z.uuid().nullable(),
-      landedAt: nullableTime,
-      failure: z.string().nullable(),
-    }),
+    scheduled: Scheduled,
   }),
 );
+export const ScheduledList = component('ScheduledList', z.strictObject({ scheduled: z.array(Scheduled) }));
 
 /** POST …/quote: what a spend of this usage would do now, written nowhere. */
 export const UsageQuote = component(

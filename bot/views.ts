@@ -4,6 +4,7 @@ import type { ErrorCode } from '../core/errors.js';
 import type { LinkResult } from '../core/identity/claimLinkCode.js';
 import type { WriteResult } from '../core/ledger/ledgerWrite.js';
 import type { UsageQuote } from '../core/ledger/quoteUsage.js';
+import type { ScheduledWriteView } from '../core/ledger/scheduledWrites.js';
 import type { ActivityPage } from '../core/reports/activity.js';
 import type { BalanceBreakdown } from '../core/reports/balanceBreakdown.js';
 import type { DailyUsage } from '../core/reports/dailyUsage.js';
@@ -22,6 +23,8 @@ export type View =
   | { kind: 'usage'; account: string; daily: DailyUsage; monthly: MonthlySummary; timeZone: string }
   | { kind: 'posted'; what: string; result: WriteResult }
   | { kind: 'quote'; account: string; quote: UsageQuote }
+  /** Dated grants and purchases: one just scheduled (again, when replayed) or cancelled, or the pending list. */
+  | { kind: 'scheduled'; account: string; accountId: string; change: 'scheduled' | 'replayed' | 'cancelled' | null; scheduled: ScheduledWriteView[]; timeZone: string }
   | ({ kind: 'linked'; provider: IdentityProvider } & LinkResult)
   | { kind: 'lookup'; search: string; accounts: AccountSummary[] }
   | { kind: 'error'; code: ErrorCode; text: string };

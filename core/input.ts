@@ -84,9 +84,8 @@ export function staffGivesReason(request: { actor: Actor; reason?: string | unde
 export const reasonRequired = { message: 'a reason is required', path: ['reason'] };
 
 /**
- * Parses `input` with `schema`, turning zod's complaint into a typed error with a stable code.
- * Checks what PostgreSQL cannot store, for every field of every use-case at once: text with a
- * NUL or a lone UTF-16 surrogate, dates outside 1970–9999, integers beyond bigint.
+ * Parses with zod into a typed error with a stable code, and refuses what PostgreSQL cannot store (NUL, lone
+ * surrogates, dates outside 1970–9999, integers beyond bigint) for every use-case at once.
  */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const badText = findValue(input, (value) => (typeof value === 'string' ? unstorableText(value) : undefined));

@@ -6,7 +6,12 @@ import { listUnsettledCharges } from '../../core/billing/autoReloadCharges.js';
 import type { CoreContext } from '../../core/context.js';
 import { CreditkeeperError, isCreditkeeperError } from '../../core/errors.js';
 import { type Origin, timeZone as timeZoneSchema } from '../../core/input.js';
+import { parseLocalDateTime } from '../../core/localDateTime.js';
 import { adjust } from '../../core/ledger/adjust.js';
+import { cancelScheduledWrite } from '../../core/ledger/cancelScheduledWrite.js';
+import { listScheduledWrites } from '../../core/ledger/listScheduledWrites.js';
+import { grantOrSchedule } from '../../core/ledger/scheduleGrant.js';
+import type { ScheduledWriteView, ScheduleResult } from '../../core/ledger/scheduledWrites.js';
 import type { WriteResult } from '../../core/ledger/writeSpec.js';
 import { voidGrant } from '../../core/ledger/voidGrant.js';
 import { getActivity } from '../../core/reports/activity.js';
@@ -85,17 +90,20 @@ export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express
   );
   /**
    * A staff write on the account page's form: posted as the signed-in staff member under the
-   * form's key, then back to the account showing the entry; a refusal shows the page with why.
+   * form's key (times typed in the viewer's zone), then back to the account showing what it did
+   * once; a refusal shows the page with why.
    */
-  const staffForm = (path: string, write: (form: Record<string, string>, staff: { accountId: string; idempotencyKey: string; actor: { kind: 'STAFF'; id: string }; origin: Origin }) => Promise<WriteResult>) =>
+  type StaffWrite = { accountId: string; idempotencyKey: string; actor: { kind: 'STAFF'; id: string }; origin: Origin };
+  const staffForm = (path: string, write: (form: Record<string, string>, staff: StaffWrite, timeZone: string) => Promise<WriteResult | ScheduleResult | ScheduledWriteView>) =>
     router.post(
       path,
       page(async (req, res) => {
         const accountId = String(req.params.accountId);
         const form = req.body as Record<string, string>;
         try {
-          const result = await write(form, { accountId, idempotencyKey: form.key ?? '', actor: { kind: 'STAFF', id: req.session.staffId }, origin: originOf(req, 'admin-page') });
-          res.redirect(303, `/admin/accounts/${accountId}?posted=${result.entries[0]!.seq}`);
+          const staff = { accountId, idempotencyKey: form.key ?? '', actor: { kind: 'STAFF', id: req.session.staffId } as const, origin: originOf(req, 'admin-page') };
+          const result = await write(form, staff, viewerOf(req).timeZone);
+          res.redirect(303, `/admin/accounts/${accountId}?${shownOnce(result)}`);
         } catch (error) {
           if (!isCreditkeeperError(error)) throw error;
           res.status(httpStatus[error.code]).send(await accountPage(ctx, req, { error, form }));
@@ -104,6 +112,21 @@ export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express
     );
   staffForm('/accounts/:accountId/adjustments', (form, staff) => adjust(ctx, { ...staff, amount: form.amount ?? '', reason: form.reason ?? '' }));
   staffForm('/accounts/:accountId/voids', (form, staff) => voidGrant(ctx, { ...staff, entryId: form.entryId ?? '', reason: form.reason ?? '' }));
+  // A staff grant now or, with "effective at", when it is due; both times in the viewer's zone.
+  staffForm('/accounts/:accountId/grants', (form, staff, timeZone) =>
+    grantOrSchedule(ctx, {
+      ...staff,
+      type: 'MANUAL_CREDIT',
+      bucket: (form.bucket ?? '') as 'BONUS',
+      amount: form.amount ?? '',
+      reason: form.reason ?? '',
+      ...(form.expiresAt && { expiresAt: parseLocalDateTime(form.expiresAt, timeZone, 'expiresAt') }),
+      ...(form.effectiveAt && { effectiveAt: parseLocalDateTime(form.effectiveAt, timeZone, 'effectiveAt') }),
+    }),
+  );
+  staffForm('/accounts/:accountId/cancellations', (form, { accountId, actor, origin }) =>
+    cancelScheduledWrite(ctx, { accountId, scheduledId: form.scheduledId ?? '', actor, origin, reason: form.reason ?? '' }),
+  );
   router.get(
     '/audit',
     page(async (req, res) => {
@@ -160,6 +183,13 @@ function safeBack(back: unknown): string {
   return url && url.host === 'admin.invalid' && (url.pathname === '/admin' || url.pathname.startsWith('/admin/')) ? `${url.pathname}${url.search}` : '/admin';
 }
 
+/** What the account page shows once after a form: the entry posted, the grant scheduled, or that one was cancelled. */
+function shownOnce(result: WriteResult | ScheduleResult | ScheduledWriteView): string {
+  if ('entries' in result) return `posted=${result.entries[0]!.seq}`;
+  if ('scheduled' in result) return `scheduled=${result.scheduled.id}`;
+  return 'cancelled=1';
+}
+
 /** The plan's own grants are the allocation; everything else added in the period is shown beside it. */
 const planGrantTypes = new Set(['PLAN_GRANT', 'WEEKLY_GRANT']);
 
@@ -174,16 +204,18 @@ async function accountPage(ctx: CoreContext, req: SignedIn, problem: AccountPage
   const viewer = viewerOf(req);
   // The chart's days and "this month" are the viewer's too.
   const { timeZone } = viewer;
-  const [owner, breakdown, activity, usage, posted, unsettled] = await Promise.all([
+  const [owner, breakdown, activity, usage, posted, unsettled, { scheduled }] = await Promise.all([
     getAccountOwner(ctx, accountId),
     getBalanceBreakdown(ctx, { accountId, timeZone }),
     getActivity(ctx, { accountId, filter, ...(q.cursor && { cursor: q.cursor }) }),
     getDailyUsage(ctx, { accountId, timeZone }),
     q.posted ? getActivityGroup(ctx, { accountId, seq: q.posted }).catch(() => []) : Promise.resolve([]),
     listUnsettledCharges(ctx.db.sql, accountId),
+    listScheduledWrites(ctx, { accountId }),
   ]);
   const added = breakdown.plan ? await addedSince(ctx, accountId, breakdown.plan.periodStart) : [];
   const addedThisPeriod = added.filter((a) => !planGrantTypes.has(a.type));
-  const page = { accountId, owner, addedThisPeriod, reachesEveryAccount: req.session.organisationId === null, filter, breakdown, activity, usage, posted: posted[0], unsettled, problem };
+  const page = { accountId, owner, addedThisPeriod, reachesEveryAccount: req.session.organisationId === null, filter, breakdown, activity, usage, posted: posted[0], unsettled, problem,
+    scheduled, justScheduled: scheduled.find((s) => s.id === q.scheduled), cancelled: q.cancelled !== undefined };
   return layout('Account', accountView(page, viewer.csrfToken, viewer.timeZone), viewer);
 }

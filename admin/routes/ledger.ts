@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { futureDate } from '../../core/input.js';
-import { grant, grantInput } from '../../core/ledger/grant.js';
+import { cancelScheduledWrite, cancelScheduledWriteInput } from '../../core/ledger/cancelScheduledWrite.js';
+import { grantInput } from '../../core/ledger/grant.js';
 import { purchase, purchaseInput } from '../../core/ledger/purchase.js';
 import { quoteUsage, quoteUsageInput } from '../../core/ledger/quoteUsage.js';
 import { reconcileDeposit, reconcileDepositInput } from '../../core/ledger/reconcileDeposit.js';
@@ -8,16 +9,18 @@ import { refund, refundInput } from '../../core/ledger/refund.js';
 import { reversePurchase, reversePurchaseInput } from '../../core/ledger/reversePurchase.js';
 import { spend, spendInput } from '../../core/ledger/spend.js';
 import { voidDeposit, voidDepositInput } from '../../core/ledger/voidDeposit.js';
-import { scheduleGrant } from '../../core/ledger/scheduleGrant.js';
+import { listScheduledWrites } from '../../core/ledger/listScheduledWrites.js';
+import { grantOrSchedule } from '../../core/ledger/scheduleGrant.js';
 import { schedulePurchase } from '../../core/ledger/schedulePurchase.js';
 import { voidGrant, voidGrantInput } from '../../core/ledger/voidGrant.js';
 import { accountPath, fieldsOf, ledgerSupplied, reads, route, serviceOrStaffWrites, serviceWrites } from '../route.js';
-import { LedgerWrite, ScheduledWrite, UsageQuote, UsageWrite } from '../responses.js';
+import { LedgerWrite, Scheduled, ScheduledList, ScheduledWrite, UsageQuote, UsageWrite } from '../responses.js';
 
 /** The host product's writes: each one ledger operation on one account. */
 const id = z.uuid({ message: 'must be an id' });
 const entryPath = accountPath.extend({ entryId: id });
 const depositPath = accountPath.extend({ depositId: id });
+const scheduledPath = accountPath.extend({ scheduledId: id });
 
 export const ledgerRoutes = [
   route({
@@ -92,10 +95,32 @@ export const ledgerRoutes = [
     response: LedgerWrite.or(ScheduledWrite),
     status: 201,
     accountParam: 'accountId',
-    handle: (ctx, { params, body: { effectiveAt, ...body }, idempotencyKey, actor, origin }) => {
-      const request = { ...body, accountId: params.accountId, idempotencyKey, actor, origin };
-      return effectiveAt ? scheduleGrant(ctx, { ...request, effectiveAt }) : grant(ctx, request);
-    },
+    handle: (ctx, { params, body, idempotencyKey, actor, origin }) => grantOrSchedule(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin }),
+  }),
+  route({
+    method: 'get',
+    path: '/v1/accounts/:accountId/scheduled',
+    tag: 'Ledger',
+    summary: 'The dated grants and purchases still to land on this account, soonest first (at most 100)',
+    scopes: reads,
+    params: accountPath,
+    write: false,
+    response: ScheduledList,
+    accountParam: 'accountId',
+    handle: (ctx, { params }) => listScheduledWrites(ctx, params),
+  }),
+  route({
+    method: 'post',
+    path: '/v1/accounts/:accountId/scheduled/:scheduledId/cancel',
+    tag: 'Ledger',
+    summary: 'Cancel a dated grant or purchase before it is due: it never lands (once due, 409 ALREADY_LANDED: void the grant instead); staff give a reason',
+    scopes: serviceOrStaffWrites,
+    params: scheduledPath,
+    body: fieldsOf(cancelScheduledWriteInput, ['accountId', 'scheduledId', 'actor', 'origin']),
+    write: 'stored',
+    response: Scheduled,
+    accountParam: 'accountId',
+    handle: (ctx, { params, body, actor, origin }) => cancelScheduledWrite(ctx, { ...body, ...params, actor, origin }),
   }),
   route({
     method: 'post',

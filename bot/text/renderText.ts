@@ -1,5 +1,6 @@
 import type { WhyFinding } from '../../core/reports/why.js';
 import type { UsageQuote } from '../../core/ledger/quoteUsage.js';
+import type { ScheduledWriteView } from '../../core/ledger/scheduledWrites.js';
 import { counted, creditKindName, creditsNotes, zonedTime, zoneNote } from '../chatFormat.js';
 import type { View } from '../views.js';
 
@@ -74,6 +75,8 @@ export function renderText(view: View): string {
     }
     case 'quote':
       return quoteText(view.account, view.quote, n);
+    case 'scheduled':
+      return scheduledText(view, at, n);
     case 'linked':
       return view.rewarded > 0n
         ? `Linked to ${view.userExternalId}. Discord reward: ${signed(view.rewarded)} — balance ${n(view.balance ?? 0n)}.`
@@ -85,6 +88,23 @@ export function renderText(view: View): string {
     case 'error':
       return view.text;
   }
+}
+
+function scheduledText(view: Extract<View, { kind: 'scheduled' }>, at: (date: Date) => string, n: (v: bigint) => string): string {
+  const credits = (s: ScheduledWriteView) => `${n(s.amount)} ${s.operation === 'purchase' ? 'purchased' : (s.bucket ?? '').toLowerCase()} credits`;
+  const due = (s: ScheduledWriteView) => `${at(s.effectiveAt)} (${view.timeZone})${s.expiresAt ? `, expiring ${at(s.expiresAt)}` : ''}`;
+  const first = view.scheduled[0]!;
+  if (view.change === 'cancelled') return `Cancelled: ${credits(first)} for ${view.account} that were due on ${due(first)}. They will not land.`;
+  if (view.change) {
+    return `Scheduled${view.change === 'replayed' ? ' (already, earlier)' : ''}: ${credits(first)} for ${view.account} on ${due(first)}. ` +
+      `They land then; until then /unschedule account:${view.accountId} schedule:${first.id} reason:"…" cancels it.`;
+  }
+  if (view.scheduled.length === 0) return `${view.account}: nothing scheduled.`;
+  return [
+    `${view.account}: ${view.scheduled.length} scheduled, soonest first`,
+    ...view.scheduled.map((s) => `  ${at(s.effectiveAt).padEnd(20)} +${credits(s).padEnd(24)} by ${s.scheduledBy.id ?? s.scheduledBy.kind.toLowerCase()}${s.reason ? `  “${s.reason}”` : ''}  schedule ${s.id}`),
+    zoneNote(view.timeZone),
+  ].join('\n');
 }
 
 function quoteText(account: string, q: UsageQuote, n: (v: bigint) => string): string {

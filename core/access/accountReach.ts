@@ -3,9 +3,8 @@ import { CreditkeeperError } from '../errors.js';
 import { uuid } from '../input.js';
 
 /**
- * What a credential may reach: every account, or only one organisation's. API tokens and admin
- * sessions both carry it. An organisation reaches its own account and its clients' accounts, never
- * its members' personal accounts: membership lets a member into the organisation, not the reverse.
+ * What a credential (API token or admin session) may reach: every account, or one organisation's own and its
+ * clients'. Never its members' personal accounts: membership lets a member in, not the organisation out.
  */
 export interface Reach {
   /** Set when the credential may only reach this organisation's accounts. */

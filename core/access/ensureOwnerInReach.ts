@@ -5,9 +5,8 @@ import { CreditkeeperError } from '../errors.js';
 import { ensureOrganisationInReach, type Reach } from './accountReach.js';
 
 /**
- * Whether a credential may open (or find) this owner's account. An organisation-limited one opens
- * only its own organisation's account and its clients', never a user's: a user's own account is
- * outside every organisation (see accountReach.ts).
+ * Whether a credential may open (or find) this owner's account; an organisation-limited one never reaches a
+ * user's own account, which is outside every organisation (accountReach.ts).
  */
 export async function ensureOwnerInReach(ctx: CoreContext, reach: Reach, owner: z.infer<typeof openAccountInput>['owner']): Promise<void> {
   if (!reach.organisationId) return;

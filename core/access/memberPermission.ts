@@ -5,9 +5,8 @@ import type { Actor, Origin } from '../input.js';
 import { recordAudit } from '../audit/recordAudit.js';
 
 /**
- * What a member's role lets them do on their organisation's accounts (and its clients'): operators
- * run usage and see the pool; only admins and owners buy, adjust, grant, set auto-reload or change
- * members. Viewers only read.
+ * A role's rights on its organisation's (and clients') accounts: operators run usage, admins and owners buy,
+ * adjust, grant, set auto-reload and change members, viewers only read.
  */
 export const rolesAllowed = {
   spend: ['OWNER', 'ADMIN', 'OPERATOR'],
@@ -23,9 +22,8 @@ export const rolesAllowed = {
 export type MemberAction = keyof typeof rolesAllowed;
 
 /**
- * A write made by a user (the acting member the host product named, or a chat user) is checked
- * against their role; writes by the service, staff or the system are not. A user acts on their own
- * personal account freely and on nobody else's. A refusal writes nothing and is audited.
+ * Only a user's writes are checked against their role (service, staff and system are trusted); a user's own
+ * personal account is theirs alone. A refusal writes nothing and is audited.
  */
 export async function ensureActorMay(
   ctx: CoreContext,

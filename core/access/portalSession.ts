@@ -5,9 +5,8 @@ import { hashSecret } from './createApiToken.js';
 import { rolesAllowed } from './memberPermission.js';
 
 /**
- * A session of the users' own credits page (/portal): one account, seen by one of the host's
- * users. The viewer's standing on the account is read again on every page, so a member removed
- * (or demoted) meanwhile loses the page (or its Purchase button) at once.
+ * A /portal session: one account seen by one host user. Their standing is re-read on every page, so a removed
+ * or demoted member loses the page (or its Purchase button) at once.
  */
 export interface PortalSession {
   accountId: string;

@@ -11,9 +11,8 @@ export const setPortalTimeZoneInput = z.strictObject({
 });
 
 /**
- * The viewer's browser reports its zone once per session; it replaces the zone Creditkeeper knew
- * for the user, never one the host chose. A zone this server does not know keeps the one it has:
- * either way the browser is not asked again.
+ * The browser's zone replaces the one Creditkeeper guessed, never one the host chose; an unknown zone is
+ * ignored, and either way the browser is not asked again.
  */
 export async function setPortalTimeZone(ctx: CoreContext, input: z.input<typeof setPortalTimeZoneInput>): Promise<void> {
   const parsed = setPortalTimeZoneInput.safeParse(input);

@@ -10,9 +10,8 @@ export interface Party {
 }
 
 /**
- * Who owns an account and who is around it, for staff: a user and the organisations they are a
- * member of; an organisation with its clients and its members; a client with its organisation,
- * that organisation's other clients and its members. Roles are the organisation's.
+ * Who owns an account and who is around it, for staff: a user's organisations; an organisation's clients and
+ * members; a client's organisation, sibling clients and members (roles are the organisation's).
  */
 export interface AccountOwner {
   kind: OwnerKind;

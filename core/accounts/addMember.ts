@@ -17,9 +17,8 @@ export const addMemberInput = z.strictObject({
 });
 
 /**
- * Adds a user to an organisation with a role, or changes the role they have. Users belong to the
- * host product, not to an organisation, so a credential limited to one organisation may change the
- * roles of its own members but not enrol anyone new: that takes an unrestricted SERVICE token.
+ * Adds a member or changes their role. Users belong to the host, not an organisation, so an organisation-limited
+ * credential may change its members' roles but enrolling someone new takes an unrestricted SERVICE token.
  */
 export async function addMember(
   ctx: CoreContext,

@@ -8,14 +8,8 @@ import { chargeReservation } from './chargeReservation.js';
 import { monthStartSql } from './autoReloadSettings.js';
 
 /**
- * "If Auto Reload is enabled and a submission's cost was too high for the bare balance,
- * the system charged your card for a small top up and continued." Called with the spend's denial:
- * reserves one top-up (recording the charge attempt), charges it through the payment gateway and
- * posts it as an "Auto reload" purchase, so the spend can be tried again. Returns false (the
- * denial stands) when auto-reload is off, the top-up would not cover the shortfall, this month's
- * limit would be passed or the balance would pass its maximum. A failed or unanswered charge
- * throws PAYMENT_FAILED. The charge's key derives from the spend's and the gateway gets it too, so
- * a retried spend asks about the same charge instead of making another.
+ * Called with a spend's denial: tops the account up through the gateway so the spend can be retried; false when
+ * the top-up is off or not allowed. The charge's key derives from the spend's, so a retry asks about the same charge.
  */
 export async function autoReload(ctx: CoreContext, spend: { accountId: string; idempotencyKey: string }, denial: CreditkeeperError): Promise<boolean> {
   if (!ctx.payments) return false;
@@ -75,11 +69,8 @@ export async function previewAutoReload(ctx: CoreContext, accountId: string, req
 }
 
 /**
- * Decides the top-up holding the account's row lock, the lock every ledger write on it takes to
- * land, so no other write or reservation interleaves with the decision: the month's reservations
- * (charged, being charged or of unknown outcome) plus this one stay within the limit. Records the
- * charge attempt before the host is asked. A retry finds its own reservation and asks again under
- * its key; one whose purchase already landed needs none; a declined one is decided anew.
+ * Decided under the account's row lock (every ledger write takes it), so the month's reservations stay within
+ * the limit; the attempt is recorded before the host is asked, and a retry finds its own reservation.
  */
 async function reserveTopUp(
   ctx: CoreContext,

@@ -4,11 +4,8 @@ import type { PaymentGateway } from './paymentGateway.js';
 import { confirmCharge, declineCharge } from './settleCharge.js';
 
 /**
- * Asks the host to charge a reserved top-up under the reservation's key, and settles it by the
- * answer: charged, its purchase lands (CONFIRMED); declined, its room goes back (DECLINED); no
- * answer, it may have charged, so it stays reserved as UNKNOWN for a retry, the settler or the
- * host's confirmation. The caller recorded the attempt (PENDING) before, so a process killed
- * during the call leaves a row that says so. Throws PAYMENT_FAILED unless the top-up landed.
+ * Charges a reserved top-up under its key: charged lands the purchase, declined frees the room, no answer stays
+ * UNKNOWN (it may have charged) for a retry or the settler. Throws PAYMENT_FAILED unless it landed.
  */
 export async function chargeReservation(
   ctx: CoreContext,

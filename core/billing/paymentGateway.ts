@@ -16,11 +16,8 @@ export interface PaymentGateway {
 const chargeResponse = z.object({ chargeId: z.string().min(1).max(200) });
 
 /**
- * The payment webhook: a POST of JSON to the host product, signed like Stripe's webhooks —
- * header `Creditkeeper-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`, checked by
- * the receiver as verifyPaymentSignature does — answered
- * with 2xx and `{ "chargeId": "…" }` when the card was charged. Anything else, or no answer
- * within the timeout, is a failed charge.
+ * The payment webhook: a signed JSON POST to the host (verifyPaymentSignature.ts); only a 2xx with a chargeId
+ * within the timeout is a charge.
  */
 export function paymentWebhook(options: { url: string; secret: string; timeoutMs: number }): PaymentGateway {
   return {

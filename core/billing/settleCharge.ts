@@ -14,10 +14,8 @@ export const chargeOutcome = z.discriminatedUnion('outcome', [
 export const settleChargeInput = z.strictObject({ accountId: uuid, chargeKey, outcome: chargeOutcome });
 
 /**
- * The host confirms or refuses an auto-reload charge, typically one whose answer was lost: a
- * charged one is credited (its AUTO_RELOAD purchase, under the charge's key, so exactly once
- * however often it is confirmed), a declined one releases its reservation. Saying the same again
- * answers the same; refusing a charge already credited is CHARGE_ALREADY_SETTLED.
+ * The host confirms (credited once, under the charge's key) or refuses (reservation released) a charge whose
+ * answer was lost; repeating the same answer is a replay, refusing a credited one CHARGE_ALREADY_SETTLED.
  */
 export async function settleCharge(ctx: CoreContext, input: z.input<typeof settleChargeInput>): Promise<AutoReloadCharge> {
   const { accountId, chargeKey: key, outcome } = parseInput(settleChargeInput, input);
@@ -40,9 +38,8 @@ async function readCharge(ctx: CoreContext, accountId: string, key: string): Pro
 }
 
 /**
- * Lands the charge's purchase, then marks it CONFIRMED: a process dying between the two leaves
- * it unsettled, and settling it again replays the purchase. Confirmed after a decline, it is
- * credited all the same: the card was charged.
+ * Purchase first, CONFIRMED after: a crash between leaves it unsettled and the next settle replays the purchase.
+ * Confirmed after a decline, it is credited all the same: the card was charged.
  */
 export async function confirmCharge(ctx: CoreContext, charge: { accountId: string; chargeKey: string; chargeId: string }): Promise<AutoReloadCharge> {
   const found = await readCharge(ctx, charge.accountId, charge.chargeKey);

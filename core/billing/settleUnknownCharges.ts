@@ -18,11 +18,8 @@ const settlerLockKey = 7_301_002;
 const defaultAbandonedAfterMs = 60_000;
 
 /**
- * Settles auto-reload charges whose answer was lost: each UNKNOWN one, and each PENDING one whose
- * attempt is twice the webhook's timeout old (the process asking died: it would have given up by
- * then), is asked about again under its own idempotency key, which the host answers with the
- * charge it made, if any, without charging again. A charged one is credited once, a declined one
- * released. One process at a time, by a PostgreSQL advisory lock; each charge once per run.
+ * Asks again, under each charge's own key, about UNKNOWN charges and PENDING ones older than twice the timeout
+ * (their asker died); the host answers without charging again. One process at a time (advisory lock).
  */
 export async function settleUnknownCharges(ctx: CoreContext, options: { logger: Logger; batchSize?: number }): Promise<ChargeSettlement> {
   const { logger, batchSize = 100 } = options;

@@ -4,10 +4,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export const paymentSignatureToleranceSeconds = 5 * 60;
 
 /**
- * The `Creditkeeper-Signature` header for a payment webhook body sent at `timestamp` (unix
- * seconds): `t=<timestamp>,v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`. The timestamp
- * is inside the signed text, so changing it breaks the signature; being digits only, the first
- * "." after it is where the body starts.
+ * `t=<timestamp>,v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`: the timestamp is signed, so it cannot
+ * be changed, and being digits the first "." after it starts the body.
  */
 export function paymentSignatureHeader(secret: string, timestamp: number, body: string): string {
   return `t=${timestamp},v1=${paymentDigest(secret, String(timestamp), Buffer.from(body)).toString('hex')}`;
@@ -19,11 +17,8 @@ export type PaymentSignatureCheck = { valid: true; timestamp: number } | { valid
 const headerFormat = /^t=([1-9][0-9]{0,14}),v1=([0-9a-f]{64})$/;
 
 /**
- * What the host product's webhook should do before charging (mirror it in any language): take
- * the raw request body as received, before any JSON parsing; read the header in exactly the
- * format above; recompute the HMAC over "<t>.<raw body>" and compare it in constant time; refuse
- * a `t` more than five minutes from now either way, so a captured request cannot be replayed
- * later. Within those five minutes a replay carries the same idempotency key and charges nothing.
+ * The receiver's check (README, Signature schemes): HMAC over the raw body in constant time, and `t` within five
+ * minutes so a captured request cannot be replayed later.
  */
 export function verifyPaymentSignature(request: {
   secret: string;

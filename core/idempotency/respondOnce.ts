@@ -8,11 +8,8 @@ export interface StoredReply {
 }
 
 /**
- * Answers a write once per (scope, key): the first successful reply is kept, and a retry with the
- * same request gets it back unchanged (replayed); the same key with a different request is
- * IDEMPOTENCY_CONFLICT. Failures are not kept, so a denied request can succeed when retried later.
- * Ledger writes are idempotent underneath as well, so even a crash between the write and the
- * keeping of its reply cannot move credits twice.
+ * Keeps a write's first successful reply per (scope, key) for retries; a different request under the key is
+ * IDEMPOTENCY_CONFLICT. Failures are not kept, so a denied request may succeed when retried.
  */
 export async function respondOnce(
   ctx: CoreContext,

@@ -20,11 +20,8 @@ export interface LinkResult {
 }
 
 /**
- * Links a chat identity to the user who asked for `code`, and pays the one-time Discord reward
- * (5 credits) the first time. The reward is claimed once per Discord account and once
- * per user, ever: unlinking and relinking, linking the same Discord account to someone else, or
- * two claims racing pay nothing more. The claim row commits with the link; the credits follow
- * under a key derived from the claim, so a crash in between is paid by the next link attempt.
+ * Links a chat identity and pays the Discord reward once per Discord account and once per user, ever. The claim
+ * commits with the link and the credits follow under a key derived from it, so a crash is paid by the next attempt.
  */
 export async function claimLinkCode(ctx: CoreContext, input: z.input<typeof claimLinkCodeInput>): Promise<LinkResult> {
   const { provider, externalId, code } = parseInput(claimLinkCodeInput, input);

@@ -7,16 +7,13 @@ import type { StagedEntry } from './entryView.js';
 import type { AuditDraft, DepositDraft, DepositSettlement, EntryDraft } from './ledgerDrafts.js';
 
 /**
- * One account's ledger for one write: the account, its buckets with credit left (accountBuckets.ts),
- * and the entries staged by the operations of the write (one, or several queued on a busy account,
- * each begun with `begin` and undone with `rollback` if it fails). Nothing reaches the database
- * until its `changes()` are flushed (flushStatement.ts), in a single statement.
+ * One account's ledger for one write (or several queued, each undoable alone): nothing reaches the database
+ * until its changes() are flushed, in one statement (flushStatement.ts).
  */
 
 /**
- * An account as a write starts from it: read from the database, or as this process last saw it
- * (core/ledger/knownAccounts.ts). `seenAt`: when this process last read or wrote it, so the next
- * write's time does not go back before it (null when just read).
+ * An account as a write starts from it, read or as this process last saw it (knownAccounts.ts). `seenAt` keeps
+ * the next write's time from going back before it (null when just read).
  */
 export interface AccountSnapshot {
   id: string;
@@ -74,10 +71,8 @@ interface Mark {
 const systemActor: Actor = { kind: 'SYSTEM' };
 
 /**
- * The most credits an account may hold: the largest single amount (AMOUNT_OUT_OF_RANGE), so one
- * maximal purchase fills an empty account, and far inside the 64-bit columns (about 9,223 times
- * over), so no sum the ledger keeps can overflow. Every bucket holds part of the balance, so none
- * passes it either.
+ * As large as the largest single amount, so one maximal purchase fills an empty account, and about 9,223 times
+ * inside the 64-bit columns, so no sum the ledger keeps can overflow.
  */
 export const maxBalance = maxCredits;
 
@@ -234,11 +229,8 @@ export class AccountLedger extends AccountBuckets {
   }
 
   /**
-   * Usage of the same activity and source, close together in time, shows as one row. A usage
-   * entry joins the group of the entry just before it when that is usage of the same category and
-   * source and the group started less than the window ago; anything else between them (a grant, a
-   * refund, other usage) starts a new row, so each row's balance after holds. Usage reported late
-   * is a row of its own, so the row can say when it happened.
+   * Close-together usage of the same category and source joins one activity row; anything between them starts a
+   * new row, so each row's balance after holds. Late usage is a row of its own, to say when it happened.
    */
   private usageGroupFor(draft: EntryDraft): bigint | undefined {
     const last = this.lastEntry;

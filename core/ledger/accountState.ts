@@ -49,9 +49,8 @@ export async function readAccountStates(
 }
 
 /**
- * A read account's write happens at the database's now, or at its last entry's time if that is
- * later (written by a process whose clock ran up to half a round trip ahead): entry times never
- * go back along an account's seq, which is what lets reports find a moment's first entry by time.
+ * A write is stamped at the later of the database's now and the account's last entry's time, so entry times
+ * never go back along seq: that is what lets reports find a moment's first entry by time.
  */
 export function writeTime(state: AccountState): Date {
   const now = new Date(state.now);

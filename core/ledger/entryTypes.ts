@@ -1,11 +1,8 @@
 import type { BucketKind, EntryType } from '../db/generated/enums.js';
 
 /**
- * What each entry type means, in one table: the label users see in the log (seed wording),
- * the filter it falls under, and how it counts in usage rollups.
- *  - usage: credits consumed (counted as a usage transaction)
- *  - usageCorrection: credits of earlier usage coming back or charged after the fact
- *  - addition / removal: credits granted or taken away for other reasons
+ * What each entry type means: the label users see in the log, the filter it falls under and how it counts
+ * in usage rollups (usage, usageCorrection of earlier usage, or another addition / removal).
  */
 export type EntryClass = 'usage' | 'usageCorrection' | 'addition' | 'removal';
 export type ActivityFilter = 'ADDED' | 'USED' | 'ADJUSTMENTS';
@@ -34,9 +31,8 @@ export const entryTypes: Record<EntryType, { label: string; class: EntryClass; f
 };
 
 /**
- * Entry types a staff member or the host product may use to grant credits into a bucket. The
- * rewards are not among them: they are paid only by their own flows (a Discord link, a verified
- * ad view), each with its once-only rule.
+ * Types staff or the host may grant; the rewards are not among them, since only their own flows (with their
+ * once-only rules) pay them.
  */
 export const grantTypes = [
   'PLAN_GRANT',

@@ -1,9 +1,8 @@
 import type { CoreContext } from '../context.js';
 
 /**
- * When an operation already wrote entries under this key on the account: a use-case that does
- * something outside the ledger (saving a subscription, charging a card) asks first, so a retry
- * replays instead of doing that part again.
+ * When this key already wrote entries on the account: a use-case with a side effect outside the ledger asks
+ * first, so a retry replays instead of repeating it.
  */
 export async function keyUse(ctx: CoreContext, accountId: string, idempotencyKey: string): Promise<{ at: Date; requestHash: string } | null> {
   const [row] = await ctx.db.sql.query<{ created_at: Date; request_hash: string }>(

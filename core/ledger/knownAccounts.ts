@@ -1,12 +1,8 @@
 import type { AccountSnapshot } from './accountLedger.js';
 
 /**
- * The accounts this process wrote or read last, each as it then stood. The next batchable write
- * of a known account starts from that instead of reading the account: one round trip, not two.
- * Knowledge is never trusted blindly: the flush moves an account only if its sequence is still
- * the one the write started from and none of the write's keys was used before, so an account
- * another process wrote meanwhile (or a retried key) costs a read and a second try, never a wrong
- * balance. The `capacity` accounts seen most recently are kept; older ones are read again.
+ * The accounts this process last saw, so a batchable write skips the read. Never trusted blindly: the flush's
+ * seq and key guard turns a stale one into a read and a retry, never a wrong balance.
  */
 export class KnownAccounts {
   /** In the order they were last seen, oldest first. */
@@ -32,12 +28,8 @@ export class KnownAccounts {
 }
 
 /**
- * The database's clock as this process last measured it. Entry times come from the database's
- * clock, which every other time (renewals due, report windows) is judged by; a write that reads
- * nothing asks this instead. Each read of accounts measures it again: its `now` against the
- * moment the answer arrived, so it is behind by at most the round trip and never ahead. Ahead, a
- * write stamped from it could come after one stamped by the database itself and carry a later
- * time: a round trip that waited for a new connection (after a restart) was ahead by half that wait.
+ * The database's clock as last measured (its now when an answer arrived): behind by at most a round trip, never
+ * ahead, so a write that reads nothing cannot be stamped later than the database would.
  */
 export class DatabaseClock {
   private offsetMs = 0;

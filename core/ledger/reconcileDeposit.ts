@@ -18,9 +18,8 @@ export const reconcileDepositInput = z.strictObject({
 });
 
 /**
- * After delivery: unused deposit comes back as a positive entry; an overrun is
- * charged if the balance covers it, and whatever it cannot cover becomes an outstanding
- * balance that later additions pay first.
+ * After delivery: unused deposit comes back, an overrun is charged, and what the balance cannot cover becomes
+ * outstanding, which later additions pay first.
  */
 export async function reconcileDeposit(ctx: CoreContext, input: z.input<typeof reconcileDepositInput>): Promise<WriteResult> {
   const request = parseInput(reconcileDepositInput, input);

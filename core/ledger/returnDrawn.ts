@@ -28,9 +28,8 @@ export async function drawnAndNotReturned(ledger: AccountLedger, tx: Tx, entryId
 }
 
 /**
- * Returns `amount` of the credits an entry drew, last-drawn bucket first (the credits that would
- * have lasted longest). Credits whose bucket has expired since come back in a new bonus bucket
- * that does not expire: a refund should never hand back credits that vanish on the spot.
+ * Gives back what an entry drew, last-drawn bucket first; credits whose bucket expired since come back in a
+ * non-expiring bonus bucket, so a refund never hands back credits that vanish on the spot.
  */
 export function returnCredits(ledger: AccountLedger, drawn: Map<string, bigint>, amount: bigint): MovementState[] {
   const buckets = [...drawn.keys()]

@@ -14,9 +14,8 @@ export const reversePurchaseInput = z
   .refine(staffGivesReason, reasonRequired);
 
 /**
- * Takes back the credits of a reversed purchase (affiliate refund): from the
- * purchase's own bucket first, then in drawdown order. What was already spent becomes an
- * outstanding balance that later additions pay.
+ * Takes back a reversed purchase (affiliate refund), from its own bucket first; what was already spent becomes
+ * outstanding.
  */
 export async function reversePurchase(ctx: CoreContext, input: z.input<typeof reversePurchaseInput>): Promise<WriteResult> {
   const request = parseInput(reversePurchaseInput, input);

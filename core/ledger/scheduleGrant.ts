@@ -3,7 +3,8 @@ import { ensureActorMay } from '../access/memberPermission.js';
 import type { CoreContext } from '../context.js';
 import { CreditkeeperError } from '../errors.js';
 import { futureDate, parseInput } from '../input.js';
-import { grantInput } from './grant.js';
+import { grant, grantInput } from './grant.js';
+import type { WriteResult } from './ledgerWrite.js';
 import { type ScheduleResult, scheduleWrite } from './scheduledWrites.js';
 
 export const scheduleGrantInput = grantInput.extend({ effectiveAt: futureDate });
@@ -19,4 +20,10 @@ export async function scheduleGrant(ctx: CoreContext, input: z.input<typeof sche
   }
   await ensureActorMay(ctx, request, 'grant');
   return scheduleWrite(ctx, 'grant', request, effectiveAt);
+}
+
+/** A grant now or, with `effectiveAt`, when it is due: what HTTP, chat and the admin page offer alike. */
+export function grantOrSchedule(ctx: CoreContext, input: z.input<typeof grantInput> & { effectiveAt?: Date | undefined }): Promise<WriteResult | ScheduleResult> {
+  const { effectiveAt, ...request } = input;
+  return effectiveAt ? scheduleGrant(ctx, { ...request, effectiveAt }) : grant(ctx, request);
 }

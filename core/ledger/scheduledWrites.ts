@@ -1,18 +1,36 @@
 import type { CoreContext } from '../context.js';
 import { CreditkeeperError } from '../errors.js';
 import { jsonSafe } from '../idempotency/respondOnce.js';
+import type { Actor, Origin } from '../input.js';
 import { requestHashOf } from './writeSpec.js';
+
+/** An actor as replies show it (no id is null). */
+type ActorView = { kind: Actor['kind']; id: string | null };
+const actorView = (a: Actor): ActorView => ({ kind: a.kind, id: a.id ?? null });
 
 /** A grant or purchase dated in the future, as its caller sees it. */
 export interface ScheduledWriteView {
   id: string;
   operation: 'grant' | 'purchase';
+  /** pending until due; then landed (or failed); cancelled if called off before. */
+  status: 'pending' | 'landed' | 'failed' | 'cancelled';
+  amount: bigint;
+  /** A grant's bucket (purchases go to PURCHASED). */
+  bucket: string | null;
   effectiveAt: Date;
+  expiresAt: Date | null;
+  reason: string | null;
+  /** Who scheduled it: the landed entry is theirs. */
+  scheduledBy: ActorView;
+  createdAt: Date;
   /** Set once it has landed: the entry it wrote. */
   landedEntryId: string | null;
   landedAt: Date | null;
   /** Why it could not land (it is not tried again). */
   failure: string | null;
+  cancelledAt: Date | null;
+  cancelledBy: ActorView | null;
+  cancelReason: string | null;
 }
 
 export interface ScheduleResult {
@@ -21,36 +39,66 @@ export interface ScheduleResult {
   replayed: boolean;
 }
 
-interface ScheduledRow {
+export interface ScheduledRow {
   id: string;
+  account_id: string;
   operation: 'grant' | 'purchase';
   request_hash: string;
-  effective_at: Date;
+  effective_at: Date | string;
   landed_entry_id: string | null;
-  landed_at: Date | null;
+  landed_at: Date | string | null;
   failure: string | null;
+  created_at: Date | string;
+  cancelled_at: Date | string | null;
+  cancelled_by: Actor | null;
+  cancel_reason: string | null;
+  amount: string;
+  bucket: string | null;
+  expires_at: string | null;
+  reason: string | null;
+  scheduled_by: Actor;
 }
-const scheduledColumns = 'id, operation, request_hash, effective_at, landed_entry_id, landed_at, failure';
+/** A schedule's columns and what its request says (amount, bucket, expiry, who): from scheduled_writes or a CTE over it. */
+export const scheduledColumns = `id, account_id, operation, request_hash, effective_at, landed_entry_id, landed_at, failure, created_at,
+  cancelled_at, cancelled_by, cancel_reason, request->>'amount' AS amount, request->>'bucket' AS bucket,
+  request->>'expiresAt' AS expires_at, request->>'reason' AS reason, request->'actor' AS scheduled_by`;
+
+/**
+ * The audit row of one step of a schedule, in the statement that takes the step (from its CTE
+ * `changed`), so a step that does not happen (a replay, a lost race) records nothing. The actor
+ * and origin are SQL jsonb expressions.
+ */
+export function auditStepSql(step: 'scheduled' | 'cancelled' | 'landed' | 'failed', actorSql: string, originSql: string, reasonSql = 'NULL'): string {
+  return `INSERT INTO audit_log (actor_kind, actor_id, action, outcome, account_id, entry_id, reason, origin, details)
+    SELECT (${actorSql}->>'kind')::"ActorKind", ${actorSql}->>'id', changed.operation || '.${step}', ${step === 'failed' ? 'changed.failure' : `'done'`},
+      changed.account_id, changed.landed_entry_id, ${reasonSql}, ${originSql},
+      jsonb_build_object('scheduledId', changed.id, 'effectiveAt', changed.effective_at, 'amount', changed.request->>'amount', 'scheduledBy', changed.request->'actor')
+    FROM changed`;
+}
 
 /**
  * Keeps a validated grant or purchase until `effectiveAt` (by the database's clock, which must
- * still be before it). Its idempotency key is the entry's to be: a retry with the same request
- * gets the same schedule, another request under the key is IDEMPOTENCY_CONFLICT.
+ * still be before it), audited with its actor in the same statement. Its idempotency key is the
+ * entry's to be: a retry with the same request gets the same schedule, another request under the
+ * key is IDEMPOTENCY_CONFLICT.
  */
 export async function scheduleWrite(
   ctx: CoreContext,
   operation: ScheduledWriteView['operation'],
-  request: { accountId: string; idempotencyKey: string; actor: { kind: string } },
+  request: { accountId: string; idempotencyKey: string; actor: Actor; origin?: Origin | undefined; reason?: string | undefined },
   effectiveAt: Date,
 ): Promise<ScheduleResult> {
   const requestHash = requestHashOf(operation, request as Parameters<typeof requestHashOf>[1]);
   const [inserted] = await ctx.db.sql.query<ScheduledRow>(
-    `INSERT INTO scheduled_writes (account_id, idempotency_key, operation, request, request_hash, effective_at)
-     SELECT a.id, $2, $3, $4::jsonb, $5, $6::timestamptz FROM accounts a
-     WHERE a.id = $1::uuid AND $6::timestamptz > clock_timestamp()
-       AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.account_id = a.id AND e.idempotency_key = $2)
-     ON CONFLICT (account_id, idempotency_key) DO NOTHING
-     RETURNING ${scheduledColumns}`,
+    `WITH changed AS (
+       INSERT INTO scheduled_writes (account_id, idempotency_key, operation, request, request_hash, effective_at)
+       SELECT a.id, $2, $3, $4::jsonb, $5, $6::timestamptz FROM accounts a
+       WHERE a.id = $1::uuid AND $6::timestamptz > clock_timestamp()
+         AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.account_id = a.id AND e.idempotency_key = $2)
+       ON CONFLICT (account_id, idempotency_key) DO NOTHING
+       RETURNING *),
+     audited AS (${auditStepSql('scheduled', `changed.request->'actor'`, `changed.request->'origin'`, `changed.request->>'reason'`)})
+     SELECT ${scheduledColumns} FROM changed`,
     [request.accountId, request.idempotencyKey, operation, JSON.stringify(request, jsonSafe), requestHash, effectiveAt.toISOString()],
   );
   if (inserted) return { scheduled: toView(inserted), replayed: false };
@@ -69,13 +117,25 @@ export async function scheduleWrite(
   throw new CreditkeeperError('VALIDATION_FAILED', 'effectiveAt must be in the future: a dated grant or purchase cannot land in the past', { path: 'effectiveAt' });
 }
 
+const dateOrNull = (value: Date | string | null) => (value === null ? null : new Date(value));
+
 export function toView(row: ScheduledRow): ScheduledWriteView {
   return {
     id: row.id,
     operation: row.operation,
+    status: row.cancelled_at ? 'cancelled' : row.landed_at ? 'landed' : row.failure ? 'failed' : 'pending',
+    amount: BigInt(row.amount),
+    bucket: row.bucket,
     effectiveAt: new Date(row.effective_at),
+    expiresAt: dateOrNull(row.expires_at),
+    reason: row.reason,
+    scheduledBy: actorView(row.scheduled_by),
+    createdAt: new Date(row.created_at),
     landedEntryId: row.landed_entry_id,
-    landedAt: row.landed_at && new Date(row.landed_at),
+    landedAt: dateOrNull(row.landed_at),
     failure: row.failure,
+    cancelledAt: dateOrNull(row.cancelled_at),
+    cancelledBy: row.cancelled_by && actorView(row.cancelled_by),
+    cancelReason: row.cancel_reason,
   };
 }

@@ -71,9 +71,8 @@ export async function openingForUsage(ctx: CoreContext, request: { accountId: st
 }
 
 /**
- * When late usage happened, bounded by the write's own time (so a retry of a written event still
- * replays after the window passed): refused when more than the skew ahead, older than the limit
- * or before the account opened; one a little ahead happened now (undefined, as one not late).
+ * When late usage happened, judged against the write's own time so a retry replays after the window passed;
+ * refused beyond the skew ahead, the age limit or the account's opening; a little ahead counts as now (undefined).
  */
 export function occurredAtOf(now: Date, occurredAt: Date | undefined, openedAt: Date | null): Date | undefined {
   if (!occurredAt) return undefined;
@@ -124,10 +123,8 @@ export function stageUsage(
 }
 
 /**
- * Charges usage, by price-list action or explicit amount. A charge with a deposit part (a
- * submission's showcase clips) is one entry and an in-flight deposit reconciled later.
- * Denied with INSUFFICIENT_CREDITS, writing nothing, when the account cannot cover it, unless
- * auto-reload tops it up first (then: an "Auto reload" purchase, and the spend).
+ * Charges usage (a deposit part is one entry plus an in-flight deposit). Denied with INSUFFICIENT_CREDITS,
+ * writing nothing, unless auto-reload tops the account up first.
  */
 export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>): Promise<SpendResult> {
   const request = parseInput(spendInput, input);

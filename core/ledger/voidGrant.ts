@@ -16,9 +16,8 @@ export const voidGrantInput = z
   .refine(staffGivesReason, reasonRequired);
 
 /**
- * Voids one grant or purchase: what is left of the bucket it opened leaves with a VOID entry
- * naming it; what was already spent stays spent, and nothing becomes outstanding. Once per
- * grant; a bucket used up or expired has nothing to void.
+ * Voids what is left of the bucket a grant or purchase opened, once; what was spent stays spent and nothing
+ * becomes outstanding.
  */
 export async function voidGrant(ctx: CoreContext, input: z.input<typeof voidGrantInput>): Promise<WriteResult> {
   const request = parseInput(voidGrantInput, input);

@@ -11,11 +11,8 @@ import { lockAccountStatement } from './writeStatements.js';
 import type { LedgerWriteSpec, WriteResult } from './writeSpec.js';
 
 /**
- * The attempt: a group of writes staged on their accounts, flushed in one statement, and what did
- * not land redone. Each account moves only if nothing else wrote it since it was read (or since
- * this process last saw it): otherwise that account alone is tried again, from a read if it had
- * started from what this process knew, under its row lock if it had been read. A write that fails
- * while staging is undone alone and fails alone.
+ * Stages a group, flushes it in one statement and redoes what did not land: from a read if it started from
+ * what this process knew, under the row lock if it was read. A write failing while staging fails alone.
  */
 
 /** A write waiting for its group, with its caller's settlement. */
@@ -110,10 +107,8 @@ async function attempt(session: SqlSession, memory: AccountMemory, group: Accoun
 }
 
 /**
- * Stages each batch on its account (null: no such account). An account starts as this process
- * last saw it when it knows it (batchable writes only), and is read otherwise: all those of the
- * group in one statement. A known account whose staging refused a write is read too, since the
- * refusal may be a retry of a key it does not know.
+ * Known accounts start as last seen, the rest are read in one statement; a known account that refused a write
+ * is read too, as the refusal may be a retry of a key it does not know.
  */
 async function stageGroup(
   session: SqlSession,
@@ -144,9 +139,8 @@ async function stageGroup(
 }
 
 /**
- * Stages one account's writes in turn on its ledger; a failing one is undone alone and fails
- * alone. `usedKeys`: the writes' keys used before, with the request each was used for; null
- * when the account was not read, so its keys are unknown (the flush's guard checks them).
+ * `usedKeys`: the keys used before with their requests; null when the account was not read, so the flush's
+ * guard checks them instead.
  */
 async function stage(
   session: SqlSession,
@@ -183,11 +177,7 @@ function keyConflict(idempotencyKey: string): CreditkeeperError {
   return new CreditkeeperError('IDEMPOTENCY_CONFLICT', `Idempotency key ${idempotencyKey} was already used for a different request`, { idempotencyKey });
 }
 
-/**
- * Writes the accounts with a write to write in one statement, and returns the ids of those it
- * moved. An account none of whose writes succeeded is not written at all, not even its sweep
- * (the next write will make it).
- */
+/** Returns the ids of the accounts moved; one whose writes all failed is not written at all, not even its sweep. */
 async function flush(session: SqlSession, accounts: (StagedAccount | null)[]): Promise<Set<string>> {
   const flushes = accounts.flatMap((account) => (account?.wrote ? [toFlush(account.ledger.changes())] : []));
   if (flushes.length === 0) return new Set();

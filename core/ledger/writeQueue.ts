@@ -5,10 +5,8 @@ import { type AccountBatch, type AccountMemory, type QueuedWrite, writeGroup } f
 import { type LedgerWriteSpec, requestHashOf, type WriteResult } from './writeSpec.js';
 
 /**
- * The queue that forms groups. Within a process, writes on one account queue, and at most two
- * groups of writes are in flight; what arrives meanwhile waits and then goes as one group (one
- * read, one statement, one commit for many). A busy account's queued writes go in one group too,
- * so throughput grows with load.
+ * Writes arriving while groups are in flight wait and go together (one read, one statement, one commit), so
+ * throughput grows with load.
  */
 
 /** One account's writes waiting in this process; at most one batch of them is being written at a time. */
@@ -31,11 +29,7 @@ interface Writer extends AccountMemory {
 const maxBatch = 100;
 /** Accounts in one group. */
 const maxGroupAccounts = 64;
-/**
- * Groups written at once. While they are in flight, new writes wait and then go together: one
- * round trip and one commit for many. Two keep both the server and this process busy; more
- * only split the same work into more, smaller transactions.
- */
+/** Two keep both the server and this process busy; more only split the same work into smaller transactions. */
 const maxGroupsWriting = 2;
 /** Accounts this process keeps as it last saw them, to start their next write from (~2.5 KB each with two buckets: ~50 MB). */
 const maxKnownAccounts = 20_000;

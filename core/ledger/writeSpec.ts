@@ -29,10 +29,8 @@ export interface LedgerWriteSpec {
   /** Stages the operation's entries on the ledger; throwing writes nothing. */
   write: (ledger: AccountLedger, tx: Tx) => Promise<void> | void;
   /**
-   * The staging reads nothing but the ledger itself (spends, purchases, grants, adjustments,
-   * renewals): such writes are committed together with the others waiting, on any account.
-   * Writes that read entries or deposits of their own (refunds, reversals, reconciliations) run
-   * alone, so what they read cannot be changed by a write staged beside them.
+   * True when staging reads only the ledger, so it may share a group; writes that read entries or deposits
+   * (refunds, reversals, reconciliations) run alone, so a neighbour cannot change what they read.
    */
   batchable?: boolean;
 }

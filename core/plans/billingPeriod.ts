@@ -58,7 +58,7 @@ export function lastAnniversary(day: number, timeZone: string, now: Date): Date 
   }
 }
 
-interface WallClock {
+export interface WallClock {
   year: number;
   month: number;
   day: number;
@@ -103,7 +103,7 @@ export function wallClock(moment: Date, timeZone: string): WallClock {
  * DST gap the wall clock does not exist and the moment after the gap is used; in an overlap,
  * the first of the two.
  */
-function fromWallClock(local: WallClock, timeZone: string): Date {
+export function fromWallClock(local: WallClock, timeZone: string): Date {
   const asUtc = Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute, local.second, local.millisecond);
   const offsetAt = (moment: number) => {
     const seen = wallClock(new Date(moment), timeZone);

@@ -22,15 +22,8 @@ export interface SubscriptionResult {
 }
 
 /**
- * Moves an active subscription to another plan.
- *
- * Same period length (Starter → Growth): the cycle and anniversary stay, and a "Mid cycle
- * proration" entry settles the difference over what is left of the period:
- *   (new allocation − old allocation) × time left ÷ period length, rounded toward zero.
- * An upgrade adds that many plan credits, expiring with the period's; a downgrade removes that
- * many, but only from plan credits left (never purchased ones), so it can come to less.
- * Different period length (Free weekly → Starter monthly): a new cycle starts now; plan credits
- * left stop and the new plan's allocation is granted, as at a renewal.
+ * Changes plan: same period length prorates the difference over the time left (README, Plans, renewals); another length
+ * starts a new cycle now, as at a renewal.
  */
 export async function changePlan(ctx: CoreContext, input: z.input<typeof changePlanInput>): Promise<SubscriptionResult> {
   const request = parseInput(changePlanInput, input);

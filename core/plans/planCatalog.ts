@@ -2,11 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CreditkeeperError } from '../errors.js';
 
-/**
- * The plans a subscription can be on. The defaults are the documented plans (12
- * free credits a week; Starter 150, Growth 325, Scale 575 a month); a deployment
- * replaces them with a JSON file (PLANS_FILE) validated by the same schema.
- */
+/** The plans: the documented defaults, or a deployment's PLANS_FILE validated by the same schema. */
 const plan = z.strictObject({
   name: z.string().min(1).max(100),
   /** Credits granted at the start of every period. */

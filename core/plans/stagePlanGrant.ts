@@ -6,11 +6,8 @@ import { type Plan, planGrant } from './planCatalog.js';
 export const planKinds = ['PLAN', 'WEEKLY'] as const;
 
 /**
- * Stages one period's plan allocation ("the balance jumped up by the plan's allocation
- * number"). First the plan credits still left stop: all of them on a reset plan ("plan tokens
- * reset"), those over the cap on a rollover plan, each with an entry saying how many expired.
- * Purchased and other credits are untouched. The new credits expire when the period
- * ends (a rollover plan's one period later); a period granted late, already over, expires at once.
+ * Stages a period's allocation: plan credits left expire first (all on a reset plan, those over the cap on a
+ * rollover one); purchased credits are untouched; a period granted late, already over, expires at once.
  */
 export function stagePlanGrant(
   ledger: AccountLedger,

@@ -31,10 +31,8 @@ export const subscribeInput = z.strictObject({
 });
 
 /**
- * Puts an account on a plan and grants the current period's allocation. On an account already
- * subscribed this is a plan change (prorated, see changePlan). The grant is written first and the
- * subscription after: a retry with the same key replays the grant and saves the subscription.
- * A retry of a subscribe that was a plan change is a retry of that plan change.
+ * Puts an account on a plan (on a subscribed one: a plan change). The grant is written before the subscription
+ * so a retry under the key replays the grant and saves the subscription.
  */
 export async function subscribe(ctx: CoreContext, input: z.input<typeof subscribeInput>): Promise<SubscriptionResult> {
   const request = parseInput(subscribeInput, input);

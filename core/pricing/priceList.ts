@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { CreditkeeperError } from '../errors.js';
 
 /**
- * What each action of the host product costs. The defaults are the seed documents' prices;
- * a deployment replaces them with a JSON file (PRICE_LIST_FILE) validated by the same schema.
+ * What each action of the host product costs: the documented prices, or a deployment's PRICE_LIST_FILE
+ * validated by the same schema.
  */
 const unitAction = z.strictObject({
   pricing: z.literal('per-unit'),

@@ -5,9 +5,8 @@ import { entryTypes } from '../ledger/entryTypes.js';
 const additionTypes = (Object.keys(entryTypes) as EntryType[]).filter((t) => entryTypes[t].class === 'addition' || t === 'ADJUSTMENT');
 
 /**
- * Credits added to an account since a moment (a billing period's start), by entry type, largest
- * first: what the admin page shows beside the plan's allocation. Positive adjustments count;
- * read from the entries (the account's created_at index bounds it to the period).
+ * Credits added since a moment (a period's start) by type, largest first, for the admin page beside the
+ * allocation; read from the entries, bounded by the created_at index.
  */
 export async function addedSince(ctx: CoreContext, accountId: string, since: Date): Promise<{ type: EntryType; label: string; amount: bigint }[]> {
   const rows = await ctx.db.sql.query<{ type: EntryType; amount: string }>(

@@ -5,11 +5,8 @@ import { entryTypes } from '../ledger/entryTypes.js';
 const usageTypes = (Object.keys(entryTypes) as EntryType[]).filter((t) => ['usage', 'usageCorrection'].includes(entryTypes[t].class));
 
 /**
- * Credits used on an account since a moment (a billing period's start), counted as the rollups
- * count them: when the usage happened (a late event's occurredAt). Whole quarter hours come from
- * the rollups; the part of the first quarter hour after `since` from the entries themselves (those
- * written in it and not late, and the late ones that happened in it), so a period starting at
- * 10:07 counts from 10:07 exactly.
+ * Credits used since a moment, by when the usage happened: whole quarter hours from the rollups, the first
+ * partial one from the entries, so a period starting at 10:07 counts from 10:07 exactly.
  */
 export async function usedSince(ctx: CoreContext, accountId: string, since: Date): Promise<{ used: bigint; transactions: number }> {
   const [row] = await ctx.db.sql.query<{ used: string; transactions: number }>(

@@ -5,9 +5,8 @@ import type { WhyNote } from './whyExplanation.js';
 export const listLimit = 10;
 
 /**
- * The newest entries of some types from seq $2 on, newest first: one range of the index of
- * activity rows per type (any entry but usage starts its own row), so a rare entry among a
- * million usage entries is found without walking them.
+ * The newest entries of some types from seq $2 on: one range of the activity-row index per type, so a rare
+ * entry among a million usage entries is found without walking them.
  */
 export function newestOfTypes(types: EntryType[], columns: string, limit: number): string {
   return types

@@ -6,9 +6,8 @@ import { listLimit } from './whyEntries.js';
 import type { WhyAttribution, WhyGroup } from './whyExplanation.js';
 
 /**
- * A window of the log that runs to its last entry, as read: the entries from `fromSeq` up to the
- * first whole block (at most 1,023), then the rollups of every block from there (the last block,
- * however full, holds nothing past the window's end). Parameters $2–$4.
+ * Parameters $2–$4 of a window to the log's end: entries up to the first whole block, then the rollups of every
+ * block from there (README, How /why stays fast).
  */
 export function windowParams(fromSeq: bigint): string[] {
   const block = BigInt(rollupBlockEntries);

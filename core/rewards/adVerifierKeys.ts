@@ -3,10 +3,8 @@ import { z } from 'zod';
 import { CreditkeeperError } from '../errors.js';
 
 /**
- * The ad network's published signing keys (AdMob: verifier-keys.json, `{ keys: [{ keyId, pem }] }`),
- * fetched when first needed, kept for a day, and fetched again early when a callback names a key
- * not seen yet (the network rotated its keys) — but at most once a minute, so forged key ids
- * cannot make Creditkeeper hammer the network.
+ * The ad network's signing keys, kept a day and refetched early for an unseen key id (a rotation), but at most
+ * once a minute so forged key ids cannot make Creditkeeper hammer the network.
  */
 export interface AdVerifierKeys {
   key(keyId: string): Promise<KeyObject | undefined>;

@@ -13,10 +13,8 @@ export const adCallbackInput = z.strictObject({
 });
 
 /**
- * A rewarded-ad view, from the ad network's server-side verification callback (AdMob's format,
- * checked by verifyAdCallback; every field used here is from the signed part). A verified view
- * pays the configured reward once per transaction id ("Ad reward"), up to the daily cap per account.
- * Anything else pays nothing and says why (AD_CALLBACK_INVALID, AD_REWARD_DAILY_CAP).
+ * Pays a verified ad view once per transaction id, up to the daily cap; every field used comes from the signed
+ * part of the callback (verifyAdCallback.ts).
  */
 export async function rewardAdView(ctx: CoreContext, input: z.input<typeof adCallbackInput>): Promise<WriteResult> {
   const { query } = parseInput(adCallbackInput, input);

@@ -23,11 +23,8 @@ const signatureAndKeyId = /^signature=([A-Za-z0-9_-]{1,1000})&key_id=([A-Za-z0-9
 const unsignedNames = new Set(['signature', 'key_id']);
 
 /**
- * An ad network's server-side verification callback, checked as AdMob specifies: the signed
- * content is the query up to `&signature=`, verified with ECDSA P-256/SHA-256 against the
- * published key `key_id`, and `…&signature=S&key_id=K` ends the query. A query with anything
- * after the key id, a parameter twice, or a parameter outside the signed part is refused
- * (AD_CALLBACK_INVALID), so no field can come from bytes the network did not sign.
+ * AdMob's check: ECDSA over the query up to `&signature=`, which must end `&signature=S&key_id=K`; anything
+ * after it, a repeated or unsigned parameter is refused, so no field comes from unsigned bytes.
  */
 export async function verifyAdCallback(keys: AdVerifierKeys, query: string): Promise<SignedAdCallback> {
   const cut = query.indexOf('&signature=');

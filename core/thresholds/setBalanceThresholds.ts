@@ -20,10 +20,8 @@ export const setBalanceThresholdsInput = z.strictObject({
 });
 
 /**
- * The alert levels of an account, or of an organisation (its own account and its clients'):
- * balance.low fires when an entry takes the balance from at or above a level to below it — once
- * per crossing, and again only after the balance has risen back to it (the entries' trigger,
- * prisma/migrations/20261220000000_webhooks).
+ * Alert levels of an account or an organisation (its own and its clients'); balance.low fires once per crossing
+ * below a level (the entries' trigger; README, Alert levels).
  */
 export async function setBalanceThresholds(
   ctx: CoreContext,

@@ -14,10 +14,8 @@ interface ClaimedDelivery extends Record<string, unknown> {
 }
 
 /**
- * Claims due deliveries: each the oldest undelivered one of its endpoint and account (so an
- * account's events reach an endpoint in order), locked with SKIP LOCKED so processes sharing a
- * PostgreSQL never take the same one, and leased until WEBHOOK_LEASE_MS from now, so a process
- * that dies mid-attempt leaves it to be claimed again (same event, same webhook-id).
+ * Claims the oldest undelivered delivery per endpoint and account (in order), SKIP LOCKED across processes and
+ * leased, so one whose process died is claimed again (same event, same webhook-id).
  */
 async function claimDue(ctx: CoreContext, settings: WebhookSettings, limit: number): Promise<ClaimedDelivery[]> {
   return ctx.db.sql.query<ClaimedDelivery>(
@@ -45,9 +43,8 @@ export function retryDelayMs(failedAttempts: number, settings: Pick<WebhookSetti
 }
 
 /**
- * Records an attempt, unless its lease ran out and another claim took the delivery meanwhile
- * (its attempt count moved on). A failure also marks the endpoint failing since its first failure,
- * and disables it once that is WEBHOOK_FAILING_AFTER_DAYS ago; a success clears it.
+ * Skipped when the lease ran out and another claim took over. Failures mark the endpoint failing and disable
+ * it after WEBHOOK_FAILING_AFTER_DAYS; a success clears it.
  */
 async function recordOutcome(ctx: CoreContext, settings: WebhookSettings, claimed: ClaimedDelivery, outcome: AttemptOutcome): Promise<void> {
   await ctx.db.sql.query(
@@ -92,11 +89,8 @@ export interface WebhookDispatcher {
 }
 
 /**
- * Keeps up to WEBHOOK_CONCURRENCY attempts under way: one claim fetches as many due deliveries as
- * there are free places, and each attempt that ends frees its place and claims again; a slow
- * endpoint holds only the places of its own attempts. With nothing due it looks again every
- * WEBHOOK_POLL_MS. A failure to reach the database is reported and retried on the next look (an
- * attempt whose outcome could not be recorded is claimed again when its lease ends).
+ * Keeps up to WEBHOOK_CONCURRENCY attempts going, each ended one claiming again, so a slow endpoint holds only
+ * its own places; a database failure is reported and retried on the next poll.
  */
 export function startWebhookDispatcher(ctx: CoreContext, settings: WebhookSettings, onError: (error: unknown) => void = () => {}): WebhookDispatcher {
   let running = true;

@@ -2,10 +2,8 @@ import type { CoreContext } from '../context.js';
 import type { WebhookSettings } from './webhookSettings.js';
 
 /**
- * credits.expiring: each bucket with credits left that expires within
- * WEBHOOK_EXPIRING_WITHIN_HOURS, once per bucket (its once_key), for endpoints that want it.
- * Run periodically; running it twice, or in two processes at once, queues each bucket once.
- * Says how many buckets it looked at.
+ * Queues credits.expiring once per bucket (its once_key), however often or in how many processes it runs;
+ * returns how many buckets it looked at.
  */
 export async function queueExpiringCredits(ctx: CoreContext, settings: Pick<WebhookSettings, 'WEBHOOK_EXPIRING_WITHIN_HOURS'>): Promise<number> {
   const [row] = await ctx.db.sql.query<{ buckets: number }>(

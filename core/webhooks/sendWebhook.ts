@@ -26,9 +26,8 @@ export function webhookBody(message: WebhookMessage): string {
 }
 
 /**
- * One attempt, signed per the Standard Webhooks spec: the URL is checked again and the request
- * goes to the address just checked; no redirect is followed (a 3xx is a failure); at most
- * WEBHOOK_TIMEOUT_MS and WEBHOOK_MAX_RESPONSE_BYTES of answer. A 2xx is delivered.
+ * One Standard Webhooks attempt to the address just checked (no second DNS lookup), no redirects, bounded in
+ * time and size; only a 2xx is delivered.
  */
 export async function sendWebhook(endpoint: { url: string; secret: string }, message: WebhookMessage, settings: WebhookSettings): Promise<AttemptOutcome> {
   // The time limit covers the DNS lookup too, so an attempt never outlives its lease.

@@ -5,9 +5,8 @@ import { queueExpiringCredits } from './queueExpiringCredits.js';
 import { webhookSettings, type WebhookSettings } from './webhookSettings.js';
 
 /**
- * What `creditkeeper start` runs for webhooks: the dispatcher, and the credits.expiring job every
- * WEBHOOK_EXPIRING_EVERY_MS (and once at start). Every process may run both: claims never overlap
- * and each bucket is queued once.
+ * The dispatcher and the credits.expiring job; every process may run both, as claims never overlap and each
+ * bucket is queued once.
  */
 export function startWebhooks(ctx: CoreContext, logger: Logger, settings: WebhookSettings = webhookSettings()): { stop(): Promise<void> } {
   if (settings.WEBHOOK_DISPATCHER === 'off') {

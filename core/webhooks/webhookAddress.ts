@@ -3,10 +3,8 @@ import { BlockList, isIP } from 'node:net';
 import { CreditkeeperError } from '../errors.js';
 
 /**
- * A registered webhook URL is an attack surface (SSRF): it must not reach the operator's own
- * network. Checked at registration and again before every attempt, after DNS resolution, and the
- * attempt then connects to the very address checked (no second lookup a rebinding DNS could answer
- * differently).
+ * A webhook URL must not reach the operator's own network (SSRF): checked at registration and, after DNS,
+ * before every attempt, which then connects to the very address checked.
  */
 const forbidden = new BlockList();
 for (const [network, bits] of [

@@ -7,9 +7,10 @@ import { addMember } from '../../core/accounts/addMember.js';
 import { openAccount } from '../../core/accounts/openAccount.js';
 import { grant } from '../../core/ledger/grant.js';
 import { purchase } from '../../core/ledger/purchase.js';
+import { scheduleGrant } from '../../core/ledger/scheduleGrant.js';
 import { spend } from '../../core/ledger/spend.js';
 import { client, useApi } from '../support/api.js';
-import { key, service, useFreshLedger } from '../support/scenario.js';
+import { inDays, key, service, useFreshLedger } from '../support/scenario.js';
 
 /**
  * Every route × every kind of credential, with the answer written down for each. The rows come
@@ -65,6 +66,8 @@ const expected: Record<string, Row> = {
   'POST /v1/accounts/:accountId/grants': serviceOrStaffWrite('201'),
   'POST /v1/accounts/:accountId/refunds': serviceOrStaffWrite('201'),
   'POST /v1/accounts/:accountId/grants/:entryId/void': serviceOrStaffWrite('201'),
+  'GET /v1/accounts/:accountId/scheduled': accountRead('200'),
+  'POST /v1/accounts/:accountId/scheduled/:scheduledId/cancel': serviceOrStaffWrite('200'),
   'POST /v1/accounts/:accountId/deposits/:depositId/reconciliation': serviceWrite('404 DEPOSIT_NOT_FOUND'),
   'POST /v1/accounts/:accountId/deposits/:depositId/void': serviceWrite('404 DEPOSIT_NOT_FOUND'),
   'GET /v1/plans': { ...unauthenticated, READ: '200', SERVICE: '200', ADMIN: '200', 'orgA→orgA': '200', 'orgA→orgB': '200', 'orgA→personal': '200', 'adminA→orgA': '200', 'adminA→orgB': '200' },
@@ -110,6 +113,8 @@ interface Target {
   purchaseEntryId: string;
   usageEntryId: string;
   grantEntryId: string;
+  /** A bonus dated next week, for the cancel route. */
+  scheduledId: string;
 }
 
 /** A request each route accepts from a caller allowed to make it. */
@@ -124,6 +129,8 @@ const fixtures: Record<string, Fixture> = {
   'POST /v1/accounts/:accountId/purchases/:entryId/reversal': (t) => ({ path: `/v1/accounts/${t.accountId}/purchases/${t.purchaseEntryId}/reversal`, body: { reason: 'Chargeback' } }),
   'POST /v1/accounts/:accountId/grants': (t) => ({ path: `/v1/accounts/${t.accountId}/grants`, body: { type: 'SIGNUP_BONUS', bucket: 'BONUS', amount: 5, reason: 'Welcome' } }),
   'POST /v1/accounts/:accountId/grants/:entryId/void': (t) => ({ path: `/v1/accounts/${t.accountId}/grants/${t.grantEntryId}/void`, body: { reason: 'Granted by mistake' } }),
+  'GET /v1/accounts/:accountId/scheduled': (t) => ({ path: `/v1/accounts/${t.accountId}/scheduled` }),
+  'POST /v1/accounts/:accountId/scheduled/:scheduledId/cancel': (t) => ({ path: `/v1/accounts/${t.accountId}/scheduled/${t.scheduledId}/cancel`, body: { reason: 'Not needed' } }),
   'POST /v1/accounts/:accountId/refunds': (t) => ({ path: `/v1/accounts/${t.accountId}/refunds`, body: { entryId: t.usageEntryId, amount: 1, reason: 'Failed image' } }),
   'POST /v1/accounts/:accountId/deposits/:depositId/reconciliation': (t) => ({ path: `/v1/accounts/${t.accountId}/deposits/${randomUUID()}/reconciliation`, body: { actual: { amount: 1 } } }),
   'POST /v1/accounts/:accountId/deposits/:depositId/void': (t) => ({ path: `/v1/accounts/${t.accountId}/deposits/${randomUUID()}/void`, body: {} }),
@@ -175,7 +182,8 @@ describe('the route × credential matrix (PGlite)', () => {
     const spent = await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'image', quantity: 100 } });
     // Enough that the purchase's reversal, which takes back 1,000 from whatever is left, leaves some of it to void.
     const bonus = await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'SIGNUP_BONUS', bucket: 'BONUS', amount: 1_000n });
-    return { accountId, organisation, user, purchaseEntryId: bought.entries[0]!.id, usageEntryId: spent.entries[0]!.id, grantEntryId: bonus.entries[0]!.id };
+    const dated = await scheduleGrant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'SIGNUP_BONUS', bucket: 'BONUS', amount: 5n, effectiveAt: inDays(7) });
+    return { accountId, organisation, user, purchaseEntryId: bought.entries[0]!.id, usageEntryId: spent.entries[0]!.id, grantEntryId: bonus.entries[0]!.id, scheduledId: dated.scheduled.id };
   }
 
   /** The personal account of one of orgA's own members: membership must not open it to orgA. */
@@ -269,6 +277,9 @@ describe('the admin page × session matrix (PGlite)', () => {
     'POST /accounts/:accountId/adjustments': { signedOut: 401, signedIn: 303, noCsrf: 403 },
     // The matrix's form names no entry: refused as bad input once signed in.
     'POST /accounts/:accountId/voids': { signedOut: 401, signedIn: 400, noCsrf: 403 },
+    // The matrix's form names no kind of credits, and no schedule: refused as bad input once signed in.
+    'POST /accounts/:accountId/grants': { signedOut: 401, signedIn: 400, noCsrf: 403 },
+    'POST /accounts/:accountId/cancellations': { signedOut: 401, signedIn: 400, noCsrf: 403 },
     'GET /audit': { signedOut: 303, signedIn: 200 },
     'GET /favicon.svg': { signedOut: 200, signedIn: 200 },
     // The matrix's form names no zone: refused as bad input once signed in.

@@ -3,6 +3,7 @@ import type { AccountOwner, Party } from '../../../core/accounts/accountOwner.js
 import type { AutoReloadCharge } from '../../../core/billing/autoReloadCharges.js';
 import type { CreditkeeperError } from '../../../core/errors.js';
 import type { EntryView } from '../../../core/ledger/entryView.js';
+import type { ScheduledWriteView } from '../../../core/ledger/scheduledWrites.js';
 import type { ActivityPage } from '../../../core/reports/activity.js';
 import type { BalanceBreakdown } from '../../../core/reports/balanceBreakdown.js';
 import type { DailyUsage } from '../../../core/reports/dailyUsage.js';
@@ -33,14 +34,24 @@ export interface AccountPage {
   posted: EntryView | undefined;
   unsettled: AutoReloadCharge[];
   problem: { error?: CreditkeeperError; form?: Record<string, string> };
+  /** Dated grants and purchases still to land, soonest first. */
+  scheduled: ScheduledWriteView[];
+  /** The one the grant form just scheduled, shown once. */
+  justScheduled: ScheduledWriteView | undefined;
+  /** A scheduled one was just cancelled. */
+  cancelled: boolean;
 }
 
 /** One account: its balance and what it is made of, unsettled charges, the adjustment form, the chart and the activity log. */
 export function accountView(page: AccountPage, csrfToken: string, timeZone: string): Html {
-  const { accountId, breakdown, posted, problem } = page;
+  const { accountId, breakdown, posted, problem, justScheduled } = page;
   const at = (date: Date) => when(date, timeZone);
+  // A refused form comes back filled in, and only that form.
+  const refused = (name: string) => (problem.form?.form === name ? problem.form : undefined);
   return html`${ownerHeading(page)}
     ${posted ? html`<div class="card notice" role="status">Posted: ${posted.label} ${credits(posted.amount)} — balance after ${posted.balanceAfter.toLocaleString('en')}. ${posted.note ? html`Reason: “${posted.note}”` : ''}</div>` : ''}
+    ${justScheduled ? html`<div class="card notice" role="status">Scheduled: ${scheduledCredits(justScheduled)} on ${at(justScheduled.effectiveAt)}. They land then; until then it can be cancelled below.</div>` : ''}
+    ${page.cancelled ? html`<div class="card notice" role="status">Cancelled: it will not land. The audit log has who and why.</div>` : ''}
     ${problem.error ? html`<div class="card error" role="alert"><strong>${problem.error.code}</strong>: ${problem.error.message}</div>` : ''}
     <div class="card"><div class="stats">
         <div><div class="big">${breakdown.available.toLocaleString('en')}</div> credits available</div>
@@ -56,11 +67,13 @@ export function accountView(page: AccountPage, csrfToken: string, timeZone: stri
     ${unsettledCharges(page.unsettled, at)}
     <div class="card"><h2>Adjust the balance</h2>
       <form method="post" action="/admin/accounts/${accountId}/adjustments">
-        <input type="hidden" name="_csrf" value="${csrfToken}"><input type="hidden" name="key" value="adjust-${randomUUID()}">
-        <label>Credits (negative to remove) <input name="amount" value="${problem.form?.amount}" required pattern="-?[0-9]+" size="10"></label>
-        <label>Reason (required, the user sees it on the log) <input name="reason" value="${problem.form?.reason}" size="60" required></label>
+        <input type="hidden" name="_csrf" value="${csrfToken}"><input type="hidden" name="key" value="adjust-${randomUUID()}"><input type="hidden" name="form" value="adjust">
+        <label>Credits (negative to remove) <input name="amount" value="${refused('adjust')?.amount}" required pattern="-?[0-9]+" size="10"></label>
+        <label>Reason (required, the user sees it on the log) <input name="reason" value="${refused('adjust')?.reason}" size="60" required></label>
         <button>Post adjustment</button>
       </form></div>
+    ${grantForm(accountId, csrfToken, timeZone, refused('grant'))}
+    ${scheduledGrants(page, at, csrfToken)}
     <div class="card"><h2>Daily usage, last 30 days</h2>${usageChart(page.usage)}</div>
     ${activityLog(page, at, csrfToken)}`;
 }
@@ -113,6 +126,38 @@ function unsettledCharges(unsettled: AutoReloadCharge[], at: (date: Date) => str
     </tbody></table></div>`;
 }
 
+/** A grant now or on a date (the credits land then), optionally expiring; times typed in the viewer's zone. */
+function grantForm(accountId: string, csrfToken: string, timeZone: string, form: Record<string, string> | undefined): Html {
+  const bucket = form?.bucket ?? 'BONUS';
+  return html`<div class="card"><h2>Grant credits</h2>
+      <form method="post" action="/admin/accounts/${accountId}/grants">
+        <input type="hidden" name="_csrf" value="${csrfToken}"><input type="hidden" name="key" value="grant-${randomUUID()}"><input type="hidden" name="form" value="grant">
+        <label>Kind <select name="bucket">${(['BONUS', 'PROMO', 'REWARD'] as const).map((b) => html`<option value="${b}"${b === bucket ? html` selected` : ''}>${b.toLowerCase()}</option>`)}</select></label>
+        <label>Credits <input name="amount" value="${form?.amount}" required pattern="[0-9]+" size="10"></label>
+        <label>Reason (required, the user sees it on the log) <input name="reason" value="${form?.reason}" size="40" required></label>
+        <label>Effective at (${timeZone}; empty: now) <input type="datetime-local" name="effectiveAt" value="${form?.effectiveAt}"></label>
+        <label>Expires at (${timeZone}; empty: never) <input type="datetime-local" name="expiresAt" value="${form?.expiresAt}"></label>
+        <button>Grant</button>
+      </form></div>`;
+}
+
+function scheduledCredits(s: ScheduledWriteView): string {
+  return `${s.amount.toLocaleString('en')} ${s.operation === 'purchase' ? 'purchased' : (s.bucket ?? '').toLowerCase()} credits`;
+}
+
+/** Dated grants and purchases still to land, each with a Cancel form (reason required, audited). */
+function scheduledGrants({ accountId, scheduled }: AccountPage, at: (date: Date) => string, csrfToken: string): Html | '' {
+  if (scheduled.length === 0) return '';
+  return html`<div class="card"><h2>Scheduled to land</h2>
+    <table><thead><tr><th>Due</th><th class="num">Credits</th><th>Kind</th><th>Expires</th><th>Scheduled by</th><th>Reason</th><th></th></tr></thead><tbody>
+    ${scheduled.map((s) => html`<tr><td>${at(s.effectiveAt)}</td><td class="num">${credits(s.amount)}</td><td>${s.operation === 'purchase' ? 'purchased' : (s.bucket ?? '').toLowerCase()}</td>
+      <td>${s.expiresAt ? at(s.expiresAt) : 'never'}</td><td>${actorName(s.scheduledBy)}<br><span class="muted">${at(s.createdAt)}</span></td><td>${s.reason ?? ''}</td>
+      <td><details><summary>Cancel</summary><form method="post" action="/admin/accounts/${accountId}/cancellations">
+        <input type="hidden" name="_csrf" value="${csrfToken}"><input type="hidden" name="scheduledId" value="${s.id}">
+        <label>Reason <input name="reason" required size="24"></label> <button>Cancel it</button></form></details></td></tr>`)}
+    </tbody></table></div>`;
+}
+
 /** Voiding a grant or purchase: what is left of it leaves, with the reason staff give (audited). */
 function voidForm(accountId: string, entryId: string, csrfToken: string): Html {
   return html`<details><summary>Void</summary><form method="post" action="/admin/accounts/${accountId}/voids">
@@ -141,7 +186,7 @@ function activityLog({ accountId, filter, activity }: AccountPage, at: (date: Da
       ${activity.next ? html` · <a href="${link({ filter, cursor: activity.next })}">Next</a>` : ''}</p></div>`;
 }
 
-/** Who triggered an entry, as the usage table names it: the member or staff member, else System. */
+/** Who triggered an entry (or scheduled one), as the usage table names it: the member or staff member, else System. */
 function actorName(actor: { kind: string; id: string | null }): string {
   if (actor.kind === 'USER' && actor.id) return actor.id;
   if (actor.kind === 'STAFF' && actor.id) return `${actor.id} (staff)`;

@@ -97,12 +97,14 @@ export function createApp(ctx: CoreContext, logger: Logger, options: AppOptions 
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
+    // A read replica's state is told, never a reason to fail: the primary answers what it cannot.
+    const more = { ...options.readiness?.(), ...(ctx.replica && { replica: await ctx.replica.status() }) };
     try {
       const pending = await pendingMigrations(ctx.db.sql);
-      res.status(pending.length ? 503 : 200).json({ status: pending.length ? 'migrations pending' : 'ready', pending, ...options.readiness?.() });
+      res.status(pending.length ? 503 : 200).json({ status: pending.length ? 'migrations pending' : 'ready', pending, ...more });
     } catch (error) {
       if (!isCreditkeeperError(error, 'DATABASE_UNAVAILABLE')) throw error;
-      res.status(503).json({ status: 'database unavailable', reason: error.details.reason, ...options.readiness?.() });
+      res.status(503).json({ status: 'database unavailable', reason: error.details.reason, ...more });
     }
   });
   app.get('/metrics', async (_req, res) => {

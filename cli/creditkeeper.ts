@@ -6,6 +6,7 @@ import { ChatNotifier } from '../bot/notices/chatNotifier.js';
 import { startChat } from '../bot/startChat.js';
 import { startRenewalCron } from '../cron/renewalCron.js';
 import { startWebhooks } from '../core/webhooks/startWebhooks.js';
+import { ReadReplica } from '../core/db/readReplica.js';
 import { CreditkeeperError } from '../core/errors.js';
 import * as core from '../core/index.js';
 import { askForLoginLink, loginLinkLine, mintLoginLink, serveOperatorSocket } from './operatorSocket.js';
@@ -208,7 +209,8 @@ async function serve(ctx: core.CoreContext, config: core.Config, target: ReturnT
   }
   const chatConfig = loadChatConfig();
   const notifier = new ChatNotifier(ctx, logger, { lowBalanceThreshold: chatConfig.LOW_BALANCE_THRESHOLD });
-  const observed = observeWrites(ctx, notifier);
+  const replica = config.DATABASE_READ_URL ? new ReadReplica(config.DATABASE_READ_URL, ctx.db.sql, { poolSize: config.DATABASE_POOL_SIZE, logger }) : undefined;
+  const observed = observeWrites(ctx, notifier, replica);
   const chat = await startChat({ ctx: observed.ctx, logger, config: chatConfig, notifier });
   const server = await startServer(observed.ctx, logger, config.PORT, {
     metrics: observed.metrics,
@@ -232,6 +234,7 @@ async function serve(ctx: core.CoreContext, config: core.Config, target: ReturnT
   });
   logger.info('shutting down: finishing in-flight requests and the renewal run, if any');
   await Promise.all([server.close(), renewals.stop(), webhooks.stop(), chat.close(), operator?.close()]);
+  await replica?.close();
 }
 
 function isLocked(error: unknown): error is CreditkeeperError {

@@ -8,6 +8,8 @@ import { defaultRewards } from './rewards/rewardSettings.js';
 const configSchema = z.object({
   DATABASE_URL: z.string().url().optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
+  /** A hot standby of DATABASE_URL that reports are read from when it has what they must show (README "Reads from a replica"). */
+  DATABASE_READ_URL: z.string().url().optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   PRICE_LIST_FILE: z.string().min(1).optional(),
   /** Usage of one activity and source within this many minutes shows as one row. */
@@ -40,6 +42,9 @@ const configSchema = z.object({
   /** API requests a second per token, on average (bursts of twice that). */
   RATE_LIMIT_PER_TOKEN: z.coerce.number().min(1).max(1_000_000).default(500),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+}).refine((config) => !config.DATABASE_READ_URL || config.DATABASE_URL, {
+  path: ['DATABASE_READ_URL'],
+  message: 'needs DATABASE_URL: the embedded database has no standby',
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,6 +1,7 @@
 import { type PaymentGateway, paymentWebhook } from './billing/paymentGateway.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
+import type { ReadReplica } from './db/readReplica.js';
 import type { WriteResult } from './ledger/writeSpec.js';
 import { loadPlans, type PlanCatalog } from './plans/planCatalog.js';
 import { loadPriceList, type PriceList } from './pricing/priceList.js';
@@ -24,6 +25,8 @@ export interface CoreContext {
   rewards?: Partial<RewardSettings>;
   /** Told about every ledger write, for metrics; core itself keeps none. */
   observer?: LedgerObserver;
+  /** The hot standby reports are read from when it can answer them (readFromReplica); writes never go there. */
+  replica?: ReadReplica;
 }
 
 export interface LedgerObserver {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EntryType } from '../../core/db/generated/enums.js';
+import { readFromReplica, streamFromReplica } from '../../core/db/readReplica.js';
 import { timeZone } from '../../core/input.js';
 import { getActivity } from '../../core/reports/activity.js';
 import { getActivityGroup } from '../../core/reports/activityGroup.js';
@@ -74,12 +75,14 @@ export const reportRoutes = [
     response: ActivityPage,
     accountParam: 'accountId',
     handle: (ctx, { params, query }) =>
-      getActivity(ctx, {
-        accountId: params.accountId,
-        ...filterOf(query),
-        ...(query.pageSize && { pageSize: query.pageSize }),
-        ...(query.cursor && { cursor: query.cursor }),
-      }),
+      readFromReplica(ctx, params.accountId, (reads) =>
+        getActivity(reads, {
+          accountId: params.accountId,
+          ...filterOf(query),
+          ...(query.pageSize && { pageSize: query.pageSize }),
+          ...(query.cursor && { cursor: query.cursor }),
+        }),
+      ),
   }),
   route({
     method: 'get',
@@ -91,7 +94,7 @@ export const reportRoutes = [
     write: false,
     response: z.array(Entry),
     accountParam: 'accountId',
-    handle: (ctx, { params }) => getActivityGroup(ctx, params),
+    handle: (ctx, { params }) => readFromReplica(ctx, params.accountId, (reads) => getActivityGroup(reads, params)),
   }),
   route({
     method: 'get',
@@ -105,7 +108,7 @@ export const reportRoutes = [
     response: csvText,
     accountParam: 'accountId',
     handle: async (ctx, { params, query }) => ({
-      csv: exportActivityCsv(ctx, { accountId: params.accountId, ...filterOf(query) }),
+      csv: streamFromReplica(ctx, params.accountId, (reads) => exportActivityCsv(reads, { accountId: params.accountId, ...filterOf(query) })),
     }),
   }),
   route({
@@ -119,7 +122,7 @@ export const reportRoutes = [
     write: false,
     response: DailyUsage,
     accountParam: 'accountId',
-    handle: (ctx, { params, query }) => getDailyUsage(ctx, { ...query, accountId: params.accountId }),
+    handle: (ctx, { params, query }) => readFromReplica(ctx, params.accountId, (reads) => getDailyUsage(reads, { ...query, accountId: params.accountId })),
   }),
   route({
     method: 'get',
@@ -132,7 +135,7 @@ export const reportRoutes = [
     write: false,
     response: MonthlySummary,
     accountParam: 'accountId',
-    handle: (ctx, { params, query }) => getMonthlySummary(ctx, { ...query, accountId: params.accountId }),
+    handle: (ctx, { params, query }) => readFromReplica(ctx, params.accountId, (reads) => getMonthlySummary(reads, { ...query, accountId: params.accountId })),
   }),
   route({
     method: 'get',
@@ -146,10 +149,12 @@ export const reportRoutes = [
     response: WhyExplanation,
     accountParam: 'accountId',
     handle: (ctx, { params, query }) =>
-      explainBalance(ctx, {
-        accountId: params.accountId,
-        ...(query.since && { since: query.since }),
-        ...(query.expectedBalance && { expectedBalance: query.expectedBalance }),
-      }),
+      readFromReplica(ctx, params.accountId, (reads) =>
+        explainBalance(reads, {
+          accountId: params.accountId,
+          ...(query.since && { since: query.since }),
+          ...(query.expectedBalance && { expectedBalance: query.expectedBalance }),
+        }),
+      ),
   }),
 ];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { searchAccounts } from '../../core/accounts/searchAccounts.js';
 import { listAudit } from '../../core/audit/listAudit.js';
+import { readFromReplica } from '../../core/db/readReplica.js';
 import { adjust, adjustInput } from '../../core/ledger/adjust.js';
 import { writeOff, writeOffInput } from '../../core/ledger/writeOff.js';
 import { accountPath, fieldsOf, ledgerSupplied, route, staffOnly } from '../route.js';
@@ -17,7 +18,7 @@ export const staffRoutes = [
     query: z.strictObject({ search: z.string().min(1).max(200), limit: z.coerce.number().int().min(1).max(100).optional() }),
     write: false,
     response: z.array(AccountSummary),
-    handle: (ctx, { query, principal }) => searchAccounts(ctx, query, principal),
+    handle: (ctx, { query, principal }) => readFromReplica(ctx, undefined, (reads) => searchAccounts(reads, query, principal)),
   }),
   route({
     method: 'post',

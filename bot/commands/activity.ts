@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { findAccount } from '../../core/accounts/findAccount.js';
+import { readFromReplica } from '../../core/db/readReplica.js';
 import { getActivity } from '../../core/reports/activity.js';
 import { command } from '../command.js';
 import { accountOption, linkedUser } from './options.js';
@@ -18,12 +19,14 @@ export const activity = command({
   }),
   run: async (ctx, caller, options) => {
     const account = await findAccount(ctx, { userExternalId: linkedUser(caller), ...(options.account && { account: options.account }) });
-    const page = await getActivity(ctx, {
-      accountId: account.accountId,
-      filter: options.filter.toUpperCase() as 'ALL',
-      pageSize: chatPageSize,
-      ...(options.page && { cursor: options.page }),
-    });
+    const page = await readFromReplica(ctx, account.accountId, (reads) =>
+      getActivity(reads, {
+        accountId: account.accountId,
+        filter: options.filter.toUpperCase() as 'ALL',
+        pageSize: chatPageSize,
+        ...(options.page && { cursor: options.page }),
+      }),
+    );
     return { kind: 'activity', account: account.label, filter: options.filter, page, timeZone: caller.timeZone ?? account.timeZone };
   },
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { findAccount } from '../../core/accounts/findAccount.js';
+import { readFromReplica } from '../../core/db/readReplica.js';
 import { getDailyUsage } from '../../core/reports/dailyUsage.js';
 import { getMonthlySummary } from '../../core/reports/monthlySummary.js';
 import { command } from '../command.js';
@@ -13,10 +14,9 @@ export const usage = command({
   run: async (ctx, caller, options) => {
     const account = await findAccount(ctx, { userExternalId: linkedUser(caller), ...options });
     const timeZone = caller.timeZone ?? account.timeZone;
-    const [daily, monthly] = await Promise.all([
-      getDailyUsage(ctx, { accountId: account.accountId, timeZone }),
-      getMonthlySummary(ctx, { accountId: account.accountId, timeZone }),
-    ]);
+    const [daily, monthly] = await readFromReplica(ctx, account.accountId, (reads) =>
+      Promise.all([getDailyUsage(reads, { accountId: account.accountId, timeZone }), getMonthlySummary(reads, { accountId: account.accountId, timeZone })]),
+    );
     return { kind: 'usage', account: account.label, daily, monthly, timeZone };
   },
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { findAccount } from '../../core/accounts/findAccount.js';
+import { readFromReplica } from '../../core/db/readReplica.js';
 import { explainBalance } from '../../core/reports/why.js';
 import { command } from '../command.js';
 import { accountOption, linkedUser } from './options.js';
@@ -15,11 +16,13 @@ export const why = command({
   }),
   run: async (ctx, caller, options) => {
     const account = await findAccount(ctx, { userExternalId: linkedUser(caller), ...(options.account && { account: options.account }) });
-    const explanation = await explainBalance(ctx, {
-      accountId: account.accountId,
-      ...(options.since && { since: options.since }),
-      ...(options.expected && { expectedBalance: options.expected }),
-    });
+    const explanation = await readFromReplica(ctx, account.accountId, (reads) =>
+      explainBalance(reads, {
+        accountId: account.accountId,
+        ...(options.since && { since: options.since }),
+        ...(options.expected && { expectedBalance: options.expected }),
+      }),
+    );
     return { kind: 'why', account: account.label, explanation, timeZone: caller.timeZone ?? account.timeZone };
   },
 });

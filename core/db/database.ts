@@ -58,37 +58,70 @@ const queryTimeoutMs = statementTimeoutMs + 5_000;
 /** How long a request waits for a connection, new or from a full pool, before it is told 503. */
 const connectionTimeoutMs = 5_000;
 
-function openPostgres(url: string, poolSize = 10): Database {
+/** A PostgreSQL pool with the timeouts above (a read replica's waits less for a connection, and names itself). */
+export function openPool(url: string, poolSize: number, options: Pick<pg.PoolConfig, 'connectionTimeoutMillis' | 'application_name'> = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
     statement_timeout: statementTimeoutMs,
     query_timeout: queryTimeoutMs,
     connectionTimeoutMillis: connectionTimeoutMs,
+    ...options,
   });
   // An idle connection closed by the server: the pool drops it and the next checkout gets a
   // fresh one. Without a listener the process would crash on the 'error' event.
   pool.on('error', () => {});
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return pool;
+}
+
+/** Raw SQL over a pool: a statement on any connection, a session or a transaction on one. */
+export function poolRunner(pool: pg.Pool): SqlRunner {
   const runOn = (client: pg.Pool | pg.PoolClient): SqlSession => ({
     exec: async (sql) => {
       await client.query(sql);
     },
     query: async (sql, params, name) => (await client.query(name ? { name, text: sql, values: params } : { text: sql, values: params })).rows,
   });
-  const withSession = async <T>(work: (session: SqlSession) => Promise<T>): Promise<T> => {
-    const client = await pool.connect();
-    try {
-      return await work(runOn(client));
-    } finally {
-      client.release();
-    }
+  return {
+    ...runOn(pool),
+    withSession: async (work) => {
+      const client = await pool.connect();
+      try {
+        return await work(runOn(client));
+      } finally {
+        client.release();
+      }
+    },
+    transaction: async (work) => {
+      const client = await pool.connect();
+      let reusable = true;
+      try {
+        await client.query('BEGIN');
+        const result = await work(runOn(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        // If even ROLLBACK fails the connection is unusable: destroy it rather than pool it.
+        await client.query('ROLLBACK').catch(() => {
+          reusable = false;
+        });
+        throw error;
+      } finally {
+        client.release(!reusable);
+      }
+    },
   };
+}
+
+function openPostgres(url: string, poolSize = 10): Database {
+  const pool = openPool(url, poolSize);
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const sql = poolRunner(pool);
   let maintaining = false; // one round at a time: a vacuum may outlast the interval
   const maintenance = setInterval(() => {
     if (maintaining) return;
     maintaining = true;
-    void withSession(maintainTables)
+    void sql.withSession(maintainTables)
       .catch(() => undefined) // no connection to be had now: the next round tries again
       .finally(() => (maintaining = false));
   }, maintenanceCheckEveryMs);
@@ -96,28 +129,7 @@ function openPostgres(url: string, poolSize = 10): Database {
   return {
     kind: 'postgres',
     prisma,
-    sql: {
-      ...runOn(pool),
-      withSession,
-      transaction: async (work) => {
-        const client = await pool.connect();
-        let reusable = true;
-        try {
-          await client.query('BEGIN');
-          const result = await work(runOn(client));
-          await client.query('COMMIT');
-          return result;
-        } catch (error) {
-          // If even ROLLBACK fails the connection is unusable: destroy it rather than pool it.
-          await client.query('ROLLBACK').catch(() => {
-            reusable = false;
-          });
-          throw error;
-        } finally {
-          client.release(!reusable);
-        }
-      },
-    },
+    sql,
     close: async () => {
       clearInterval(maintenance);
       await prisma.$disconnect();

@@ -113,7 +113,8 @@ function classifiedSession(session: SqlSession): SqlSession {
   };
 }
 
-function classifiedRunner(runner: SqlRunner): SqlRunner {
+/** Raw SQL whose every driver failure is classified on the way out. */
+export function classifiedRunner(runner: SqlRunner): SqlRunner {
   return {
     ...classifiedSession(runner),
     withSession: (work) => runner.withSession((session) => work(classifiedSession(session))).catch(rethrowClassified),

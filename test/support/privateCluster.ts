@@ -45,8 +45,11 @@ const postgresUser = { uid: Number(execFileSync('id', ['-u', 'postgres'], { enco
 const live = new Set<{ dataDir: string; root: string }>();
 let exitHookInstalled = false;
 
-/** initdb into a fresh temporary directory and start the server there. */
-export async function startPrivateCluster(options: { settings?: Record<string, string> } = {}): Promise<PrivateCluster> {
+/**
+ * initdb into a fresh temporary directory and start the server there; or, `standbyOf` another
+ * cluster, a hot standby streaming from it (its base backup, standby.signal and primary_conninfo).
+ */
+export async function startPrivateCluster(options: { settings?: Record<string, string>; standbyOf?: PrivateCluster } = {}): Promise<PrivateCluster> {
   // Real path: its processes are found by their working directory, which the kernel reports resolved.
   const root = realpathSync(mkdtempSync(join(tmpdir(), 'ck-pg-cluster-')));
   const dataDir = join(root, 'data');
@@ -64,7 +67,13 @@ export async function startPrivateCluster(options: { settings?: Record<string, s
     });
   }
   // --no-sync: a process crash never loses what the kernel was given; a power cut is not what these tests make.
-  execFileSync(join(binDir, 'initdb'), ['-D', dataDir, '-U', 'root', '--auth=trust', '-E', 'UTF8', '--no-sync'], { ...postgresUser, cwd: root, stdio: 'ignore' });
+  if (options.standbyOf) {
+    // -c fast: a spread checkpoint on the primary would make the backup wait minutes.
+    const from = ['-h', '127.0.0.1', '-p', String(options.standbyOf.port), '-U', 'root'];
+    execFileSync(join(binDir, 'pg_basebackup'), ['-D', dataDir, ...from, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'], { ...postgresUser, cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  } else {
+    execFileSync(join(binDir, 'initdb'), ['-D', dataDir, '-U', 'root', '--auth=trust', '-E', 'UTF8', '--no-sync'], { ...postgresUser, cwd: root, stdio: 'ignore' });
+  }
   const port = await freePort();
   const settings = { listen_addresses: '127.0.0.1', port: String(port), unix_socket_directories: '', ...options.settings };
   let postmaster: ChildProcess | undefined;

@@ -3,9 +3,8 @@ import type { Database } from '../core/db/database.js';
 import { CreditkeeperError } from '../core/errors.js';
 
 /**
- * A token bucket per caller (a token id, or an IP address for callers without a valid token):
- * `perSecond` requests a second on average, bursts of up to `burst`. Kept in this process's
- * memory: each replica limits on its own, which bounds abuse without a shared store.
+ * A token bucket per caller (token id, else IP), in this process's memory: each replica limits on its own,
+ * which bounds abuse without a shared store.
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -42,9 +41,8 @@ export type SignInVerdict =
   | { allowed: false; retryAfterSeconds: number; attempts: number; scope: 'address' | 'overall'; firstRefusal: boolean };
 
 /**
- * Limits sign-in attempts (token guesses, one-time links) per client address and overall. On
- * PostgreSQL the counters live in a table of the database, so every process shares them; the
- * embedded database has one process, so they live in its memory.
+ * Sign-in attempts per address and overall: in a table on PostgreSQL so every process shares them, in memory
+ * on the embedded database, which has one process.
  */
 export class SignInLimits {
   private readonly perAddress: RateLimiterAbstract;

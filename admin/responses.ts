@@ -3,10 +3,8 @@ import { ActorKind, AutoReloadChargeStatus, BucketKind, EntryType, MemberRole, O
 import { errorCodes } from '../core/errors.js';
 
 /**
- * What the routes return, as it is on the wire (JSON.stringify with jsonSafe): credits are decimal
- * strings, times ISO 8601 strings. These schemas describe the responses in /v1/openapi.json (the
- * ones registered here become its components) and the API tests check every reply against them.
- * Objects are strict, so a field the server adds without describing it fails those tests.
+ * Replies as on the wire (credits decimal strings, times ISO 8601), for /v1/openapi.json and the API tests;
+ * strict, so a field the server adds without describing it fails those tests.
  */
 export const components = z.registry<{ id: string }>();
 

@@ -11,9 +11,8 @@ const idList = z
   .transform((text) => (text ?? '').split(/[\s,]+/).filter(Boolean));
 
 /**
- * The chat transports' configuration, from the environment (and `.env`): each transport runs
- * when its credentials are present, and a half-configured one is an error at start-up rather
- * than a bot that silently never answers.
+ * Each transport runs when its credentials are present; a half-configured one fails at start-up rather than
+ * becoming a bot that silently never answers.
  */
 const chatConfigSchema = z
   .object({

@@ -10,9 +10,8 @@ import { errorText } from './errorText.js';
 import type { View } from './views.js';
 
 /**
- * Runs one chat command for one caller, the same for every transport: parse the options, refuse
- * (and audit) a staff command from someone who is not staff, call the command, and turn any
- * failure into a short sentence — never a stack trace in a chat.
+ * One chat command for every transport: parse, refuse (and audit) staff commands from non-staff, and turn any
+ * failure into a short sentence, never a stack trace in a chat.
  */
 export async function dispatch(ctx: CoreContext, logger: Logger, caller: Caller, name: string, options: unknown): Promise<View> {
   const command = commands.find((c) => c.name === name);

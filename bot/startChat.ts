@@ -22,10 +22,8 @@ export interface RunningChat {
 export const slackEventsPath = '/slack/events';
 
 /**
- * Starts the chat transports whose credentials are configured: Discord over the gateway, Slack
- * over HTTP on the admin app's own port (its router, returned for createApp to mount) or Socket
- * Mode, and the direct-message notices. Resolves at once: each transport connects in the
- * background and keeps retrying (see transportHealth.ts), so no platform can stop the ledger.
+ * Starts the configured transports and notices and resolves at once: each connects in the background and keeps
+ * retrying (transportHealth.ts), so no platform can stop the ledger.
  */
 export async function startChat(options: { ctx: CoreContext; logger: Logger; config: ChatConfig; notifier: ChatNotifier }): Promise<RunningChat> {
   // ctx's observer already tells the notifier (cli/wireProcess.ts), so the bots' own writes are noticed too.

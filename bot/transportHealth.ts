@@ -1,9 +1,8 @@
 import type { Logger } from '../core/logger.js';
 
 /**
- * What /readyz says of a chat transport: `connecting` until its first attempt ends, `ok` while
- * the platform accepts it, `degraded` while it is unreachable (retrying), `unauthorized` while
- * the platform refuses its token (retrying at the longest wait).
+ * /readyz per transport: connecting until its first attempt ends, ok, degraded while unreachable, unauthorized
+ * while its token is refused (both retrying).
  */
 export type TransportStatus = 'connecting' | 'ok' | 'degraded' | 'unauthorized';
 

@@ -12,9 +12,8 @@ import type { MonthlySummary } from '../core/reports/monthlySummary.js';
 import type { WhyExplanation } from '../core/reports/why.js';
 
 /**
- * What a command answers, before any transport renders it. Personal data: shown only to the asker.
- * timeZone: the one zone every time of the answer is written in, and named: the reader's where the
- * transport knows it (Slack, the console's --zone), else the account owner's.
+ * A command's answer before a transport renders it; personal, shown only to the asker. All its times are in
+ * `timeZone`, named: the reader's where the transport knows it, else the account owner's.
  */
 export type View =
   | { kind: 'credits'; account: string; breakdown: BalanceBreakdown; timeZone: string }

@@ -11,10 +11,8 @@ export interface RenewalCron {
 }
 
 /**
- * Lands the weekly and monthly grants and the grants and purchases dated for now or earlier
- * (landScheduledWrites), and settles the auto-reload charges whose answer was lost (settleUnknownCharges): on `schedule` (cron syntax), and once at start so periods missed and
- * charges left unanswered while the process was down are dealt with without waiting. Runs never
- * overlap in a process (node-cron's noOverlap) nor across processes (each job's advisory lock).
+ * Renewals, due dated writes and lost-answer charges, on `schedule` and once at start so what fell due while
+ * down is not left waiting; runs never overlap (noOverlap here, each job's advisory lock across processes).
  */
 export function startRenewalCron(ctx: CoreContext, logger: Logger, schedule: string, onRun?: (run: RenewalRun) => void): RenewalCron {
   if (schedule === 'off') {

@@ -12,7 +12,7 @@ import { layout } from './layout.js';
 import { usageChart } from './usageChart.js';
 
 /**
- * The credits page (seeds 000–004): the balance cards, the 30-day chart, the monthly summary,
+ * The credits page: the balance cards, the 30-day chart, the monthly summary,
  * and one table at a time — Credit activity with its segments, Credit usage, Purchase history.
  */
 const segments = [

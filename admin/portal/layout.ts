@@ -2,9 +2,8 @@ import type { PortalSession } from '../../core/access/portalSession.js';
 import { cspHash, html, type Html } from '../page/html.js';
 
 /**
- * The credits page's frame: its one stylesheet (allowed by hash, like the admin page's), the
- * header with the two pages, and the Content-Security-Policy it is served under: no script but
- * the one below, no inline style but this sheet, framed only by the host page the session names.
+ * The credits page's frame and its Content-Security-Policy: no script but the one below, no inline style but
+ * this sheet (allowed by hash), framed only by the host page the session names.
  */
 const stylesheet: Html = {
   html: `

@@ -12,10 +12,8 @@ import { contentSecurityPolicy, layout } from './layout.js';
 import { whyPage } from './whyPage.js';
 
 /**
- * The users' own credits page, mounted at /portal: server-rendered, read-only; its one script
- * reports the browser's time zone. The
- * host's one-time link (/portal/open?token=…) becomes a cookie for /portal only, reaching the
- * one account it was minted for; no page takes an account from the address.
+ * /portal, server-rendered and read-only: the host's one-time link becomes a cookie for /portal reaching the
+ * one account it was minted for, so no page takes an account from the address.
  */
 const cookieName = 'ck_portal';
 

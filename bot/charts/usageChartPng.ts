@@ -2,9 +2,8 @@ import { crc32, deflateSync } from 'node:zlib';
 import type { DailyUsage } from '../../core/reports/dailyUsage.js';
 
 /**
- * The 30-day usage chart as a PNG, for Discord and Slack attachments: drawn pixel by pixel
- * and encoded with node's zlib, so no browser, canvas or native module is needed. Text (the total
- * and average per day) goes in the message beside it, where the chat client renders it.
+ * The 30-day chart as a PNG drawn pixel by pixel and encoded with node's zlib: no browser, canvas or native
+ * module. Its text goes in the message, where the chat client renders it.
  */
 const width = 600;
 const height = 200;

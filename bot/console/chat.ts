@@ -13,11 +13,7 @@ import { dispatch } from '../dispatch.js';
 import { parseLine } from '../text/parseLine.js';
 import { renderText } from '../text/renderText.js';
 
-/**
- * The chat commands in a terminal, with no Discord or Slack tokens: `npm run chat -- --as maria`
- * (add --staff for the staff commands). The same commands and dispatcher as the bots, rendered
- * as text.
- */
+/** `npm run chat -- --as maria [--staff]`: the bots' commands and dispatcher in a terminal, rendered as text. */
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { as: { type: 'string' }, staff: { type: 'boolean' }, zone: { type: 'string' } } });
   if (!values.as) {

@@ -1,7 +1,6 @@
 /**
- * The Previous / Next buttons of an `/activity` reply carry what the next page needs in their
- * custom id (Discord gives it back on a press): the filter, the cursor, and the account when it
- * is not the caller's own. No state is kept between presses, so paging survives a restart.
+ * An /activity button's custom id carries the filter, the cursor and any other account, so paging keeps no
+ * state and survives a restart.
  */
 const prefix = 'activity';
 const separator = '|';

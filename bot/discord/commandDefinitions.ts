@@ -12,9 +12,8 @@ import { commands } from '../commands/index.js';
 import { accountOption } from '../commands/options.js';
 
 /**
- * The slash commands Discord shows, generated from each command's zod options so the two never
- * drift: enums become choices, credit amounts integers, everything else text (zod still parses
- * it on the way in). The `account` of a member's organisation autocompletes.
+ * Discord's slash commands, generated from each command's zod options so the two never drift (zod still
+ * parses what comes in); a member's organisation `account` autocompletes.
  */
 export function discordCommandDefinitions(): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
   return commands.map((command) => ({

@@ -16,9 +16,8 @@ export async function discordCaller(ctx: CoreContext, interaction: Interaction, 
 }
 
 /**
- * Staff in a server: the configured staff role, or Manage Server. Checked from what Discord sends
- * with this very interaction, never from the command's integration settings, which a server
- * admin may loosen. Outside a server (a DM) nobody is staff.
+ * Staff: the staff role or Manage Server, read from this interaction, never from the command's integration
+ * settings, which a server admin may loosen. Nobody is staff in a DM.
  */
 function isDiscordStaff(interaction: Interaction, staffRoleId: string | undefined): boolean {
   const member = interaction.member;

@@ -3,9 +3,8 @@ import { loadChatConfig } from '../chatConfig.js';
 import { discordCommandDefinitions } from './commandDefinitions.js';
 
 /**
- * `npm run register`: replaces the bot's slash commands with the current ones in one bulk
- * overwrite (renamed or removed commands disappear too). With DISCORD_GUILD_ID, to that one
- * server, where changes show at once (development); without it, globally.
+ * `npm run register`: one bulk overwrite of the slash commands (removed ones go too); DISCORD_GUILD_ID targets
+ * one server, where changes show at once.
  */
 async function main(): Promise<void> {
   const config = loadChatConfig();

@@ -23,11 +23,8 @@ const maxDescription = 4096;
 const maxFieldValue = 1024;
 
 /**
- * A view as a Discord message: embeds for the reports, the usage chart attached, and paging
- * buttons on the activity log. Times are text in the view's zone, named in the footer: Discord
- * does not tell a bot the viewer's zone, and its own timestamps cannot go in the /why table, so
- * every command shows the account owner's zone alike.
- * `account` is what the caller asked for, carried by the buttons to the next page.
+ * Times are text in the view's zone, named in the footer: Discord does not tell a bot the viewer's zone and its
+ * timestamps cannot go in the /why table. `account` rides on the buttons to the next page.
  */
 export function renderDiscord(view: View, account?: string): DiscordReply {
   switch (view.kind) {

@@ -23,10 +23,8 @@ export interface ChatNotifierOptions {
 }
 
 /**
- * Direct messages about the ledger: rewards, a low balance, a completed link. The ledger tells it
- * about each write (`observer`) and moves on: finding where to send and sending happen later,
- * in the background, so a slow or failing chat API never slows or fails a write. A failed send
- * is retried a few times with growing waits, then given up on with an error in the log.
+ * Direct messages about writes, sent later in the background so a slow or failing chat API never slows or fails
+ * a write; a failed send is retried a few times, then logged.
  */
 export class ChatNotifier {
   readonly observer: LedgerObserver;

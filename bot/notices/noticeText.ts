@@ -11,9 +11,8 @@ export function balanceBefore(result: WriteResult): bigint {
 }
 
 /**
- * What one ledger write is worth telling the account's owner: each reward it granted, and the
- * balance falling below one of the account's alert levels (only on the write that crosses it,
- * not on every spend after; one notice however many levels it crossed).
+ * What a write is worth telling the owner: each reward, and a low balance only on the write that crosses a
+ * level (one notice however many it crossed).
  */
 export function writeNotices(result: WriteResult, lowBalanceLevels: readonly bigint[]): string[] {
   const rewards = result.entries

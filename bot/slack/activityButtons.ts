@@ -1,9 +1,8 @@
 import { z } from 'zod';
 
 /**
- * What an `/activity` paging button carries in its value (Slack gives it back on a press): who
- * ran the command (only they may page), the filter, the cursor, and the account when it is not
- * the caller's own. No state is kept between presses.
+ * A paging button's value: who ran the command (only they may page), the filter, the cursor and any other
+ * account, so no state is kept between presses.
  */
 const activityButtonValue = z.strictObject({
   caller: z.string().min(1).max(100),

@@ -47,9 +47,8 @@ const refusedTokenErrors = new Set(['invalid_auth', 'not_authed', 'account_inact
 const requestTimeoutMs = 10_000;
 
 /**
- * The Slack transport: a Bolt app answering each chat command as a slash command (`/credits`,
- * `/activity filter:used`…, text parsed like the console's) with an ephemeral Block Kit reply,
- * and the activity log's paging buttons by replacing that reply.
+ * The Slack transport: each chat command as a slash command with an ephemeral Block Kit reply, which the
+ * activity paging buttons replace.
  */
 export function createSlackBot(options: SlackBotOptions): SlackBot {
   const { ctx, logger } = options;

@@ -11,9 +11,8 @@ export interface SlackStaffSettings {
 }
 
 /**
- * What Creditkeeper asks Slack about people, cached: each user's time zone (users.info, for an
- * hour) and the staff user group's members (usergroups.users.list, for a minute). When Slack
- * cannot answer, the time zone falls back to the account's and the group counts as empty.
+ * Slack's user time zones (an hour) and staff group members (a minute), cached; when Slack cannot answer, the
+ * account's zone is used and the group counts as empty.
  */
 export class SlackDirectory {
   private readonly timeZones = new Map<string, { zone: string; until: number }>();

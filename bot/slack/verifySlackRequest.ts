@@ -9,11 +9,8 @@ export const slackTimestampToleranceSeconds = 5 * 60;
 type WithRawBody = express.Request & { rawBody?: Buffer };
 
 /**
- * Slack's request signing, checked before Bolt sees a request: `X-Slack-Signature: v0=<hex
- * HMAC-SHA256(signing secret, "v0:" + X-Slack-Request-Timestamp + ":" + raw body)>`, with the
- * timestamp within five minutes of now either way. Bolt's own check refuses only old timestamps,
- * so a request signed for tomorrow would be accepted, and replayable, until then. A refusal is
- * Bolt's: 401, no body. A verified request goes on to Bolt with its bytes as `rawBody`.
+ * Slack's signature, checked before Bolt with the timestamp within five minutes either way: Bolt refuses only
+ * old ones, so a request signed for tomorrow would be replayable until then (README, Signature schemes).
  */
 export function verifySlackRequest(signingSecret: string, logger: Logger): express.RequestHandler[] {
   // Bolt's limit; no inflating, since Slack signs the bytes as sent.

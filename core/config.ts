@@ -23,7 +23,7 @@ const configSchema = z.object({
       return { amount, currency };
     })
     .optional(),
-  /** A JSON file of plans replacing the seed plans (Free 12 a week; Starter 150, Growth 325, Scale 575 a month). */
+  /** A JSON file of plans replacing the documented ones (Free 12 a week; Starter 150, Growth 325, Scale 575 a month). */
   PLANS_FILE: z.string().min(1).optional(),
   /** When the renewal job looks for due subscriptions (cron syntax); "off" runs none in this process. */
   RENEWAL_SCHEDULE: z.string().min(1).default('*/5 * * * *'),

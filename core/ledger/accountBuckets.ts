@@ -27,9 +27,8 @@ export interface MovementRow extends MovementState {
 }
 
 /**
- * Every movement of a write's entries with what its bucket held right after that entry, walked
- * back from what the write leaves in each bucket: exact however many of the write's entries
- * touched one bucket, and whenever their movements were taken.
+ * Each movement with what its bucket held right after its entry, walked back from what the write leaves in the
+ * bucket: exact however many of the write's entries touched one bucket.
  */
 export function movementRows(
   entries: readonly { id: string; seq: bigint; movements: readonly MovementState[] }[],

@@ -16,9 +16,8 @@ export const cancelScheduledWriteInput = z
   .refine(staffGivesReason, reasonRequired);
 
 /**
- * Calls off a dated grant or purchase before it is due: it never lands. Audited with its actor in
- * the statement that cancels it. Once due it can no longer be cancelled (ALREADY_LANDED: void the
- * grant instead), by the database's clock, the one the landing reads.
+ * Calls off a dated write before it is due (audited in the cancelling statement); once due by the database's
+ * clock, the one the landing reads, it is ALREADY_LANDED: void the grant instead.
  */
 export async function cancelScheduledWrite(ctx: CoreContext, input: z.input<typeof cancelScheduledWriteInput>): Promise<ScheduledWriteView> {
   const request = parseInput(cancelScheduledWriteInput, input);

@@ -14,10 +14,8 @@ const landingLockKey = 7_301_003;
 const lasting: readonly ErrorCode[] = ['VALIDATION_FAILED', 'ACCOUNT_NOT_FOUND', 'IDEMPOTENCY_CONFLICT', 'BALANCE_LIMIT_EXCEEDED', 'ROLE_FORBIDDEN'];
 
 /**
- * Lands every dated grant and purchase that is due (the cron's catch-up: also those that fell
- * due while no process ran). Each is the use-case's own write under the schedule's key, so a
- * run that dies between the write and marking it lands nothing twice: the next run's write is a
- * replay. One process at a time (an advisory lock); an outage ends the run, the next one goes on.
+ * Lands every due dated write (also those due while no process ran), each under its schedule's key so a run
+ * dying mid-way lands nothing twice. One process at a time (advisory lock).
  */
 export async function landScheduledWrites(ctx: CoreContext, options: { logger: Logger; batchSize?: number }): Promise<{ ran: boolean; landed: number; alreadyLanded: number; failed: number }> {
   const { logger, batchSize = 200 } = options;

@@ -64,9 +64,8 @@ export const scheduledColumns = `id, account_id, operation, request_hash, effect
   request->>'expiresAt' AS expires_at, request->>'reason' AS reason, request->'actor' AS scheduled_by`;
 
 /**
- * The audit row of one step of a schedule, in the statement that takes the step (from its CTE
- * `changed`), so a step that does not happen (a replay, a lost race) records nothing. The actor
- * and origin are SQL jsonb expressions.
+ * A schedule step's audit row, inside the statement that takes the step (from its CTE `changed`), so a step
+ * that does not happen records nothing. actor and origin are SQL jsonb expressions.
  */
 export function auditStepSql(step: 'scheduled' | 'cancelled' | 'landed' | 'failed', actorSql: string, originSql: string, reasonSql = 'NULL'): string {
   return `INSERT INTO audit_log (actor_kind, actor_id, action, outcome, account_id, entry_id, reason, origin, details)
@@ -77,10 +76,8 @@ export function auditStepSql(step: 'scheduled' | 'cancelled' | 'landed' | 'faile
 }
 
 /**
- * Keeps a validated grant or purchase until `effectiveAt` (by the database's clock, which must
- * still be before it), audited with its actor in the same statement. Its idempotency key is the
- * entry's to be: a retry with the same request gets the same schedule, another request under the
- * key is IDEMPOTENCY_CONFLICT.
+ * Keeps a validated write until `effectiveAt` (still ahead by the database's clock), audited in the same
+ * statement; its key is the future entry's, so a retry gets the same schedule and another request a conflict.
  */
 export async function scheduleWrite(
   ctx: CoreContext,

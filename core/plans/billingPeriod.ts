@@ -1,8 +1,6 @@
 /**
- * Billing periods, counted from a subscription's anchor in its own time zone: period n starts n
- * weeks or n months after the anchor, at the same local time. A monthly anchor on the 29th–31st
- * lands on the last day of shorter months (the billing anniversary), and comes back to
- * the anchor day when the month is long enough again.
+ * Period n starts n weeks or months after the anchor, at the same local time in the subscription's zone; an
+ * anchor on the 29th–31st lands on the last day of shorter months and returns when the month is long enough.
  */
 export type PeriodUnit = 'week' | 'month';
 
@@ -42,9 +40,8 @@ function periodStart(anchor: Date, timeZone: string, unit: PeriodUnit, index: nu
 }
 
 /**
- * The most recent midnight (in `timeZone`, at or before `now`) that fell on `day` of its month,
- * in a month that has that day: so an anniversary on the 31st stays on the 31st (and renews on
- * the last day of the months in between).
+ * The latest local midnight at or before `now` on `day` of a month that has it, so an anniversary on the 31st
+ * stays on the 31st.
  */
 export function lastAnniversary(day: number, timeZone: string, now: Date): Date {
   const today = wallClock(now, timeZone);
@@ -99,9 +96,8 @@ export function wallClock(moment: Date, timeZone: string): WallClock {
 }
 
 /**
- * The moment a local date and time happens in `timeZone` (day may overflow its month). In a
- * DST gap the wall clock does not exist and the moment after the gap is used; in an overlap,
- * the first of the two.
+ * A local wall-clock time as a moment in `timeZone` (day may overflow its month): in a DST gap the moment after
+ * the gap, in an overlap the first of the two.
  */
 export function fromWallClock(local: WallClock, timeZone: string): Date {
   const asUtc = Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute, local.second, local.millisecond);

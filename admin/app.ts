@@ -21,7 +21,7 @@ import { styleHashes } from './page/html.js';
 import { adminPage } from './page/router.js';
 import type { RawRouter } from './rawRouter.js';
 import { portalPage } from './portal/router.js';
-import type { Route } from './route.js';
+import { isDryRun, type Route } from './route.js';
 import { accountRoutes } from './routes/accounts.js';
 import { batchRoutes } from './routes/batches.js';
 import { ledgerRoutes } from './routes/ledger.js';
@@ -199,10 +199,11 @@ async function serve(ctx: CoreContext, limits: Limits, r: Route, req: Request, r
     rawQuery: req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '',
   };
 
-  if (!r.write || r.write === 'each') {
+  const dryRun = isDryRun(r, query);
+  if (!r.write || r.write === 'each' || dryRun) {
     const result = await r.handle(ctx, input);
     if (result && typeof result === 'object' && 'csv' in result) return streamCsv(res, (result as { csv: AsyncIterable<string> }).csv);
-    res.status(r.status ?? 200).type('application/json').send(JSON.stringify(result, jsonSafe));
+    res.status(dryRun ? 200 : (r.status ?? 200)).type('application/json').send(JSON.stringify(result, jsonSafe));
     return;
   }
   const key = req.get('Idempotency-Key');

@@ -16,7 +16,7 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
       ...parametersOf(r.params, 'path'),
       ...parametersOf(r.query, 'query'),
       ...(keyed
-        ? [{ name: 'Idempotency-Key', in: 'header', required: true, description: 'Unique per request; a retry with the same key gets the first reply', schema: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9._:\\-/]+$' } }]
+        ? [{ name: 'Idempotency-Key', in: 'header', required: !r.dryRun, description: `Unique per request; a retry with the same key gets the first reply${r.dryRun ? ' (not needed with dryRun=true)' : ''}`, schema: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9._:\\-/]+$' } }]
         : []),
     ];
     (paths[path] ??= {})[r.method] = {
@@ -33,6 +33,9 @@ export function openApiDocument(routes: Route[]): Record<string, unknown> {
           headers: { ...requestIdHeader, ...(keyed && replayedHeader) },
           content: r.response === csvText ? { 'text/csv': { schema: { type: 'string' } } } : { 'application/json': { schema: responseSchema(r.response) } },
         },
+        ...(r.dryRun && {
+          200: { description: 'dryRun=true: what the write would do, nothing written', headers: requestIdHeader, content: { 'application/json': { schema: responseSchema(r.dryRun) } } },
+        }),
         default: {
           description: 'An error',
           headers: { ...requestIdHeader, ...retryAfterHeader },

@@ -44,6 +44,7 @@ export interface Route<
   Q extends z.ZodType = z.ZodType,
   B extends z.ZodType = z.ZodType,
   R extends z.ZodType = z.ZodType,
+  D extends z.ZodType = z.ZodNever,
 > {
   method: 'get' | 'post';
   path: string;
@@ -63,15 +64,19 @@ export interface Route<
    * every item carries its own idempotency key (no header).
    */
   write: false | 'ledger' | 'stored' | 'each';
+  /** A write that `?dryRun=true` (dryRunQuery) makes a read: no Idempotency-Key, nothing written, answered 200 with this reply. */
+  dryRun?: D;
   /** Status of a successful reply (200 by default, 201 for creations). */
   status?: number;
   /** Which path parameter names an account the token must be able to reach. */
   accountParam?: string;
   /** A 'ledger' write also says whether it was a replay (sent as a header, not in the body). */
-  handle(ctx: CoreContext, input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>): Promise<InCode<z.output<R>> & { replayed?: boolean }>;
+  handle(ctx: CoreContext, input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>>): Promise<(InCode<z.output<R>> | InCode<z.output<D>>) & { replayed?: boolean }>;
 }
 
-export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType>(definition: Route<P, Q, B, R>): Route {
+export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType, D extends z.ZodType = z.ZodNever>(
+  definition: Route<P, Q, B, R, D>,
+): Route {
   return definition as unknown as Route;
 }
 
@@ -93,6 +98,15 @@ export function fieldsOf<Shape extends z.ZodRawShape, Supplied extends keyof Sha
 ): z.ZodObject<Omit<Shape, Supplied>, z.core.$strict> {
   const shape = Object.fromEntries(Object.entries(schema.shape).filter(([name]) => !supplied.includes(name as Supplied)));
   return z.strictObject(shape) as unknown as z.ZodObject<Omit<Shape, Supplied>, z.core.$strict>;
+}
+
+/** The query of a write that takes `dryRun` (Route.dryRun). */
+export const dryRunQuery = z.strictObject({
+  dryRun: z.enum(['true', 'false']).optional().meta({ description: 'true: answer what the write would do, writing nothing (no Idempotency-Key needed)' }),
+});
+
+export function isDryRun(r: Route, query: unknown): boolean {
+  return r.dryRun !== undefined && (query as z.infer<typeof dryRunQuery>).dryRun === 'true';
 }
 
 export const accountPath = z.strictObject({ accountId: z.uuid({ message: 'must be an id' }) });

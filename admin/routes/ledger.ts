@@ -13,7 +13,7 @@ import { listScheduledWrites } from '../../core/ledger/listScheduledWrites.js';
 import { grantOrSchedule } from '../../core/ledger/scheduleGrant.js';
 import { schedulePurchase } from '../../core/ledger/schedulePurchase.js';
 import { voidGrant, voidGrantInput } from '../../core/ledger/voidGrant.js';
-import { accountPath, fieldsOf, ledgerSupplied, reads, route, serviceOrStaffWrites, serviceWrites } from '../route.js';
+import { accountPath, dryRunQuery, fieldsOf, ledgerSupplied, reads, route, serviceOrStaffWrites, serviceWrites } from '../route.js';
 import { LedgerWrite, Scheduled, ScheduledList, ScheduledWrite, UsageQuote, UsageWrite } from '../responses.js';
 
 /** The host product's writes: each one ledger operation on one account. */
@@ -27,16 +27,21 @@ export const ledgerRoutes = [
     method: 'post',
     path: '/v1/accounts/:accountId/usage',
     tag: 'Ledger',
-    summary: 'Charge usage, by price-list action (image, submission…) or explicit amount; a submission opens a deposit',
+    summary: 'Charge usage, by price-list action (image, submission…) or explicit amount; a submission opens a deposit. With ?dryRun=true: what POST …/quote answers, writing nothing',
     scopes: serviceWrites,
     params: accountPath,
+    query: dryRunQuery,
     body: fieldsOf(spendInput, ledgerSupplied),
     write: 'ledger',
     response: UsageWrite,
+    dryRun: UsageQuote,
     status: 201,
     accountParam: 'accountId',
-    handle: (ctx, { params, body, idempotencyKey, actor, origin }) =>
-      spend(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin }),
+    handle: (ctx, { params, query, body, idempotencyKey, actor, origin }) => {
+      if (query.dryRun !== 'true') return spend(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin });
+      const { note: _note, ...usage } = body; // a note changes nothing the quote answers
+      return quoteUsage(ctx, { ...usage, accountId: params.accountId, actor });
+    },
   }),
   route({
     method: 'post',

@@ -20,6 +20,7 @@ export async function checkReply(method: string, url: string, response: Pick<Res
   };
   if (response.status >= 400) return described(ErrorBody, 'Error');
   if (!route) return;
+  if (route.dryRun && response.status === 200) return described(route.dryRun, `${route.method} ${route.path} dryRun response`);
   const expected = route.status ?? 200;
   if (response.status !== expected) throw new Error(`${method} ${path}: ${response.status}, where the document says ${expected}`);
   if (route.response === csvText) {

@@ -16,7 +16,7 @@
  * on the same account, BENCH_CHAT_REPEATS times each: Slack as startChat starts it on the admin
  * app (a signed slash-command POST: until its HTTP response, and until the ephemeral reply
  * reaches the response_url), and the Discord bot fed raw interactions (until the deferral
- * callback, and until the edit that carries the answer), Slack and Discord answered by nock.
+ * callback, and until the edit that carries the answer), Slack and Discord answered on loopback.
  * Their table follows the dispatch table, and they are in the results file under `transports`.
  *
  * The history is written now, in seconds, so /usage sees one busy day rather than months; /why,
@@ -26,8 +26,7 @@
  *
  * Knobs: BENCH_CHAT_ENTRIES, BENCH_CHAT_REPEATS, BENCH_DATABASE_URL.
  */
-// First: nock (and its Node 20 polyfill) must be in place before discord.js loads.
-import { interceptChatApis, printTransportTable, timeTransports, transportMoments } from './chatTransports.js';
+import { answerChatApis, printTransportTable, timeTransports, transportMoments } from './chatTransports.js';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -98,7 +97,7 @@ interface ChatCall {
 
 async function main(): Promise<void> {
   const logger = createLogger('warn');
-  const stopIntercepting = interceptChatApis();
+  const stopAnswering = answerChatApis();
   const runs = [];
   for (const engine of engines) {
     const { db, cleanup } = await engine.open();
@@ -147,7 +146,7 @@ async function main(): Promise<void> {
       await cleanup();
     }
   }
-  stopIntercepting();
+  stopAnswering();
 
   console.log(`\n${'engine'.padEnd(10)} ${'command'.padEnd(36)} ${'median ms'.padStart(10)} ${'p95 ms'.padStart(8)} ${'p95 of 3 s'.padStart(10)}`);
   for (const { engine, results } of runs) {

@@ -6,14 +6,11 @@
  *
  * Slack is the transport startChat starts from a Slack configuration, mounted on the admin app
  * and listening on loopback; Discord is the bot createDiscordBot builds (a discord.js Client with
- * the real interaction listener, never logged in) fed raw INTERACTION_CREATE payloads. nock stands
- * in for slack.com, the response_url host and discord.com, and notes when each request reaches it.
- * Import this module before discord.js (nock must be in place first; on Node 20 it needs the
- * Promise.withResolvers polyfill before it).
+ * the real interaction listener, never logged in) fed raw INTERACTION_CREATE payloads. Loopback
+ * servers stand in for slack.com, the response_url host and discord.com (the tests' stand-ins, in
+ * test/bot/chatTransportSupport.ts), and note when each request reaches them.
  */
-import '../test/support/promiseWithResolvers.js';
-import nock from 'nock';
-import { discordInteractionApi, discordSlashCommand, injectInteraction, linkedUser, refuseAllButLoopback, requestBody, signedSlackRequest, slackResponsePath, slackResponseUrls, slackSlashCommand, slackWebApi, startSlackOnLoopback } from '../test/bot/chatTransportSupport.js';
+import { discordApiUrl, discordInteractionApi, discordSlashCommand, injectInteraction, linkedUser, requestBody, resetChatApis, signedSlackRequest, slackResponsePath, slackResponseUrls, slackSlashCommand, slackWebApi, startSlackOnLoopback } from '../test/bot/chatTransportSupport.js';
 import { Worker } from 'node:worker_threads';
 import type { CoreContext } from '../core/context.js';
 import type { Logger } from '../core/logger.js';
@@ -82,19 +79,12 @@ class Arrivals {
 
 const arrivals = new Arrivals();
 
-/**
- * Slack's Web API and response URLs, and Discord's interaction endpoints, answered by nock (every
- * other host except loopback refused). Returns the undo.
- */
-export function interceptChatApis(): () => void {
-  refuseAllButLoopback();
+/** Slack's Web API and response URLs, and Discord's interaction endpoints, answered on their loopback stand-ins. Returns the undo. */
+export function answerChatApis(): () => void {
   slackWebApi();
   slackResponseUrls((path, request) => arrivals.arrived(path, request));
   discordInteractionApi((call, token, request) => arrivals.arrived(`${call}:${token}`, request));
-  return () => {
-    nock.cleanAll();
-    nock.enableNetConnect();
-  };
+  return () => void resetChatApis();
 }
 
 /** One command sent through a transport: milliseconds to its acknowledgement and to its answer. */
@@ -167,8 +157,8 @@ async function startSlack(ctx: CoreContext, logger: Logger): Promise<Transport> 
 /**
  * Slack's side of the HTTP request, in a worker thread: the clock stops when the response is in,
  * not when the bot's thread (busy with the command after acknowledging, PGlite's queries running
- * on it) would get round to reading it. node:http with headers and body in one write: through
- * nock's fetch interceptor the body would trail the headers by a delayed ACK (~40 ms on loopback).
+ * on it) would get round to reading it. node:http with headers and body in one write: a body
+ * trailing its headers could wait for a delayed ACK (~40 ms on loopback).
  */
 const senderSource = `
 const { parentPort } = require('node:worker_threads');
@@ -219,7 +209,7 @@ class SlackSender {
 
 /** The Discord bot as createDiscordBot builds it, never logged in: raw interactions go straight into its client. */
 async function startDiscord(ctx: CoreContext, logger: Logger): Promise<Transport> {
-  const bot = createDiscordBot({ ctx, logger, token: 'bench-token', clientOptions: { intents: [], rest: { retries: 0, timeout: arrivalTimeoutMs } } });
+  const bot = createDiscordBot({ ctx, logger, token: 'bench-token', apiUrl: discordApiUrl, clientOptions: { intents: [], rest: { retries: 0, timeout: arrivalTimeoutMs } } });
   return {
     name: 'Discord',
     send: async (command) => {

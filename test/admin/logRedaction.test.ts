@@ -1,6 +1,5 @@
 import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
-import nock from 'nock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../admin/app.js';
 import { createApiToken } from '../../core/access/createApiToken.js';
@@ -8,6 +7,7 @@ import { createLoginLink } from '../../core/access/createLoginLink.js';
 import { createLogger } from '../../core/logger.js';
 import { adVerifierKeys } from '../../core/rewards/adVerifierKeys.js';
 import { client } from '../support/api.js';
+import { LoopbackApi } from '../support/loopbackApi.js';
 import { useFreshLedger } from '../support/scenario.js';
 
 /**
@@ -22,22 +22,20 @@ describe('secrets never reach the log (PGlite)', () => {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   let base = '';
   let close = () => {};
+  // The ad network's published keys, on a loopback server of its own.
+  let keysHost: LoopbackApi;
   beforeAll(async () => {
-    ctx.adKeys = adVerifierKeys('https://keys.example.test/keys.json');
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
-    nock('https://keys.example.test')
-      .get('/keys.json')
-      .reply(200, { keys: [{ keyId: 7, pem: publicKey.export({ type: 'spki', format: 'pem' }) }] });
+    keysHost = await LoopbackApi.start();
+    keysHost.route('GET', '/keys.json', () => [200, { keys: [{ keyId: 7, pem: publicKey.export({ type: 'spki', format: 'pem' }) }] }]);
+    ctx.adKeys = adVerifierKeys(`${keysHost.url}/keys.json`);
     const server = createApp(ctx, logger).listen(0);
     await new Promise((resolve) => server.once('listening', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     close = () => server.close();
   });
-  afterAll(() => {
+  afterAll(async () => {
     close();
-    nock.cleanAll();
-    nock.enableNetConnect();
+    await keysHost.close();
   });
 
   it('redacts tokens, cookies, sign-in link secrets, signatures and bot tokens', async () => {

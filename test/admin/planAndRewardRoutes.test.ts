@@ -1,25 +1,21 @@
 import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
-import nock from 'nock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adVerifierKeys } from '../../core/rewards/adVerifierKeys.js';
 import { client, dataOf, key, refusal, typedClient, useApi } from '../support/api.js';
+import { LoopbackApi } from '../support/loopbackApi.js';
 import { useFreshLedger } from '../support/scenario.js';
 
 describe('plans, link codes, auto-reload and the ad callback over HTTP (PGlite)', () => {
   const ctx = useFreshLedger('pglite');
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  beforeAll(() => {
-    ctx.adKeys = adVerifierKeys('https://keys.example.test/keys.json');
-    nock.disableNetConnect();
-    nock.enableNetConnect('127.0.0.1');
-    nock('https://keys.example.test')
-      .get('/keys.json')
-      .reply(200, { keys: [{ keyId: 7, pem: publicKey.export({ type: 'spki', format: 'pem' }) }] });
+  // The ad network's published keys, on a loopback server of its own.
+  let keysHost: LoopbackApi;
+  beforeAll(async () => {
+    keysHost = await LoopbackApi.start();
+    keysHost.route('GET', '/keys.json', () => [200, { keys: [{ keyId: 7, pem: publicKey.export({ type: 'spki', format: 'pem' }) }] }]);
+    ctx.adKeys = adVerifierKeys(`${keysHost.url}/keys.json`);
   });
-  afterAll(() => {
-    nock.cleanAll();
-    nock.enableNetConnect();
-  });
+  afterAll(() => keysHost.close());
   const api = useApi(ctx);
   const openUser = async (externalId: string): Promise<string> =>
     dataOf(await typedClient(api.baseUrl, api.service).POST('/v1/accounts', { params: { header: key() }, body: { owner: { kind: 'USER', externalId } } })).accountId;

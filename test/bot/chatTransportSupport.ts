@@ -1,4 +1,3 @@
-import nock from 'nock';
 import { createHmac } from 'node:crypto';
 import type { Server } from 'node:http';
 import { ApplicationCommandOptionType, type Client, type ClientOptions, Events, type Interaction } from 'discord.js';
@@ -18,19 +17,32 @@ import { loadChatConfig } from '../../bot/chatConfig.js';
 import { ChatNotifier } from '../../bot/notices/chatNotifier.js';
 import { type RunningChat, slackEventsPath, startChat } from '../../bot/startChat.js';
 import { observeWrites } from '../../cli/wireProcess.js';
+import { type Answer, LoopbackApi } from '../support/loopbackApi.js';
 import { inDays, key, service } from '../support/scenario.js';
 
-/** Every host but loopback (the Slack receiver) refused: Discord and Slack are answered by nock. */
-export function refuseAllButLoopback(): void {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/^(127\.0\.0\.1|localhost)(:\d+)?$/);
+/** Discord's REST API, Slack's Web API and Slack's response URLs, each on a loopback server of its own for the whole run. */
+export const discordApi = await LoopbackApi.start();
+const slackApi = await LoopbackApi.start();
+const slackResponses = await LoopbackApi.start();
+
+/** Where the bot is told Discord's REST API is (DISCORD_API_URL), and Slack's Web API (SLACK_API_URL). */
+export const discordApiUrl = `${discordApi.url}/api`;
+const slackApiUrl = `${slackApi.url}/api/`;
+
+/** Clears the stand-ins' routes and what they saw; returns the calls none of them answered. */
+export function resetChatApis(): string[] {
+  const standIns = [discordApi, slackApi, slackResponses];
+  const unrouted = standIns.flatMap((standIn) => standIn.unrouted);
+  for (const standIn of standIns) standIn.reset();
+  return unrouted;
 }
 
-/** No real network for a describe's tests (see refuseAllButLoopback); nock is cleared after each test. */
+/**
+ * For a describe: the bot talks to no real network, only to the stand-ins above. Their routes
+ * are cleared after each test, and a call that none of them answers fails it.
+ */
 export function offline(): void {
-  beforeAll(refuseAllButLoopback);
-  afterEach(() => nock.cleanAll());
-  afterAll(() => nock.enableNetConnect());
+  afterEach(() => expect(resetChatApis()).toEqual([]));
 }
 
 /** A logger whose lines the test can read. */
@@ -109,7 +121,7 @@ export async function requestBody(request: Request): Promise<unknown> {
   return request.headers.get('content-type')?.includes('json') ? (JSON.parse(text) as unknown) : text;
 }
 
-// ---- Discord: raw INTERACTION_CREATE payloads, and Discord's interaction API on nock ----
+// ---- Discord: raw INTERACTION_CREATE payloads, and Discord's interaction API on loopback ----
 
 export const discordApplicationId = '1000000000000000001';
 export const discordGuildId = '1000000000000000002';
@@ -120,8 +132,8 @@ let nextSnowflake = 1200000000000000000n;
 /** A fresh Discord id (users, interactions, messages). */
 export const snowflake = () => String(++nextSnowflake);
 
-/** A discord.js client as the tests run it: never logged in, giving up on Discord's API at once. */
-export const offlineClientOptions: ClientOptions = { intents: [], rest: { retries: 0, timeout: 2_000 } };
+/** A discord.js client as the tests run it: never logged in, its REST API the stand-in, given up on at once. */
+export const offlineClientOptions: ClientOptions = { intents: [], rest: { api: discordApiUrl, retries: 0, timeout: 2_000 } };
 
 /** A Discord user as the API sends it. */
 export const discordUser = (id: string) => ({ id, username: `u${id.slice(-4)}`, discriminator: '0', global_name: null, avatar: null });
@@ -216,12 +228,12 @@ export function interactionFrom(client: Client, payload: RawInteraction): Promis
 export type DiscordCall = 'callback' | 'edit' | 'followUp';
 
 /**
- * Discord's interaction API on nock. `onCall` is told of each call first (which call, its
+ * Discord's interaction API on its stand-in. `onCall` is told of each call first (which call, its
  * interaction token, the request) and may fail it with a status; otherwise a callback gets 204
  * and an edit or follow-up the message Discord returns.
  */
 export function discordInteractionApi(onCall: (call: DiscordCall, token: string, request: Request) => Promise<number | void>): void {
-  const reply = (call: DiscordCall) => async (request: Request) => {
+  const reply = (call: DiscordCall) => async (request: Request): Promise<Answer> => {
     // /api/v10/interactions/<id>/<token>/callback, /api/v10/webhooks/<application>/<token>[/messages/@original]
     const failed = await onCall(call, new URL(request.url).pathname.split('/')[5]!, request);
     if (failed) return [failed, { message: 'Internal Server Error', code: 0 }];
@@ -229,24 +241,16 @@ export function discordInteractionApi(onCall: (call: DiscordCall, token: string,
     const author = { ...discordUser(discordApplicationId), bot: true };
     return [200, { id: snowflake(), channel_id: discordChannelId, content: '', embeds: [], components: [], attachments: [], author, timestamp: new Date().toISOString(), type: 0, flags: 64 }];
   };
-  nock('https://discord.com')
-    .persist()
-    .post(/\/api\/v10\/interactions\/\d+\/[^/]+\/callback/)
-    .query(true)
-    .reply(reply('callback'))
-    .patch(/\/api\/v10\/webhooks\/\d+\/[^/]+\/messages\/(@|%40)original/)
-    .query(true)
-    .reply(reply('edit'))
-    .post(/\/api\/v10\/webhooks\/\d+\/[^/]+$/)
-    .query(true)
-    .reply(reply('followUp'));
+  discordApi
+    .route('POST', /^\/api\/v10\/interactions\/\d+\/[^/]+\/callback$/, reply('callback'))
+    .route('PATCH', /^\/api\/v10\/webhooks\/\d+\/[^/]+\/messages\/(@|%40)original$/, reply('edit'))
+    .route('POST', /^\/api\/v10\/webhooks\/\d+\/[^/]+$/, reply('followUp'));
 }
 
-// ---- Slack: the transport on the admin app on loopback, signed requests to it, Slack's API on nock ----
+// ---- Slack: the transport on the admin app on loopback, signed requests to it, Slack's API on loopback ----
 
 /** The signing secret the Slack transport is started with: what it signs is Slack's. */
 export const slackSigningSecret = 'test-signing-secret-0123456789';
-const slackResponseHost = 'https://hooks.slack.com';
 
 /** startChat's Slack transport (HTTP mode), its routers on the admin app, listening on loopback. */
 export interface SlackOnLoopback {
@@ -258,7 +262,7 @@ export interface SlackOnLoopback {
 
 /** Starts it from a Slack configuration: a bot token, the signing secret and `env` (staff users, a staff group). */
 export async function startSlackOnLoopback(ctx: CoreContext, logger: Logger, env: Record<string, string> = {}): Promise<SlackOnLoopback> {
-  const config = loadChatConfig({ SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: slackSigningSecret, ...env });
+  const config = loadChatConfig({ SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: slackSigningSecret, SLACK_API_URL: slackApiUrl, ...env });
   const notifier = new ChatNotifier(ctx, logger, { lowBalanceThreshold: config.LOW_BALANCE_THRESHOLD });
   const observed = observeWrites(ctx, notifier);
   const chat: RunningChat = await startChat({ ctx: observed.ctx, logger, config, notifier });
@@ -301,7 +305,7 @@ export function slackSlashCommand(user: string, command: string, text = ''): Rec
     command,
     text,
     api_app_id: 'A1',
-    response_url: `${slackResponseHost}/commands/T1/${n}/reply`,
+    response_url: `${slackResponses.url}/commands/T1/${n}/reply`,
     trigger_id: `${n}.1.abc`,
   };
 }
@@ -318,7 +322,7 @@ export function slackButtonPress(user: string, button: { action_id: string; valu
     trigger_id: `${n}.2.def`,
     team: { id: 'T1', domain: 'studio' },
     channel: { id: 'C1', name: 'general' },
-    response_url: `${slackResponseHost}/actions/T1/${n}/reply`,
+    response_url: `${slackResponses.url}/actions/T1/${n}/reply`,
     actions: [{ ...button, type: 'button', block_id: 'b1', action_ts: '1.2', text: { type: 'plain_text', text: 'Next' } }],
   };
   return { payload: JSON.stringify(payload) };
@@ -330,39 +334,33 @@ export function slackResponsePath(form: Record<string, string>): string {
 }
 
 /**
- * Slack's Web API on nock: auth.test, users.info (the user's time zone from `timeZones`, else UTC),
+ * Slack's Web API on its stand-in: auth.test, users.info (the user's time zone from `timeZones`, else UTC),
  * usergroups.users.list (`groupMembers`), chat.postMessage; `onCall` is told of each call.
  */
 export function slackWebApi({ onCall, timeZones = {}, groupMembers = [] }: { onCall?: (method: string, body: Record<string, string>) => void; timeZones?: Record<string, string>; groupMembers?: string[] } = {}): void {
-  nock('https://slack.com')
-    .persist()
-    .post(/\/api\/.*/)
-    .reply(async (request: Request) => {
-      const method = new URL(request.url).pathname.replace('/api/', '');
-      const body = Object.fromEntries(new URLSearchParams(await request.text()));
-      onCall?.(method, body);
-      switch (method) {
-        case 'auth.test':
-          return [200, { ok: true, user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1' }];
-        case 'users.info':
-          return [200, { ok: true, user: { id: body.user, tz: timeZones[String(body.user)] ?? 'UTC' } }];
-        case 'usergroups.users.list':
-          return [200, { ok: true, users: groupMembers }];
-        default:
-          return [200, { ok: true, channel: body.channel, ts: '1.1' }];
-      }
-    });
+  slackApi.route('POST', /^\/api\//, async (request) => {
+    const method = new URL(request.url).pathname.replace('/api/', '');
+    const body = Object.fromEntries(new URLSearchParams(await request.text()));
+    onCall?.(method, body);
+    switch (method) {
+      case 'auth.test':
+        return [200, { ok: true, user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1' }];
+      case 'users.info':
+        return [200, { ok: true, user: { id: body.user, tz: timeZones[String(body.user)] ?? 'UTC' } }];
+      case 'usergroups.users.list':
+        return [200, { ok: true, users: groupMembers }];
+      default:
+        return [200, { ok: true, channel: body.channel, ts: '1.1' }];
+    }
+  });
 }
 
-/** Slack's response URLs on nock: `onReply` is told of each reply the bot posts (its path, the request). */
+/** Slack's response URLs on their stand-in: `onReply` is told of each reply the bot posts (its path, the request). */
 export function slackResponseUrls(onReply: (path: string, request: Request) => Promise<void>): void {
-  nock(slackResponseHost)
-    .persist()
-    .post(/.*/)
-    .reply(async (request: Request) => {
-      await onReply(new URL(request.url).pathname, request);
-      return [200, 'ok'];
-    });
+  slackResponses.route('POST', /^\//, async (request) => {
+    await onReply(new URL(request.url).pathname, request);
+    return [200, 'ok'];
+  });
 }
 
 /** One thing the bot posted to Slack: a Web API call (`to` its method) or a reply (`to` its response_url path). */
@@ -388,8 +386,8 @@ export interface SlackUnderTest {
 
 /**
  * For a describe (after useFreshLedger and offline): the Slack transport started on the admin app
- * on loopback before its tests and closed after them, with Slack's API on nock (`api`) recording
- * what the bot posts.
+ * on loopback before its tests and closed after them, with Slack's API on its stand-in (`api`)
+ * recording what the bot posts.
  */
 export function slackOnAdminApp(ctx: CoreContext, logger: Logger, env: Record<string, string>, api: { timeZones?: Record<string, string>; groupMembers?: string[] } = {}): SlackUnderTest {
   const posted: SlackPost[] = [];
@@ -400,7 +398,7 @@ export function slackOnAdminApp(ctx: CoreContext, logger: Logger, env: Record<st
       posted.push({ to: path, body: (await request.json()) as Record<string, any> });
     });
   };
-  // offline() clears nock after each test.
+  // offline() clears the stand-ins' routes after each test.
   beforeEach(slackApi);
   beforeAll(async () => {
     slackApi();

@@ -1,6 +1,5 @@
-import { discordButtonPress, discordInteractionApi, discordSlashCommand, discordStaffRoleId, eventually, interactionFrom, linkedUser, offline, offlineClientOptions, type RawInteraction, recordingLogger, requestBody, seedTwelveChats, snowflake } from './chatTransportSupport.js';
+import { discordButtonPress, discordInteractionApi, discordSlashCommand, discordStaffRoleId, eventually, interactionFrom, linkedUser, offline, offlineClientOptions, type RawInteraction, recordingLogger, requestBody, resetChatApis, seedTwelveChats, snowflake } from './chatTransportSupport.js';
 import { ApplicationCommandOptionType, Client } from 'discord.js';
-import nock from 'nock';
 import { describe, expect, it } from 'vitest';
 import { addMember } from '../../core/accounts/addMember.js';
 import { openAccount } from '../../core/accounts/openAccount.js';
@@ -200,7 +199,7 @@ describe('the Discord bot', () => {
     expect(json(sent[1]!.body).content).toMatch(/^Something went wrong \(ref [0-9a-f]{8}\)\.$/);
     expect(lines.some((l) => l.msg === 'chat request failed' && (l.err as { message: string }).message === 'connection reset')).toBe(true);
 
-    nock.cleanAll();
+    expect(resetChatApis()).toEqual([]);
     sent = discordApi(true);
     await expect(receive(discordSlashCommand({ id: snowflake() }, 'credits'))).resolves.toBeUndefined();
     await eventually(() => lines.some((l) => l.msg === 'could not tell a Discord user about a failure'));

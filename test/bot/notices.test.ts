@@ -1,5 +1,4 @@
-import { eventually, linkedUser, offline, offlineClientOptions, recordingLogger, snowflake } from './chatTransportSupport.js';
-import nock from 'nock';
+import { discordApi, eventually, linkedUser, offline, offlineClientOptions, recordingLogger, snowflake } from './chatTransportSupport.js';
 import { describe, expect, it } from 'vitest';
 import { createDiscordBot } from '../../bot/discord/discordBot.js';
 import { ChatNotifier, type DirectMessageSender } from '../../bot/notices/chatNotifier.js';
@@ -14,15 +13,12 @@ import { key, service, useFreshLedger } from '../support/scenario.js';
 function discordDirectMessages(status: number) {
   const messages: { channel: string; content: string }[] = [];
   let attempts = 0;
-  nock('https://discord.com')
-    .persist()
-    .post('/api/v10/users/@me/channels')
-    .reply(async (request: Request) => {
+  discordApi
+    .route('POST', '/api/v10/users/@me/channels', async (request) => {
       const { recipient_id } = (await request.json()) as { recipient_id: string };
       return [200, { id: `9${recipient_id.slice(1)}`, type: 1, recipients: [{ id: recipient_id, username: 'someone', discriminator: '0', avatar: null }] }];
     })
-    .post(/\/api\/v10\/channels\/\d+\/messages/)
-    .reply(async (request: Request) => {
+    .route('POST', /^\/api\/v10\/channels\/\d+\/messages$/, async (request) => {
       attempts++;
       if (status !== 200) return [status, { message: 'Internal Server Error', code: 0 }];
       const channel = new URL(request.url).pathname.split('/')[4]!;

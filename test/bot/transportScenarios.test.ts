@@ -34,7 +34,7 @@ describe('the seed scenarios on Discord', () => {
     body: Record<string, any>;
   }
   const sent: Sent[] = [];
-  // Discord's interaction API, recording each call (the bot never talks to anything else here); offline() clears nock after each test.
+  // Discord's interaction API, recording each call (the bot never talks to anything else here); offline() clears its routes after each test.
   beforeEach(() =>
     discordInteractionApi(async (call, token, request) => {
       sent.push({ call, token, body: (await requestBody(request)) as Record<string, any> });

@@ -1,17 +1,11 @@
 import fc from 'fast-check';
-import nock from 'nock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCreditkeeperError } from '../../core/errors.js';
 import { adVerifierKeys } from '../../core/rewards/adVerifierKeys.js';
 import { rewardAdView } from '../../core/rewards/rewardAdView.js';
+import { LoopbackApi } from '../support/loopbackApi.js';
 import { balanceOf, newUserAccount, useFreshLedger } from '../support/scenario.js';
 import { adKeyId, fakeAdNetwork } from './fakeAdNetwork.js';
-
-beforeAll(() => nock.disableNetConnect());
-afterAll(() => {
-  nock.cleanAll();
-  nock.enableNetConnect();
-});
 
 /** Names an attacker would add or repeat, and values that would pay more or pay someone else. */
 const names = ['transaction_id', 'user_id', 'signature', 'key_id', 'reward_amount', 'ad_unit', 'custom_data', 'user%5Fid', 'transaction%5fid', 'USER_ID', 'user_id '];
@@ -85,13 +79,17 @@ function mutated(query: string, change: Mutation): string {
 describe('ad callbacks under mutation (fast-check)', () => {
   const ctx = useFreshLedger('pglite');
   const network = fakeAdNetwork();
+  // The network's published keys, on a loopback server of its own.
+  let keysHost: LoopbackApi;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     // A cap no mutation reaches: a second payment must show as one, not hide behind the cap.
     ctx.rewards = { ad: 2n, adDailyCap: 10_000 };
-    ctx.adKeys = adVerifierKeys('https://ads.example.test/verifier-keys.json');
-    nock('https://ads.example.test').persist().get('/verifier-keys.json').reply(200, network.keysDocument);
+    keysHost = await LoopbackApi.start();
+    keysHost.route('GET', '/verifier-keys.json', () => [200, network.keysDocument]);
+    ctx.adKeys = adVerifierKeys(`${keysHost.url}/verifier-keys.json`);
   });
+  afterAll(() => keysHost.close());
 
   it('no change to a genuine callback pays anything: each is refused or replays the original, which paid once', async () => {
     const mara = await newUserAccount(ctx, 'mara');

@@ -1,7 +1,4 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import nock from 'nock';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setAutoReload } from '../../core/billing/autoReloadSettings.js';
 import { paymentWebhook } from '../../core/billing/paymentGateway.js';
 import { createLinkCode } from '../../core/identity/createLinkCode.js';
@@ -13,13 +10,8 @@ import { purchase } from '../../core/ledger/purchase.js';
 import { adVerifierKeys } from '../../core/rewards/adVerifierKeys.js';
 import { rewardAdView } from '../../core/rewards/rewardAdView.js';
 import { fakeAdNetwork } from './fakeAdNetwork.js';
+import { type Answer, LoopbackApi } from '../support/loopbackApi.js';
 import { balanceOf, entryCount, expectError, key, newUserAccount, service, useFreshLedger } from '../support/scenario.js';
-
-beforeAll(() => nock.disableNetConnect());
-afterAll(() => {
-  nock.cleanAll();
-  nock.enableNetConnect();
-});
 
 describe('the Discord-link reward (PostgreSQL)', () => {
   const ctx = useFreshLedger('postgres');
@@ -79,17 +71,18 @@ describe('the Discord-link reward (PostgreSQL)', () => {
 
 describe('rewarded ads (AdMob-style server-side verification)', () => {
   const ctx = useFreshLedger('pglite');
-  const keysUrl = 'https://ads.example.test/verifier-keys.json';
   const network = fakeAdNetwork();
   const callback = network.callback;
+  // The network's published keys, on a loopback server of its own.
+  let keysHost: LoopbackApi;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     ctx.rewards = { ad: 2n, adDailyCap: 3 };
-    ctx.adKeys = adVerifierKeys(keysUrl);
-    nock('https://ads.example.test')
-      .get('/verifier-keys.json')
-      .reply(200, network.keysDocument);
+    keysHost = await LoopbackApi.start();
+    keysHost.route('GET', '/verifier-keys.json', () => [200, network.keysDocument]);
+    ctx.adKeys = adVerifierKeys(`${keysHost.url}/verifier-keys.json`);
   });
+  afterAll(() => keysHost.close());
 
   it('a verified view pays the configured reward once per transaction id, up to the daily cap', async () => {
     const accountId = await newUserAccount(ctx, 'ivy');
@@ -101,7 +94,7 @@ describe('rewarded ads (AdMob-style server-side verification)', () => {
     await rewardAdView(ctx, { query: callback('ivy') });
     await expectError(rewardAdView(ctx, { query: callback('ivy') }), 'AD_REWARD_DAILY_CAP');
     expect(await balanceOf(ctx, accountId)).toBe(6n);
-    expect(nock.pendingMocks()).toEqual([]); // the keys were fetched once
+    expect(keysHost.requests).toEqual(['GET /verifier-keys.json']); // the keys were fetched once
   });
 
   it('refuses a tampered query, an unknown key, a missing signature and an unknown user, paying nothing', async () => {
@@ -153,26 +146,27 @@ describe('rewarded ads (AdMob-style server-side verification)', () => {
 
 describe('auto-reload', () => {
   const ctx = useFreshLedger('postgres');
-  const hook = 'https://billing.example.test';
-  beforeAll(() => {
-    ctx.payments = paymentWebhook({ url: `${hook}/charge`, secret: 'a-long-shared-secret', timeoutMs: 300 });
+  // The host product's billing, on a loopback server of its own.
+  let billing: LoopbackApi;
+  beforeAll(async () => {
+    billing = await LoopbackApi.start();
+    ctx.payments = paymentWebhook({ url: `${billing.url}/charge`, secret: 'a-long-shared-secret', timeoutMs: 300 });
   });
+  afterEach(() => billing.reset());
+  afterAll(() => billing.close());
 
   it('a submission too costly for the bare balance charges a +50 top-up, then the submission: two entries', async () => {
     const accountId = await newUserAccount(ctx);
     await purchase(ctx, { accountId, idempotencyKey: key(), actor: service, amount: 30n });
     await setAutoReload(ctx, { accountId, enabled: true });
-    let signed = false;
-    nock(hook)
-      .post('/charge', (body: { credits: string; accountId: string }) => body.credits === '50' && body.accountId === accountId)
-      .matchHeader('creditkeeper-signature', (header: string | null) => {
-        const [, timestamp, digest] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header ?? '') ?? [];
-        signed = digest !== undefined && timestamp !== undefined;
-        return signed;
-      })
-      .reply(200, { chargeId: 'ch_1' });
+    const charged: { credits: string; accountId: string; signed: boolean }[] = [];
+    billing.route('POST', '/charge', async (request) => {
+      const { credits, accountId: charging } = (await request.json()) as { credits: string; accountId: string };
+      charged.push({ credits, accountId: charging, signed: /^t=\d+,v1=[0-9a-f]{64}$/.test(request.headers.get('creditkeeper-signature') ?? '') });
+      return [200, { chargeId: 'ch_1' }];
+    });
     const result = await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'submission', clipSeconds: [4] } }); // 44
-    expect(signed).toBe(true);
+    expect(charged).toEqual([{ credits: '50', accountId, signed: true }]);
     expect(result.entries[0]).toMatchObject({ type: 'DEPOSIT', amount: -44n, balanceAfter: 36n });
     const rows = await ctx.db.prisma.entry.findMany({ where: { accountId }, orderBy: { seq: 'asc' } });
     expect(rows.map((e) => [e.type, e.amount, e.balanceAfter])).toEqual([
@@ -187,26 +181,21 @@ describe('auto-reload', () => {
     await setAutoReload(ctx, { accountId, enabled: true, amount: 20n });
     const spendKey = key();
     const keys: string[] = [];
-    const charge = () =>
-      nock(hook)
-        .post('/charge')
-        .matchHeader('idempotency-key', (value: string | null) => keys.push(String(value)) > 0);
-    charge().reply(402, { error: 'card_declined' });
+    /** The processor's next answer, after `delayMs`. */
+    let next: { answer: Answer; delayMs?: number } = { answer: [402, { error: 'card_declined' }] };
+    billing.route('POST', '/charge', async (request) => {
+      const { answer, delayMs = 0 } = next;
+      keys.push(String(request.headers.get('idempotency-key')));
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      return answer;
+    });
     await expectError(spend(ctx, { accountId, idempotencyKey: spendKey, actor: service, charge: { action: 'image', quantity: 5 } }), 'PAYMENT_FAILED');
     // A processor that charges but answers too late (a real slow server: the timeout is Creditkeeper's own).
-    const slow = createServer((request, response) => {
-      keys.push(String(request.headers['idempotency-key']));
-      setTimeout(() => response.end(JSON.stringify({ chargeId: 'ch_late' })), 1_000);
-    });
-    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
-    nock.enableNetConnect('127.0.0.1');
-    const slowCtx = { ...ctx, payments: paymentWebhook({ url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}/charge`, secret: 'a-long-shared-secret', timeoutMs: 300 }) };
-    const timedOut = await expectError(spend(slowCtx, { accountId, idempotencyKey: spendKey, actor: service, charge: { action: 'image', quantity: 5 } }), 'PAYMENT_FAILED');
+    next = { answer: [200, { chargeId: 'ch_late' }], delayMs: 1_000 };
+    const timedOut = await expectError(spend(ctx, { accountId, idempotencyKey: spendKey, actor: service, charge: { action: 'image', quantity: 5 } }), 'PAYMENT_FAILED');
     expect(timedOut.details).toMatchObject({ reason: 'timeout' });
-    slow.closeAllConnections();
-    slow.close();
     expect(await entryCount(ctx, accountId)).toBe(0);
-    charge().reply(200, { chargeId: 'ch_late' }); // the processor answers the same key with the same charge
+    next = { answer: [200, { chargeId: 'ch_late' }] }; // the processor answers the same key with the same charge
     await spend(ctx, { accountId, idempotencyKey: spendKey, actor: service, charge: { action: 'image', quantity: 5 } });
     await spend(ctx, { accountId, idempotencyKey: spendKey, actor: service, charge: { action: 'image', quantity: 5 } }); // a replay: no charge
     expect(new Set(keys)).toEqual(new Set([`auto-reload#${spendKey}`]));
@@ -219,11 +208,11 @@ describe('auto-reload', () => {
     await expectError(spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'chat', quantity: 1 } }), 'INSUFFICIENT_CREDITS');
     await setAutoReload(ctx, { accountId, enabled: true, amount: 10n, monthlyLimit: 15n });
     await expectError(spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'chat', quantity: 11 } }), 'INSUFFICIENT_CREDITS');
-    nock(hook).post('/charge').reply(200, { chargeId: 'ch_2' });
+    billing.route('POST', '/charge', () => [200, { chargeId: 'ch_2' }]);
     await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'chat', quantity: 10 } });
     await expectError(spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: { action: 'chat', quantity: 1 } }), 'INSUFFICIENT_CREDITS'); // 10 + 10 > 15
     await setAutoReload(ctx, { accountId, enabled: false });
     expect(await entryCount(ctx, accountId)).toBe(2);
-    expect(nock.pendingMocks()).toEqual([]);
+    expect(billing.requests).toEqual(['POST /charge']); // one top-up charged, none past the limit
   });
 });

@@ -39,9 +39,8 @@ const bodyLimit = '64kb';
 const batchBodyLimit = '1mb';
 
 /**
- * The HTTP surface: the service API for the host product, the admin API for staff, health and
- * the OpenAPI document. Each route parses its input with zod, calls one core use-case, and
- * renders JSON; errors map to statuses in one table (httpErrors.ts).
+ * The HTTP surface (service API, admin API, health, OpenAPI): each route parses with zod, calls one core
+ * use-case and renders JSON; errors map to statuses once (httpErrors.ts).
  */
 export interface AppOptions {
   /** The process's metrics: /metrics serves them. Its write counters count what the context's observer tells them (see cli/wireProcess.ts). */
@@ -227,9 +226,8 @@ async function serve(ctx: CoreContext, limits: Limits, r: Route, req: Request, r
 const actingMemberHeader = z.string().trim().min(1).max(200);
 
 /**
- * Who a request acts as: SERVICE for a SERVICE token, STAFF (named by the token) for an ADMIN
- * token, or, when the host product names the member behind a write (`Acting-Member: <user's
- * external id>`), that user, whose role core then checks.
+ * SERVICE for a SERVICE token, the named STAFF for an ADMIN token, or the user an `Acting-Member` header names,
+ * whose role core then checks.
  */
 function actorOf(r: Route, principal: TokenPrincipal, req: Request): Actor {
   if (r.scopes === 'public') return { kind: 'SYSTEM' };

@@ -3,9 +3,8 @@ import { components, csvText, ErrorBody } from './responses.js';
 import type { Route } from './route.js';
 
 /**
- * The OpenAPI 3.1 description of the API, generated from the same zod schemas that validate
- * requests and describe replies (admin/responses.ts), so the document cannot drift from what the
- * server accepts and returns.
+ * OpenAPI 3.1, generated from the zod schemas that validate requests and describe replies (responses.ts), so
+ * the document cannot drift from what the server accepts and returns.
  */
 export function openApiDocument(routes: Route[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};

@@ -58,10 +58,8 @@ export interface Route<
   /** The successful reply's body as it is on the wire (admin/responses.ts); errors are all ErrorBody. */
   response: R;
   /**
-   * A write: needs an Idempotency-Key, and a retry gets the first reply. 'ledger' writes are made
-   * idempotent by the ledger itself (the key is the entry's, per account: a retry is answered from
-   * the entries it wrote); 'stored' writes keep their first reply per token. 'each': a batch, whose
-   * every item carries its own idempotency key (no header).
+   * A write needs an Idempotency-Key and a retry gets the first reply: 'ledger' from the entries the key wrote,
+   * 'stored' from the reply kept per token; 'each' is a batch whose items carry their own keys (no header).
    */
   write: false | 'ledger' | 'stored' | 'each';
   /** A write that `?dryRun=true` (dryRunQuery) makes a read: no Idempotency-Key, nothing written, answered 200 with this reply. */
@@ -88,9 +86,8 @@ export const staffOnly: Scope[] = ['ADMIN'];
 export const serviceOrStaffWrites: Scope[] = ['SERVICE', 'ADMIN'];
 
 /**
- * A core use-case's input without the fields the HTTP layer supplies itself (from the path, the
- * Idempotency-Key header and the token): what a client may put in a body or query. Unknown
- * fields, including those, are refused.
+ * A use-case's input minus what HTTP supplies (path, Idempotency-Key, token): what a body or query may hold;
+ * unknown fields, those included, are refused.
  */
 export function fieldsOf<Shape extends z.ZodRawShape, Supplied extends keyof Shape & string>(
   schema: z.ZodObject<Shape>,

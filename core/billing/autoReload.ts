@@ -8,8 +8,8 @@ import { chargeReservation } from './chargeReservation.js';
 import { monthStartSql } from './autoReloadSettings.js';
 
 /**
- * Called with a spend's denial: tops the account up through the gateway so the spend can be retried; false when
- * the top-up is off or not allowed. The charge's key derives from the spend's, so a retry asks about the same charge.
+ * Tops the account up after a spend's denial so the spend can be retried: false (the denial stands) when not allowed,
+ * PAYMENT_FAILED when the charge fails. Its key derives from the spend's, so a retry asks about the same charge.
  */
 export async function autoReload(ctx: CoreContext, spend: { accountId: string; idempotencyKey: string }, denial: CreditkeeperError): Promise<boolean> {
   if (!ctx.payments) return false;

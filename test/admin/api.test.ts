@@ -33,7 +33,7 @@ describe.each(engines)('the HTTP API on %s', (engine) => {
       body: { charge: { action: 'submission', clipSeconds: [8, 8, 8, 8, 8, 8] }, source: { kind: 'creative', id: '77', url: 'https://studio.example/c/77' } },
     });
     expect(submit.response.status).toBe(201);
-    const { depositId, entries } = dataOf(submit);
+    const { depositId, entries } = landed(dataOf(submit));
     expect(entries[0]).toMatchObject({ type: 'DEPOSIT', amount: '-88', balanceAfter: '112' });
     const delivered = await host.POST('/v1/accounts/{accountId}/deposits/{depositId}/reconciliation', {
       params: { path: { accountId, depositId: depositId! }, header: key('delivery-77') },
@@ -188,7 +188,7 @@ describe.each(engines)('the HTTP API on %s', (engine) => {
     expect(dataOf(adjusted).entries[0]).toMatchObject({ type: 'ADJUSTMENT', amount: '25', note: 'Compensation for a delivery miss', actor: { kind: 'STAFF', id: 'ana@support' } });
     const off = await support.POST('/v1/admin/accounts/{accountId}/write-offs', { params: { path, header: key() }, body: { amount: 5, reason: 'Duplicate' } });
     expect(dataOf(off).entries[0]).toMatchObject({ type: 'WRITE_OFF', amount: '-5' });
-    const used = dataOf(await as(api.service).POST('/v1/accounts/{accountId}/usage', { params: { path, header: key() }, body: { charge: { action: 'image', quantity: 2 } } }));
+    const used = landed(dataOf(await as(api.service).POST('/v1/accounts/{accountId}/usage', { params: { path, header: key() }, body: { charge: { action: 'image', quantity: 2 } } })));
     const entryId = used.entries[0]!.id;
     const unexplained = await support.POST('/v1/accounts/{accountId}/refunds', { params: { path, header: key() }, body: { entryId } });
     expect(refusal(unexplained)).toEqual([400, 'REASON_REQUIRED']);

@@ -35,7 +35,7 @@ describe('every other route (PGlite)', () => {
     const accountId = dataOf(await host.POST('/v1/accounts', { params: { header: key() }, body: { owner: { kind: 'USER', externalId: `r-${randomUUID()}` } } })).accountId;
     const path = { accountId };
     const bought = landed(dataOf(await host.POST('/v1/accounts/{accountId}/purchases', { params: { path, header: key() }, body: { amount: 100 } })));
-    const submitted = dataOf(await host.POST('/v1/accounts/{accountId}/usage', { params: { path, header: key() }, body: { charge: { action: 'submission', clipSeconds: [10] } } }));
+    const submitted = landed(dataOf(await host.POST('/v1/accounts/{accountId}/usage', { params: { path, header: key() }, body: { charge: { action: 'submission', clipSeconds: [10] } } })));
     const deposit = { accountId, depositId: submitted.depositId! };
     const voided = await host.POST('/v1/accounts/{accountId}/deposits/{depositId}/void', { params: { path: deposit, header: key() }, body: { reason: 'Withdrawn' } });
     expect(dataOf(voided).entries[0]).toMatchObject({ type: 'DEPOSIT_VOID', amount: '50', balanceAfter: '100' });

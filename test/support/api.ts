@@ -61,7 +61,7 @@ export function dataOf<T>(reply: { data?: T; error?: unknown; response: Response
   return reply.data;
 }
 
-/** A write that landed now, not one scheduled for later (`effectiveAt`): the union's side with entries. */
+/** A write that landed now, not one scheduled for later (`effectiveAt`) nor a dry run's answer: the union's side with entries. */
 export function landed<T extends object>(write: T): Extract<T, { entries: unknown }> {
   if (!('entries' in write)) throw new Error(`scheduled, not written: ${JSON.stringify(write)}`);
   return write as Extract<T, { entries: unknown }>;

@@ -5,7 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/globalSetup.ts'],
     // checkReplies: every reply from /v1 is checked against the OpenAPI document's schema for it.
-    setupFiles: ['test/support/promiseWithResolvers.ts', 'test/support/checkReplies.ts'],
+    setupFiles: ['test/support/checkReplies.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Each file gets its own databases, so files run in parallel; two cores here.

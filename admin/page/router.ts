@@ -4,6 +4,7 @@ import { searchAccounts } from '../../core/accounts/searchAccounts.js';
 import { listAudit } from '../../core/audit/listAudit.js';
 import { listUnsettledCharges } from '../../core/billing/autoReloadCharges.js';
 import type { CoreContext } from '../../core/context.js';
+import { readFromReplica, streamFromReplica } from '../../core/db/readReplica.js';
 import { CreditkeeperError, isCreditkeeperError } from '../../core/errors.js';
 import { type Origin, timeZone as timeZoneSchema } from '../../core/input.js';
 import { parseLocalDateTime } from '../../core/localDateTime.js';
@@ -64,7 +65,7 @@ export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express
     '/',
     page(async (req, res) => {
       const search = typeof req.query.search === 'string' ? req.query.search.trim() : '';
-      const found = search ? await searchAccounts(ctx, { search }, req.session) : [];
+      const found = search ? await readFromReplica(ctx, undefined, (reads) => searchAccounts(reads, { search }, req.session)) : [];
       res.send(layout('Accounts', searchView(search, found), viewerOf(req)));
     }),
   );
@@ -77,7 +78,8 @@ export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express
   router.get(
     '/accounts/:accountId/activity.csv',
     page(async (req, res) => {
-      await streamCsv(res, exportActivityCsv(ctx, { accountId: String(req.params.accountId), filter: filterOf(req.query.filter) }));
+      const accountId = String(req.params.accountId);
+      await streamCsv(res, streamFromReplica(ctx, accountId, (reads) => exportActivityCsv(reads, { accountId, filter: filterOf(req.query.filter) })));
     }),
   );
   router.get(

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { PortalSession } from '../../core/access/portalSession.js';
 import type { CoreContext } from '../../core/context.js';
+import { readFromReplica } from '../../core/db/readReplica.js';
 import { parseInput } from '../../core/input.js';
 import { explainBalance, type WhyExplanation, type WhyFinding } from '../../core/reports/why.js';
 import { html, type Html } from '../page/html.js';
@@ -20,11 +21,13 @@ export const whyQuery = z.strictObject({
 export async function whyPage(ctx: CoreContext, session: PortalSession, rawQuery: unknown): Promise<string> {
   const query = parseInput(whyQuery, rawQuery);
   const f = formatsFor(session.locale, session.timeZone);
-  const e = await explainBalance(ctx, {
-    accountId: session.accountId,
-    ...(query.since && { since: zonedMidnight(query.since, session.timeZone) }),
-    ...(query.expected && { expectedBalance: query.expected }),
-  });
+  const e = await readFromReplica(ctx, session.accountId, (reads) =>
+    explainBalance(reads, {
+      accountId: session.accountId,
+      ...(query.since && { since: zonedMidnight(query.since, session.timeZone) }),
+      ...(query.expected && { expectedBalance: query.expected }),
+    }),
+  );
   const from =
     e.start.reason === 'LAST_GRANT'
       ? `your last ${e.start.grant!.label.toLowerCase()} on ${f.at(e.start.at!)}`

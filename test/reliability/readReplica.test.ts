@@ -14,6 +14,7 @@ import { spend } from '../../core/ledger/spend.js';
 import { seedPlans } from '../../core/plans/planCatalog.js';
 import { seedPriceList } from '../../core/pricing/priceList.js';
 import { getActivity } from '../../core/reports/activity.js';
+import { consoleChat } from '../bot/consoleChat.js';
 import { type PrivateCluster, startPrivateCluster } from '../support/privateCluster.js';
 
 /**
@@ -36,6 +37,7 @@ describe('reports read from a hot standby (PostgreSQL)', () => {
   let server: Server | undefined;
   const clients: pg.Client[] = [];
   let ctx: CoreContext;
+  let chat: ReturnType<typeof consoleChat>;
   let baseUrl = '';
   let service = '';
   let admin = '';
@@ -67,6 +69,7 @@ describe('reports read from a hot standby (PostgreSQL)', () => {
     service = (await createApiToken(ctx, { name: 'host', scopes: ['SERVICE', 'READ'], actor })).secret;
     admin = (await createApiToken(ctx, { name: 'staff', scopes: ['ADMIN'], actor })).secret;
     const observed = observeWrites(ctx, undefined, replica);
+    chat = consoleChat(observed.ctx);
     server = createApp(observed.ctx, pino({ level: 'silent' }), { metrics: observed.metrics }).listen(0);
     await new Promise((resolve) => server!.once('listening', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -127,7 +130,9 @@ describe('reports read from a hot standby (PostgreSQL)', () => {
     ];
     expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200, 200]);
     expect(replies.at(-1)!.body).toMatchObject([{ accountId, externalId: 'replica-reader' }]);
-    return { why: why.body, activity: activity.body, csv: replies[3]!.text };
+    // The same reports in chat, as the account's owner reads them.
+    const said = [await chat('replica-reader', '/why'), await chat('replica-reader', '/activity'), await chat('replica-reader', '/usage')];
+    return { why: why.body, activity: activity.body, csv: replies[3]!.text, said };
   }
 
   it('DATABASE_READ_URL needs DATABASE_URL', () => {
@@ -139,8 +144,10 @@ describe('reports read from a hot standby (PostgreSQL)', () => {
     expect(await call('POST', `/v1/accounts/${accountId}/usage`, service, { charge: { action: 'image', quantity: 2 } }, 'image-1')).toMatchObject({ status: 201 });
     await untilReplica('up');
     await resetStatements();
-    const { why, activity, csv } = await readEveryReport();
+    const { why, activity, csv, said } = await readEveryReport();
     expect(why.end).toMatchObject({ balance: '94' });
+    expect(said[0]).toContain('Now: 94 (0 + 94, it adds up)');
+    expect(said[2]).toContain('total 6 credits');
     expect(activity.rows.map((r: { amount: string }) => r.amount)).toEqual(['-6', '100']);
     expect(csv.trim().split('\r\n')).toHaveLength(3); // the header, the top-up, the spend
     expect(await reportsRanOn(await onStandby())).toBeGreaterThan(0);
@@ -153,8 +160,10 @@ describe('reports read from a hot standby (PostgreSQL)', () => {
     await standbyClient.query('SELECT pg_wal_replay_pause()');
     expect(await call('POST', `/v1/accounts/${accountId}/usage`, service, { charge: { action: 'chat', quantity: 5 } }, 'chat-1')).toMatchObject({ status: 201 });
     await resetStatements();
-    const { why, activity } = await readEveryReport();
+    const { why, activity, said } = await readEveryReport();
     expect(why.end).toMatchObject({ balance: '89' });
+    expect(said[0]).toContain('Now: 89');
+    expect(said[1]).toMatch(/Chat\s+-5  → 89/);
     expect(activity.rows.map((r: { amount: string }) => r.amount)).toEqual(['-5', '-6', '100']);
     // The primary answered; the standby does not have the spend.
     expect(await reportsRanOn(onPrimary)).toBeGreaterThan(0);
@@ -186,8 +195,9 @@ describe('reports read from a hot standby (PostgreSQL)', () => {
   it('the standby stopped: every report still answers 200 from the primary; started again, reports go back to it', async () => {
     await standby!.stop();
     await resetStatements().catch(() => onPrimary.query('SELECT pg_stat_statements_reset()'));
-    const { why, activity } = await readEveryReport();
+    const { why, activity, said } = await readEveryReport();
     expect(why.end).toMatchObject({ balance: '87' });
+    expect(said[0]).toContain('Now: 87');
     expect(activity.rows.map((r: { amount: string }) => r.amount)).toEqual(['-2', '-5', '-6', '100']);
     expect(await reportsRanOn(onPrimary)).toBeGreaterThan(0);
     const ready = await readyz();

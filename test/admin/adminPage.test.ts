@@ -1,19 +1,25 @@
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../admin/app.js';
+import { when } from '../../admin/page/html.js';
 import { createApiToken } from '../../core/access/createApiToken.js';
 import { createLoginLink } from '../../core/access/createLoginLink.js';
 import { addMember } from '../../core/accounts/addMember.js';
 import { openAccount } from '../../core/accounts/openAccount.js';
 import { grant } from '../../core/ledger/grant.js';
+import { landScheduledWrites } from '../../core/ledger/landScheduledWrites.js';
 import { reconcileDeposit } from '../../core/ledger/reconcileDeposit.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
 import { subscribe } from '../../core/plans/subscribe.js';
-import { entryCount, service, useFreshLedger } from '../support/scenario.js';
+import { balanceOf, entryCount, inDays, service, useFreshLedger } from '../support/scenario.js';
+
+const madrid = 'Europe/Madrid';
+/** A moment as a datetime-local field holds it in Madrid: "2027-01-03T09:00". */
+const fieldInMadrid = (moment: Date) => new Intl.DateTimeFormat('sv-SE', { timeZone: madrid, dateStyle: 'short', timeStyle: 'short' }).format(moment).replace(' ', 'T');
 
 /** The admin page in a real headless Chromium (Debian's chromium, driven by playwright-core). */
 describe('the admin page in a browser', () => {
@@ -304,6 +310,95 @@ describe('the admin page in a browser', () => {
     const icon = await fetch(`${base}/admin/favicon.svg`);
     expect(icon.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
     expect(await page.getAttribute('link[rel=icon]', 'href')).toBe('/admin/favicon.svg');
+    await page.close();
+  });
+
+  /** Signed in, with Madrid picked as the zone, on a new account holding 100. */
+  async function accountPageInMadrid(name: string): Promise<{ page: Page; accountId: string }> {
+    const { accountId } = await openAccount(ctx, { owner: { kind: 'USER', externalId: `${name.toLowerCase().replace(' ', '-')}-${randomUUID().slice(0, 8)}`, displayName: name } });
+    await purchase(ctx, { accountId, idempotencyKey: 'order-1', actor: service, amount: 100n });
+    const page = await signedIn();
+    await page.goto(`${base}/admin/accounts/${accountId}`);
+    await page.selectOption('select[name=zone]', madrid);
+    await page.click('form.zone button');
+    return { page, accountId };
+  }
+
+  async function grantOnPage(page: Page, fields: { amount: string; reason: string; effectiveAt?: string; expiresAt?: string; bucket?: string }): Promise<void> {
+    const form = 'form[action$="/grants"]';
+    await page.selectOption(`${form} select[name=bucket]`, fields.bucket ?? 'BONUS');
+    await page.fill(`${form} input[name=amount]`, fields.amount);
+    await page.fill(`${form} input[name=reason]`, fields.reason);
+    if (fields.effectiveAt) await page.fill(`${form} input[name=effectiveAt]`, fields.effectiveAt);
+    if (fields.expiresAt) await page.fill(`${form} input[name=expiresAt]`, fields.expiresAt);
+    await page.click(`${form} button:has-text("Grant")`);
+  }
+
+  it('500 promo for tomorrow 09:00 Madrid is listed, not added; once due and caught up it is a normal entry of +500', async () => {
+    const { page, accountId } = await accountPageInMadrid('Lucia Dated');
+    const nine = fieldInMadrid(inDays(1)).slice(0, 10) + 'T09:00';
+    const reason = 'Launch gift <script>alert(1)</script>';
+    await grantOnPage(page, { bucket: 'PROMO', amount: '500', reason, effectiveAt: nine, expiresAt: nine.slice(0, 10) + 'T23:59' });
+
+    const [row] = await ctx.db.sql.query<{ effective_at: Date }>('SELECT effective_at FROM scheduled_writes WHERE account_id = $1::uuid', [accountId]);
+    const due = new Date(row!.effective_at);
+    expect(fieldInMadrid(due)).toBe(nine);
+    expect(await page.textContent('[role=status]')).toBe(`Scheduled: 500 promo credits on ${when(due, madrid)}. They land then; until then it can be cancelled below.`);
+    expect(await page.textContent('.stats')).toMatch(/100\s*credits available/);
+    const listed = page.locator('h2:has-text("Scheduled to land") + table tbody tr');
+    expect(await listed.count()).toBe(1);
+    const cells = await listed.locator('td').allTextContents();
+    expect(cells.slice(0, 4)).toEqual([when(due, madrid), '+500', 'promo', when(new Date(due.getTime() + (14 * 60 + 59) * 60_000), madrid)]);
+    expect(cells[4]).toContain('ana@support (staff)');
+    // The reason is text on the page, never markup.
+    expect(cells[5]).toBe(reason);
+    expect(await page.content()).toContain('Launch gift &lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(await page.locator('main script').count()).toBe(0);
+    await page.screenshot({ path: '/tmp/dated-shots/scheduled.png', fullPage: true });
+
+    await ctx.db.sql.query(`UPDATE scheduled_writes SET effective_at = clock_timestamp() - interval '1 second' WHERE account_id = $1::uuid`, [accountId]);
+    await landScheduledWrites(ctx, { logger: pino({ level: 'silent' }) });
+    await landScheduledWrites(ctx, { logger: pino({ level: 'silent' }) });
+    await page.goto(`${base}/admin/accounts/${accountId}`);
+    expect(await page.locator('h2:has-text("Scheduled to land")').count()).toBe(0);
+    expect(await page.textContent('.stats')).toMatch(/600\s*credits available/);
+    const newest = await page.textContent('h2:has-text("Credit activity") ~ table tbody tr >> nth=0');
+    expect(newest).toContain('+500');
+    expect(newest).toContain('600');
+    expect(newest).toContain('ana@support (staff)');
+    expect([await balanceOf(ctx, accountId), await entryCount(ctx, accountId)]).toEqual([600n, 2]);
+    await page.screenshot({ path: '/tmp/dated-shots/landed.png', fullPage: true });
+    await page.close();
+  });
+
+  it('cancel before it is due: it never lands, and the cancel is audited with its reason; a past date is refused with the form kept', async () => {
+    const { page, accountId } = await accountPageInMadrid('Marco Cancel');
+    await grantOnPage(page, { amount: '200', reason: 'Spring promo', effectiveAt: fieldInMadrid(inDays(2)) });
+    await page.click('summary:has-text("Cancel")');
+    await page.fill('form[action$="/cancellations"] input[name=reason]', 'Promo called off');
+    await page.click('button:has-text("Cancel it")');
+    expect(await page.textContent('[role=status]')).toContain('Cancelled: it will not land.');
+    expect(await page.locator('h2:has-text("Scheduled to land")').count()).toBe(0);
+    await ctx.db.sql.query(`UPDATE scheduled_writes SET effective_at = clock_timestamp() - interval '1 second' WHERE account_id = $1::uuid`, [accountId]);
+    expect(await landScheduledWrites(ctx, { logger: pino({ level: 'silent' }) })).toMatchObject({ landed: 0 });
+    expect(await balanceOf(ctx, accountId)).toBe(100n);
+    const audit = await ctx.db.sql.query<{ action: string; actor_id: string; reason: string }>(
+      `SELECT action, actor_id, reason FROM audit_log WHERE account_id = $1::uuid AND action LIKE 'grant.%' ORDER BY created_at`,
+      [accountId],
+    );
+    expect(audit).toEqual([
+      { action: 'grant.scheduled', actor_id: 'ana@support', reason: 'Spring promo' },
+      { action: 'grant.cancelled', actor_id: 'ana@support', reason: 'Promo called off' },
+    ]);
+
+    const minuteAgo = fieldInMadrid(new Date(Date.now() - 60_000));
+    await grantOnPage(page, { amount: '50', reason: 'Backdated', effectiveAt: minuteAgo });
+    expect(await page.textContent('[role=alert]')).toContain('VALIDATION_FAILED: effectiveAt must be in the future');
+    expect(await page.inputValue('form[action$="/grants"] input[name=effectiveAt]')).toBe(minuteAgo);
+    expect(await page.inputValue('form[action$="/grants"] input[name=amount]')).toBe('50');
+    expect(await page.inputValue('form[action$="/adjustments"] input[name=amount]')).toBe('');
+    await page.screenshot({ path: '/tmp/dated-shots/refused.png', fullPage: true });
+    expect(await entryCount(ctx, accountId)).toBe(1);
     await page.close();
   });
 

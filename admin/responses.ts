@@ -346,7 +346,7 @@ const whyGroup = z.strictObject({
   quantity: z.number().nullable(),
   amount: credits,
 });
-const whyNoteShape = { entryId: z.uuid(), at: time, type: z.enum(EntryType), amount: credits, note: z.string().nullable(), actor: Actor };
+const whyNoteShape = { entryId: z.uuid(), at: time, occurredAt: nullableTime, type: z.enum(EntryType), amount: credits, note: z.string().nullable(), actor: Actor };
 const whyNote = z.strictObject(whyNoteShape);
 const describedNote = z.strictObject({ ...whyNoteShape, description: z.string() });
 const countAndAmount = { count: z.number().int(), amount: credits };

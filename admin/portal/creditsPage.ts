@@ -109,7 +109,7 @@ function activityTable(page: ActivityPage, f: Formats): Html {
   if (page.rows.length === 0) return html`<p>Nothing here yet.</p>`;
   return html`<table class="rows"><thead><tr><th>Date</th><th>Activity</th><th>Source</th><th class="num">Credits</th><th class="num">Balance</th></tr></thead><tbody>
 ${page.rows.map(
-  (r) => html`<tr><td data-label="Date">${f.window(r.startedAt, r.endedAt)}</td>
+  (r) => html`<tr><td data-label="Date">${f.window(r.startedAt, r.endedAt)}${r.occurredAt ? html`<br><span class="muted">occurred ${f.at(r.occurredAt)}</span>` : ''}</td>
 <td data-label="Activity"><div>${r.category ?? r.label}${r.count > 1 ? html` <a href="/portal/groups/${r.seq.toString()}">×${r.count}</a>` : ''}<br><span class="muted">${r.description}${r.note ? ` — “${r.note}”` : ''}</span></div></td>
 <td data-label="Source">${sourceLink(r)}</td>
 <td data-label="Credits" class="num"><div>${amount(r, f)}</div></td>

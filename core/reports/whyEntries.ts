@@ -20,6 +20,7 @@ export function newestOfTypes(types: EntryType[], columns: string, limit: number
 export interface NoteRow {
   id: string;
   created_at: Date;
+  occurred_at: Date | null;
   type: EntryType;
   amount: string;
   note: string | null;
@@ -32,6 +33,7 @@ export function toNote(r: NoteRow): WhyNote {
   return {
     entryId: r.id,
     at: new Date(r.created_at),
+    occurredAt: r.occurred_at === null ? null : new Date(r.occurred_at),
     type: r.type,
     amount: BigInt(r.amount),
     note: r.note,

@@ -16,6 +16,8 @@ export interface WhyGroup {
 export interface WhyNote {
   entryId: string;
   at: Date;
+  /** When usage reported late happened; null: at `at`. */
+  occurredAt: Date | null;
   type: EntryType;
   amount: bigint;
   note: string | null;

@@ -59,8 +59,8 @@ export async function findings(
 
   if (groups.some((g) => g.type === 'ADJUSTMENT' || g.type === 'WRITE_OFF')) {
     const notes = await tx.query<NoteRow>(
-      `SELECT id, created_at, type, amount::text, note, actor_kind, actor_id, description
-       FROM (${newestOfTypes(['ADJUSTMENT', 'WRITE_OFF'], 'id, seq, created_at, type, amount, note, actor_kind, actor_id, description', listLimit)}) notes
+      `SELECT id, created_at, occurred_at, type, amount::text, note, actor_kind, actor_id, description
+       FROM (${newestOfTypes(['ADJUSTMENT', 'WRITE_OFF'], 'id, seq, created_at, occurred_at, type, amount, note, actor_kind, actor_id, description', listLimit)}) notes
        ORDER BY seq DESC LIMIT ${listLimit}`,
       [accountId, fromSeq.toString()],
     );

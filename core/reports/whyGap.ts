@@ -18,7 +18,7 @@ export async function explainGap(
   if (expected === balance) return { kind: 'MATCHES' };
   const searchFrom = (lastSeq - BigInt(gapSearchDepth) > 0n ? lastSeq - BigInt(gapSearchDepth) : 0n).toString();
   const [was] = await tx.query<NoteRow & { seq: string; balance_after: string }>(
-    `SELECT id, seq::text, created_at, type, amount::text, note, actor_kind, actor_id, description, balance_after::text
+    `SELECT id, seq::text, created_at, occurred_at, type, amount::text, note, actor_kind, actor_id, description, balance_after::text
      FROM entries WHERE account_id = $1::uuid AND seq > $2::bigint AND balance_after = $3::bigint
      ORDER BY seq DESC LIMIT 1`,
     [accountId, searchFrom, expected.toString()],
@@ -34,7 +34,7 @@ export async function explainGap(
   }
   const difference = balance - expected;
   const [one] = await tx.query<NoteRow>(
-    `SELECT id, created_at, type, amount::text, note, actor_kind, actor_id, description FROM entries
+    `SELECT id, created_at, occurred_at, type, amount::text, note, actor_kind, actor_id, description FROM entries
      WHERE account_id = $1::uuid AND seq > $2::bigint AND amount = $3::bigint ORDER BY seq DESC LIMIT 1`,
     [accountId, searchFrom, difference.toString()],
   );
@@ -48,9 +48,9 @@ export async function explainGap(
        ORDER BY CASE WHEN $5::bigint > 0 THEN max(largest_amount) ELSE -min(smallest_amount) END DESC, block DESC LIMIT 5),
      ranges AS (SELECT $2::bigint AS low, $3::bigint AS high
                 UNION ALL SELECT block * ${rollupBlockEntries}, (block + 1) * ${rollupBlockEntries} FROM blocks)
-     SELECT e.id, e.created_at, e.type, e.amount::text, e.note, e.actor_kind, e.actor_id, e.description
+     SELECT e.id, e.created_at, e.occurred_at, e.type, e.amount::text, e.note, e.actor_kind, e.actor_id, e.description
      FROM ranges CROSS JOIN LATERAL (
-       SELECT id, seq, created_at, type, amount, note, actor_kind, actor_id, description FROM entries
+       SELECT id, seq, created_at, occurred_at, type, amount, note, actor_kind, actor_id, description FROM entries
        WHERE account_id = $1::uuid AND seq >= ranges.low AND seq < ranges.high
          AND sign(amount) = sign($5::bigint) OFFSET 0) e -- one index range per block, never a scan of the log
      ORDER BY abs(e.amount) DESC, e.seq DESC LIMIT 5`,

@@ -173,7 +173,7 @@ async function findings(
 
   if (groups.some((g) => g.type === 'ADJUSTMENT' || g.type === 'WRITE_OFF')) {
     const notes = await tx.query<NoteRow>(
-      `SELECT id, created_at, type, amount::text, note, actor_kind, actor_id, description FROM entries
+      `SELECT id, created_at, occurred_at, type, amount::text, note, actor_kind, actor_id, description FROM entries
        WHERE account_id = $1::uuid AND seq >= $2::bigint AND type IN ('ADJUSTMENT', 'WRITE_OFF')
        ORDER BY seq DESC LIMIT ${listLimit}`,
       [accountId, fromSeq.toString()],
@@ -221,7 +221,7 @@ async function explainGap(
   if (expected === balance) return { kind: 'MATCHES' };
   const searchFrom = (lastSeq - BigInt(gapSearchDepth) > 0n ? lastSeq - BigInt(gapSearchDepth) : 0n).toString();
   const [was] = await tx.query<NoteRow & { seq: string; balance_after: string }>(
-    `SELECT id, seq::text, created_at, type, amount::text, note, actor_kind, actor_id, description, balance_after::text
+    `SELECT id, seq::text, created_at, occurred_at, type, amount::text, note, actor_kind, actor_id, description, balance_after::text
      FROM entries WHERE account_id = $1::uuid AND seq > $2::bigint AND balance_after = $3::bigint
      ORDER BY seq DESC LIMIT 1`,
     [accountId, searchFrom, expected.toString()],
@@ -237,13 +237,13 @@ async function explainGap(
   }
   const difference = balance - expected;
   const [one] = await tx.query<NoteRow>(
-    `SELECT id, created_at, type, amount::text, note, actor_kind, actor_id, description FROM entries
+    `SELECT id, created_at, occurred_at, type, amount::text, note, actor_kind, actor_id, description FROM entries
      WHERE account_id = $1::uuid AND seq > $2::bigint AND amount = $3::bigint ORDER BY seq DESC LIMIT 1`,
     [accountId, searchFrom, difference.toString()],
   );
   if (one) return { kind: 'ONE_ENTRY', entry: { ...toNote(one), description: one.description } };
   const largest = await tx.query<NoteRow>(
-    `SELECT id, created_at, type, amount::text, note, actor_kind, actor_id, description FROM entries
+    `SELECT id, created_at, occurred_at, type, amount::text, note, actor_kind, actor_id, description FROM entries
      WHERE account_id = $1::uuid AND seq >= $2::bigint AND sign(amount) = sign($3::bigint)
      ORDER BY abs(amount) DESC, seq DESC LIMIT 5`,
     [accountId, fromSeq.toString(), difference.toString()],
@@ -254,6 +254,7 @@ async function explainGap(
 interface NoteRow {
   id: string;
   created_at: Date;
+  occurred_at: Date | null;
   type: EntryType;
   amount: string;
   note: string | null;
@@ -266,6 +267,7 @@ function toNote(r: NoteRow): WhyNote {
   return {
     entryId: r.id,
     at: new Date(r.created_at),
+    occurredAt: r.occurred_at === null ? null : new Date(r.occurred_at),
     type: r.type,
     amount: BigInt(r.amount),
     note: r.note,

@@ -36,6 +36,8 @@ const step = fc.oneof(
     quantity: fc.integer({ min: 1, max: 12 }),
     source: fc.nat(3),
     actor: fc.nat(2),
+    /** Reported late: it happened when the account opened (its entry lists say so; the balance moves now). */
+    late: fc.boolean(),
   }),
   { arbitrary: fc.record({ op: fc.constant('burst' as const), entries: fc.integer({ min: 100, max: 1100 }), mix: fc.integer({ min: 1, max: 4 }) }), weight: 3 },
   fc.record({ op: fc.constant('submit' as const), clips: fc.array(fc.integer({ min: 4, max: 12 }), { minLength: 1, maxLength: 4 }), source: fc.nat(3) }),
@@ -62,6 +64,7 @@ async function play(ctx: CoreContext, organisation: boolean, steps: Step[]): Pro
     owner: organisation ? { kind: 'ORGANISATION', externalId: `org-${randomUUID()}`, name: 'Studio' } : { kind: 'USER', externalId: `u-${randomUUID()}` },
   });
   const history: History = { accountId, marks: [], balances: [], amounts: [] };
+  const opened = (await ctx.db.prisma.account.findUniqueOrThrow({ where: { id: accountId } })).createdAt;
   const deposits: string[] = [];
   const usage: string[] = [];
   const purchases: string[] = [];
@@ -84,7 +87,9 @@ async function play(ctx: CoreContext, organisation: boolean, steps: Step[]): Pro
       if (result) purchases.push(result.entries[0]!.id);
     } else if (s.op === 'spend') {
       const source = sources[s.source];
-      const result = await seen(spend(ctx, { ...base(), actor: actors[s.actor]!, charge: { action: s.action, quantity: s.quantity }, ...(source && { source }) }));
+      const result = await seen(
+        spend(ctx, { ...base(), actor: actors[s.actor]!, charge: { action: s.action, quantity: s.quantity }, ...(source && { source }), ...(s.late && { occurredAt: opened }) }),
+      );
       if (result) usage.push(result.entries.at(-1)!.id);
     } else if (s.op === 'burst') {
       await seen(purchase(ctx, { ...base(), amount: s.entries }));

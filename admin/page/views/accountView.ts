@@ -171,7 +171,7 @@ function activityLog({ accountId, filter, activity }: AccountPage, at: (date: Da
     <p class="segments">${activityFilters.map(([f, label]) => html`<a class="${f === filter ? 'on' : ''}" href="${link({ filter: f })}">${label}</a>`)}</p>
     <table><thead><tr><th>Date</th><th>Activity</th><th>Source</th><th>By</th><th class="num">Credits</th><th class="num">Balance</th><th></th></tr></thead><tbody>
     ${activity.rows.map(
-      (r) => html`<tr><td>${at(r.startedAt)}${r.count > 1 ? html`<br><span class="muted">to ${at(r.endedAt)}</span>` : ''}</td>
+      (r) => html`<tr><td>${at(r.startedAt)}${r.count > 1 ? html`<br><span class="muted">to ${at(r.endedAt)}</span>` : ''}${r.occurredAt ? html`<br><span class="muted">occurred ${at(r.occurredAt)}</span>` : ''}</td>
         <td>${r.category ?? r.label}${r.count > 1 ? html` <a class="muted" href="/admin/accounts/${accountId}/groups/${r.seq.toString()}">×${r.count}</a>` : ''}<br><span class="muted">${r.description}${r.note ? html` — “${r.note}”` : ''}</span></td>
         <td>${r.source.url ? html`<a href="${r.source.url}" rel="noreferrer">${r.source.label ?? r.source.id ?? r.source.kind}</a>` : (r.source.label ?? r.source.id ?? '')}</td>
         <td>${actorName(r.actor)}</td>

@@ -10,9 +10,9 @@ import type { SqlRunner } from './sqlRunner.js';
 /**
  * Reports from a PostgreSQL hot standby (DATABASE_READ_URL), when it has what they must show: for
  * an account this process wrote, the primary's WAL position read after that write; for any other,
- * the primary's position of at most a second ago. The standby is waited for up to `maxWaitMs`;
- * a standby that is behind, down or fails a report leaves the report to the primary. How and why:
- * README "Reads from a replica".
+ * the primary's position of at most `maxStalenessMs` ago. The standby is waited for up to
+ * `maxWaitMs`; a standby that is behind, down or fails a report leaves the report to the primary.
+ * How and why: README "Reads from a replica".
  */
 
 export type ReplicaState = 'unknown' | 'up' | 'lagging' | 'down';
@@ -46,7 +46,8 @@ const defaultMaxWaitMs = 200;
 const defaultMaxStalenessMs = 1_000;
 /** A standby found behind or down is tried again this often; meanwhile reports go to the primary without asking it. */
 const recheckEveryMs = 1_000;
-const pollEveryMs = 10;
+/** How often a waiting report asks the standby where replay stands (one query serves all waiting reports). */
+const pollEveryMs = 5;
 /** Accounts remembered as written and not yet seen replayed; past this, the oldest are forgotten (and every account waits for them). */
 const rememberedWrites = 100_000;
 /** The primary answers whatever a standby cannot: no report should wait long for a standby's connection. */

@@ -25,9 +25,11 @@ import { type PrivateCluster, startPrivateCluster } from '../support/privateClus
  * standby stopped, every report still answers 200 from the primary, and once it is back, from it.
  */
 const preload = { shared_preload_libraries: 'pg_stat_statements' };
+/** Calls of statements whose text matches, other than the test's own questions to pg_stat_statements. */
+const callsOf = (matching: string) => `SELECT coalesce(sum(calls), 0)::int AS calls FROM pg_stat_statements
+  WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'ledger') AND ${matching} AND query NOT ILIKE '%pg_stat_statements%'`;
 /** Report statements (they read `entries`), not writes or maintenance. */
-const reportCalls = `SELECT coalesce(sum(calls), 0)::int AS calls FROM pg_stat_statements
-  WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'ledger') AND query ILIKE '%FROM entries%' AND query !~* '\\m(insert|update|delete|analyze|vacuum)\\M'`;
+const reportCalls = callsOf(`query ILIKE '%FROM entries%' AND query !~* '\\m(insert|update|delete|analyze|vacuum)\\M'`);
 
 describe('reports read from a hot standby (PostgreSQL)', () => {
   let primary: PrivateCluster | undefined;
@@ -180,7 +182,7 @@ describe('reports read from a hot standby (PostgreSQL)', () => {
       await resetStatements();
       const page = readFromReplica(waitingCtx, accountId, (reads) => getActivity(reads, { accountId }));
       // It is asking the standby where replay stands, again and again, while replay is paused.
-      const polls = `SELECT coalesce(sum(calls), 0)::int AS calls FROM pg_stat_statements WHERE query ILIKE '%pg_last_wal_replay_lsn%'`;
+      const polls = callsOf(`query ILIKE '%pg_last_wal_replay_lsn%'`);
       while ((await standbyClient.query(polls)).rows[0].calls < 2) await new Promise((resolve) => setTimeout(resolve, 20));
       await standbyClient.query('SELECT pg_wal_replay_resume()');
       expect((await page).rows.map((r) => r.amount)).toEqual([-2n, -5n, -6n, 100n]);

@@ -150,6 +150,24 @@ describe.each(engines)('late usage on %s', (engine) => {
     expect(opened.createdAt.getTime()).toBeLessThan(Date.now() - 39 * day);
   });
 
+  it('20 spends at once on one account, 10 of them late at two moments of one quarter hour: one flush adds each to its quarter hour', async () => {
+    const accountId = late;
+    const occurredAt = lastMonthEnd(1);
+    const before = (await getDailyUsage(ctx, { accountId, days: 40, timeZone: 'UTC' })).days;
+    const spends = Array.from({ length: 20 }, (_, i) =>
+      spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: chat(1), ...(i % 2 === 0 && { occurredAt: new Date(occurredAt.getTime() + (i % 4) * 60_000) }) }),
+    );
+    await Promise.all(spends);
+    const after = (await getDailyUsage(ctx, { accountId, days: 40, timeZone: 'UTC' })).days;
+    const added = (date: string) => after.find((d) => d.date === date)!.used - before.find((d) => d.date === date)!.used;
+    expect([added(utcDate(occurredAt)), added(utcDate(new Date()))]).toEqual([10n, 10n]);
+    const [rollup] = await ctx.db.sql.query<{ used: string; usage_count: number }>(
+      `SELECT used::text, usage_count FROM usage_rollups WHERE account_id = $1::uuid AND period_start = $2::timestamptz`,
+      [accountId, new Date(occurredAt.getTime() - 60_000).toISOString()],
+    );
+    expect(rollup).toEqual({ used: '10', usage_count: 10 });
+  });
+
   it('a late event is a row of its own: usage either side of it does not join it, in this process or another', async () => {
     const accountId = rows;
     const write = (c: typeof ctx, occurredAt?: Date) => spend(c, { accountId, idempotencyKey: key(), actor: service, charge: chat(1), occurredAt });

@@ -64,7 +64,9 @@ export class ReadReplica {
   private readonly maxStalenessMs: number;
   private state: ReplicaState = 'unknown';
   private reason: string | undefined;
+  /** A standby found behind or down is not asked again before this. */
   private retryAt = 0;
+  private rechecking = false;
   /** Writes acknowledged so far, and per account the count at its last one, oldest first. */
   private writes = 0;
   private readonly written = new Map<string, number>();
@@ -93,14 +95,17 @@ export class ReadReplica {
 
   /** The standby's SQL when it can answer a report on `accountId` (or on no account in particular) now; undefined: ask the primary. */
   async choose(accountId?: string): Promise<SqlRunner | undefined> {
-    if (this.state !== 'up' && performance.now() < this.retryAt) return undefined;
+    if (this.state === 'lagging' || this.state === 'down') {
+      this.recheck();
+      return undefined;
+    }
     let target: Position;
     try {
       target = await this.primaryPosition(accountId === undefined ? 0 : (this.written.get(accountId) ?? this.forgotten));
     } catch {
       return undefined; // the primary cannot say where it is: it answers the report itself, or says why not
     }
-    if (this.state === 'up' && this.replayed >= target.lsn) this.caughtUp(target);
+    if (this.replayed >= target.lsn) this.caughtUp(target);
     else if (!(await this.check(target))) return undefined;
     return this.sql;
   }
@@ -124,10 +129,7 @@ export class ReadReplica {
   /** The standby as it is now, asked whatever the back-off (for /readyz). */
   async status(): Promise<ReplicaStatus> {
     const target = await this.primaryPosition(0).catch(() => undefined);
-    if (target) {
-      this.retryAt = 0;
-      await this.check(target);
-    }
+    if (target) await this.check(target);
     return {
       state: this.state,
       ...(this.reason && { reason: this.reason }),
@@ -168,10 +170,23 @@ export class ReadReplica {
     return position;
   }
 
-  /** Asks the standby until it has replayed `target` (waiting only if it was not found behind or down before) and notes how it stands. */
+  /**
+   * Behind or down, the standby is asked again at most once a second, in the background: no
+   * report waits for a standby already found wanting, and one a little behind a busy primary
+   * still gets the whole wait to catch up.
+   */
+  private recheck(): void {
+    if (this.rechecking || performance.now() < this.retryAt) return;
+    this.rechecking = true;
+    void this.primaryPosition(0)
+      .then((target) => this.check(target))
+      .catch(() => undefined) // the primary cannot say: the next round asks again
+      .finally(() => (this.rechecking = false));
+  }
+
+  /** Asks the standby until it has replayed `target`, for up to maxWaitMs, and notes how it stands. */
   private async check(target: Position): Promise<boolean> {
-    const waitMs = this.state === 'up' || this.state === 'unknown' ? this.maxWaitMs : 0;
-    const deadline = performance.now() + waitMs;
+    const deadline = performance.now() + this.maxWaitMs;
     try {
       while ((await this.readReplayed()) < target.lsn) {
         if (performance.now() >= deadline) {

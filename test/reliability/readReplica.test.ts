@@ -61,6 +61,8 @@ describe('reports read from a hot standby (PostgreSQL)', () => {
     primary = await startPrivateCluster({ settings: { wal_level: 'replica', ...preload } });
     database = await openDatabase({ kind: 'postgres', url: await primary.createDatabase('ledger'), poolSize: 4 });
     await database.sql.exec('CREATE EXTENSION pg_stat_statements');
+    // A second reader of the standby under a role of its own, so that its statements are told apart.
+    await database.sql.exec('CREATE ROLE patient_reader LOGIN; GRANT SELECT ON ALL TABLES IN SCHEMA public TO patient_reader');
     standby = await startPrivateCluster({ standbyOf: primary, settings: preload });
     const logger = pino({ level: 'info' }, { write: (line: string) => void stateLog.push(JSON.parse(line).replica) });
     // Up to a second for replay: this machine is shared, and a report that waited longer goes to the primary.
@@ -175,14 +177,14 @@ describe('reports read from a hot standby (PostgreSQL)', () => {
     expect(await readyz()).toMatchObject({ status: 'ready', replica: { state: 'lagging' } });
 
     // A process that waits as long as it takes: its report is held until replay resumes, then read on the standby.
-    const waiting = new ReadReplica(standby!.url('ledger'), database!.sql, { poolSize: 1, maxWaitMs: 60_000 });
+    const waiting = new ReadReplica(standby!.url('ledger').replace('root@', 'patient_reader@'), database!.sql, { poolSize: 1, maxWaitMs: 60_000 });
     try {
       const waitingCtx: CoreContext = { ...ctx, replica: waiting, observer: waiting.observer };
       await spend(waitingCtx, { accountId, idempotencyKey: 'reroll-1', actor: { kind: 'SERVICE' }, charge: { action: 'reroll', quantity: 1 } });
       await resetStatements();
       const page = readFromReplica(waitingCtx, accountId, (reads) => getActivity(reads, { accountId }));
       // It is asking the standby where replay stands, again and again, while replay is paused.
-      const polls = callsOf(`query ILIKE '%pg_last_wal_replay_lsn%'`);
+      const polls = callsOf(`userid = 'patient_reader'::regrole::oid AND query ILIKE '%pg_last_wal_replay_lsn%'`);
       while ((await standbyClient.query(polls)).rows[0].calls < 2) await new Promise((resolve) => setTimeout(resolve, 20));
       await standbyClient.query('SELECT pg_wal_replay_resume()');
       expect((await page).rows.map((r) => r.amount)).toEqual([-2n, -5n, -6n, 100n]);
@@ -191,7 +193,17 @@ describe('reports read from a hot standby (PostgreSQL)', () => {
     } finally {
       await waiting.close();
     }
-    await untilReplica('up');
+
+    // Replay resumed, and another user spending all the while: reports alone bring the standby back.
+    const busy = (await call('POST', '/v1/accounts', service, { owner: { kind: 'USER', externalId: 'busy-spender' } }, 'open-busy')).body.accountId;
+    expect((await call('POST', `/v1/accounts/${busy}/purchases`, service, { amount: 1_000_000 }, 'busy-top-up')).status).toBe(201);
+    let spending = true;
+    const spender = (async () => {
+      for (let i = 0; spending; i++) await call('POST', `/v1/accounts/${busy}/usage`, service, { charge: { action: 'chat', quantity: 1 } }, `busy-${i}`);
+    })();
+    while (stateLog.at(-1) !== 'up') expect((await call('GET', `/v1/accounts/${accountId}/why`, service)).body.end).toMatchObject({ balance: '87' });
+    spending = false;
+    await spender;
   });
 
   it('the standby stopped: every report still answers 200 from the primary; started again, reports go back to it', async () => {

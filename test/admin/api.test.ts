@@ -223,9 +223,10 @@ describe.each(engines)('the HTTP API on %s', (engine) => {
       expect([name, schemas.filter((schema) => Object.keys(schema).length === 0)]).toEqual([name, []]);
     }
     const usage = document.paths['/v1/accounts/{accountId}/usage'].post;
-    expect(usage.parameters.map((p: { name: string }) => p.name)).toEqual(['accountId', 'Idempotency-Key']);
-    expect(Object.keys(usage.requestBody.content['application/json'].schema.properties)).toEqual(['charge', 'discountPercent', 'source', 'note']);
+    expect(usage.parameters.map((p: { name: string; required: boolean }) => [p.name, p.required])).toEqual([['accountId', true], ['dryRun', false], ['Idempotency-Key', false]]);
+    expect(Object.keys(usage.requestBody.content['application/json'].schema.properties)).toEqual(['charge', 'discountPercent', 'source', 'note', 'occurredAt']);
     expect(usage.responses['201'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/UsageWrite' });
+    expect(usage.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/UsageQuote' });
     expect(Object.keys(usage.responses['201'].headers)).toEqual(['x-request-id', 'Idempotent-Replayed']);
     expect(Object.keys(usage.responses.default.headers)).toEqual(['x-request-id', 'Retry-After']);
     expect(document.components.schemas.Entry.properties.amount).toEqual({ $ref: '#/components/schemas/Credits' });

@@ -102,7 +102,8 @@ export function createApp(ctx: CoreContext, logger: Logger, options: AppOptions 
       const pending = await pendingMigrations(ctx.db.sql);
       res.status(pending.length ? 503 : 200).json({ status: pending.length ? 'migrations pending' : 'ready', pending, ...more });
     } catch (error) {
-      if (!isCreditkeeperError(error, 'DATABASE_UNAVAILABLE')) throw error;
+      // STORAGE_FULL here: the embedded database stopped when its disk filled up, and is being reopened.
+      if (!isCreditkeeperError(error, 'DATABASE_UNAVAILABLE') && !isCreditkeeperError(error, 'STORAGE_FULL')) throw error;
       res.status(503).json({ status: 'database unavailable', reason: error.details.reason, ...more });
     }
   });

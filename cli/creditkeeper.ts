@@ -115,7 +115,7 @@ async function main(argv: string[]): Promise<number> {
   const config = core.loadConfig();
   const logger = core.createLogger(config.LOG_LEVEL);
   const target = core.databaseTarget(config);
-  const db = await core.openDatabase(target, { migrate: command !== 'migrate' }).catch(async (error: unknown) => {
+  const db = await core.openDatabase(target, { migrate: command !== 'migrate', logger }).catch(async (error: unknown) => {
     if (!isLocked(error) || target.kind !== 'embedded') throw error;
     // `start` owns the embedded database: what it can answer, ask it (operatorSocket.ts).
     // No answer on its socket (an older process): the lock's own message says what to do.

@@ -1,15 +1,10 @@
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import v8 from 'node:v8';
-import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import pg from 'pg';
 import { withClassifiedErrors } from './databaseErrors.js';
+import type { Logger } from '../logger.js';
 import { acquireEmbeddedLock } from './embeddedLock.js';
+import { openEmbeddedPostgres } from './embeddedPostgres.js';
 import { PrismaClient } from './generated/client.js';
 import { migrate } from './migrate.js';
 import type { SqlRunner, SqlSession } from './sqlRunner.js';
@@ -29,6 +24,8 @@ export interface Database {
 export interface OpenOptions {
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
+  /** Told when the embedded database crashes and is reopened. */
+  logger?: Logger;
 }
 
 /**
@@ -36,7 +33,7 @@ export interface OpenOptions {
  * cannot be reached or is out of storage fails with DATABASE_UNAVAILABLE or STORAGE_FULL.
  */
 export async function openDatabase(target: DatabaseTarget, options: OpenOptions = {}): Promise<Database> {
-  const database = withClassifiedErrors(target.kind === 'postgres' ? openPostgres(target.url, target.poolSize) : await openPglite(target));
+  const database = withClassifiedErrors(target.kind === 'postgres' ? openPostgres(target.url, target.poolSize) : await openPglite(target, options.logger));
   if (options.migrate ?? true) {
     try {
       await migrate(database.sql);
@@ -175,49 +172,12 @@ export async function maintainTables(session: SqlSession): Promise<void> {
   }
 }
 
-/**
- * PGlite zeroes its whole buffer pool at start, so all of shared_buffers is resident for the
- * process's life: initdb's 128 MB default was the largest part of an idle server. The embedded
- * database's pages are cached by the operating system (or are JavaScript memory, in memory) too,
- * so a small pool costs reads little (see bench/soak.ts and bench/spends.ts for the figures).
- */
-const pgliteStartParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
-
-/**
- * PostgreSQL's WebAssembly (9 MB) compiled function by function when first called, by the
- * optimising compiler only: most of it never runs here, and V8's default (all of it eagerly by the
- * baseline compiler, hot functions again optimised) kept ~60 MB more code resident for the same
- * speed. V8 reads these when it compiles a module, so they hold for every PGlite opened after.
- */
-function compilePostgresLazily(): void {
-  v8.setFlagsFromString('--wasm-lazy-compilation');
-  v8.setFlagsFromString('--no-liftoff');
-}
-
-/**
- * Runs initdb for a directory without a database in a child process. Done in this process,
- * PGlite keeps what initdb used referenced for good (measured: ~450 MB more resident).
- */
-async function createEmbeddedCluster(dataDir: string): Promise<void> {
-  if (existsSync(join(dataDir, 'PG_VERSION'))) return;
-  const pgliteEntry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
-  const initdb = `const [entry, dir] = process.argv.slice(1);
-    require(entry).PGlite.create(dir).then((db) => db.close()).catch((error) => { console.error(String(error)); process.exit(1); });`;
-  try {
-    await promisify(execFile)(process.execPath, ['-e', initdb, pgliteEntry, dataDir]);
-  } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr?.trim();
-    throw new Error(`Could not create the embedded database in ${dataDir}: ${stderr || String(error)}`, { cause: error });
-  }
-}
-
-async function openPglite(target: { kind: 'embedded'; dataDir: string } | { kind: 'memory' }): Promise<Database> {
+async function openPglite(target: { kind: 'embedded'; dataDir: string } | { kind: 'memory' }, logger: Logger | undefined): Promise<Database> {
+  // Held for the process's life, also while the instance is reopened after a crash.
   const lock = target.kind === 'embedded' ? acquireEmbeddedLock(target.dataDir) : undefined;
   try {
-    if (target.kind === 'embedded') await createEmbeddedCluster(target.dataDir);
-    compilePostgresLazily();
-    const options = { startParams: pgliteStartParams };
-    const pglite = target.kind === 'embedded' ? await PGlite.create(target.dataDir, options) : await PGlite.create(options);
+    const embedded = await openEmbeddedPostgres(target.kind === 'embedded' ? target.dataDir : undefined, logger);
+    const { pglite } = embedded;
     const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
     const session: SqlSession = {
       exec: async (sql) => {
@@ -250,7 +210,7 @@ async function openPglite(target: { kind: 'embedded'; dataDir: string } | { kind
       close: async () => {
         clearInterval(statistics);
         await prisma.$disconnect();
-        await pglite.close();
+        await embedded.close();
         lock?.release();
       },
     };

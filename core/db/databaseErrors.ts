@@ -38,6 +38,8 @@ const unavailableMessages: [RegExp, string][] = [
   [/timeout exceeded when trying to connect/i, 'connection pool timed out'],
   // PGlite's, for a call that arrives while the process is closing the embedded database.
   [/^PGlite is clos(ed|ing)/, 'database closed'],
+  // PostgreSQL's reason, from its log, when the embedded database cannot start (embeddedPostgres.ts).
+  [/No space left on device/, 'storage full'],
 ];
 
 /** The driver adapter's own kinds (Prisma), for failures it did not pass on with a SQLSTATE. */
@@ -67,12 +69,29 @@ export function classifyDatabaseError(error: unknown): unknown {
   if (error instanceof CreditkeeperError || typeof error !== 'object' || error === null) return error;
   const reason = unavailableReason(error as DriverFailure);
   if (reason === undefined) return error;
+  return outage(reason, error, reason === 'storage full' ? 'The database has run out of storage; nothing was written' : `The database cannot be used right now (${reason})`);
+}
+
+/**
+ * What every call gets while the embedded database's instance is dead and not yet reopened
+ * (embeddedPostgres.ts): STORAGE_FULL while `cause` (the crash, or the last failed reopening)
+ * is the disk, DATABASE_UNAVAILABLE "database crashed" otherwise. The call that met the crash
+ * may have committed: retried with the same idempotency key, it comes back as a replay.
+ */
+export function embeddedDatabaseDown(cause: unknown): CreditkeeperError {
+  const storageFull = typeof cause === 'object' && cause !== null && unavailableReason(cause as DriverFailure) === 'storage full';
+  return storageFull
+    ? outage('storage full', cause, 'The embedded database stopped when its storage filled up; it reopens by itself once there is room')
+    : outage('database crashed', cause, 'The embedded database crashed and is being reopened');
+}
+
+function outage(reason: string, cause: unknown, message: string): CreditkeeperError {
   const failure =
     reason === 'storage full'
-      ? new CreditkeeperError('STORAGE_FULL', 'The database has run out of storage; nothing was written', { retryAfterSeconds: storageFullRetryAfterSeconds, reason })
-      : new CreditkeeperError('DATABASE_UNAVAILABLE', `The database cannot be used right now (${reason})`, { retryAfterSeconds: unavailableRetryAfterSeconds, reason });
+      ? new CreditkeeperError('STORAGE_FULL', message, { retryAfterSeconds: storageFullRetryAfterSeconds, reason })
+      : new CreditkeeperError('DATABASE_UNAVAILABLE', message, { retryAfterSeconds: unavailableRetryAfterSeconds, reason });
   // The driver's own error, for the log line of the 503.
-  return Object.assign(failure, { cause: error });
+  return Object.assign(failure, { cause });
 }
 
 interface DriverFailure {

@@ -1,18 +1,22 @@
 /**
- * Renewals benchmark: how long the renewal job takes to land one period's grants for
- * BENCH_RENEWALS due subscriptions (default 100,000), first alone, then again while usage
- * traffic keeps spending on the same accounts; on PostgreSQL, then on PGlite (in memory).
+ * Renewals benchmark: how long the renewal job takes to land one period's grants for many due
+ * subscriptions, first alone, then again while usage traffic keeps spending on the same accounts;
+ * on PostgreSQL at each of BENCH_RENEWALS (default 10,000 and 100,000), then on PGlite (in memory)
+ * at BENCH_RENEWALS_PGLITE (default 10,000). Right after the PostgreSQL rounds, pgbench's
+ * `-N -M prepared` on the same server (8 clients, BENCH_PGBENCH_SECONDS, default 10) is the
+ * yardstick: the machine's speed at that moment, printed beside each figure as a ratio.
  *
  * Setup writes users, accounts and subscriptions straight in SQL (opening 100,000 accounts
  * through the API is not what is measured): seven in ten on Free (weekly), the rest on the
  * monthly plans, each one period in, its next grant due. Round 1 runs renewDueSubscriptions,
  * exactly what the cron runs. Round 2 moves every subscription one period back (so all are due
  * again) and renews while BENCH_USAGE_CLIENTS clients (default 8) post 1-credit spends on random
- * subscribed accounts. It prints renewals per second, the spends' throughput and latency
- * percentiles during round 2, checks every ledger invariant with the verifier, and writes
- * bench/results/renewals-latest.json. Nothing asserts a timing.
+ * subscribed accounts. It prints renewals per second and the total time, the spends' throughput
+ * and latency percentiles during round 2, checks every ledger invariant with the verifier, and
+ * writes bench/results/renewals-latest.json. Nothing asserts a timing.
  *
- * Knobs: BENCH_DATABASE_URL, BENCH_RENEWALS, BENCH_USAGE_CLIENTS, BENCH_POOL (default 16).
+ * Knobs: BENCH_DATABASE_URL, BENCH_RENEWALS (comma-separated), BENCH_RENEWALS_PGLITE (0: none),
+ * BENCH_USAGE_CLIENTS, BENCH_POOL (default 16), BENCH_PGBENCH_SECONDS.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -26,38 +30,60 @@ import { verifyLedger } from '../core/ledger/verify.js';
 import { seedPlans } from '../core/plans/planCatalog.js';
 import { renewDueSubscriptions } from '../core/plans/renewDueSubscriptions.js';
 import { seedPriceList } from '../core/pricing/priceList.js';
+import { findPgbench, pgbenchPreparedTps } from './pgbench.js';
 import { createServerDatabase, percentile, runBenchmark, seedingSession, timed } from './support.js';
 
-const subscriptions = Number(process.env.BENCH_RENEWALS ?? 100_000);
+const postgresSizes = (process.env.BENCH_RENEWALS ?? '10000,100000').split(',').map(Number).filter((n) => n > 0);
+const pgliteSize = Number(process.env.BENCH_RENEWALS_PGLITE ?? 10_000);
 const usageClients = Number(process.env.BENCH_USAGE_CLIENTS ?? 8);
 const poolSize = Number(process.env.BENCH_POOL ?? 16);
+const pgbenchSeconds = Number(process.env.BENCH_PGBENCH_SECONDS ?? 10);
 const logger = pino({ level: 'warn' });
 
 async function main(): Promise<void> {
+  const runs = [...postgresSizes.map((subscriptions) => ({ engine: 'PostgreSQL' as const, subscriptions })), ...(pgliteSize > 0 ? [{ engine: 'PGlite' as const, subscriptions: pgliteSize }] : [])];
   const results = [];
-  for (const engine of ['PostgreSQL', 'PGlite'] as const) {
+  let yardstick: number | null = null;
+  for (const { engine, subscriptions } of runs) {
+    if (engine === 'PGlite' && yardstick === null) yardstick = await pgbenchYardstick();
     const database = engine === 'PostgreSQL' ? await createServerDatabase('ck_bench_renewals') : null;
     const db = await openDatabase(database ? { kind: 'postgres', url: database.url, poolSize } : { kind: 'memory' });
     try {
-      results.push({ engine, ...(await rounds(engine, { db, priceList: seedPriceList, plans: seedPlans })) });
+      results.push({ engine, subscriptions, ...(await rounds(`${engine} at ${subscriptions.toLocaleString('en')}`, subscriptions, { db, priceList: seedPriceList, plans: seedPlans })) });
     } finally {
       await db.close();
       await database?.drop();
     }
   }
+  yardstick ??= await pgbenchYardstick();
+  console.log(`yardstick: pgbench -N -M prepared, 8 clients, same server, right after the PostgreSQL rounds: ${yardstick?.toFixed(0) ?? 'n/a (no pgbench)'} tps`);
+  for (const r of results) {
+    for (const [round, figures] of [['alone', r.alone], [`with ${usageClients} usage clients`, r.underLoad]] as const) {
+      const perSecond = figures.granted / figures.seconds;
+      console.log(
+        `  ${r.engine} ${r.subscriptions.toLocaleString('en').padStart(7)} due, ${round.padEnd(22)} ${figures.seconds.toFixed(1).padStart(6)} s  ` +
+          `${perSecond.toFixed(0).padStart(5)} renewals/s${yardstick ? `  ${(perSecond / yardstick).toFixed(2)}× pgbench` : ''}`,
+      );
+    }
+  }
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'renewals-latest.json'), JSON.stringify({ at: new Date().toISOString(), subscriptions, poolSize, results }, null, 2));
+  writeFileSync(join(dir, 'renewals-latest.json'), JSON.stringify({ at: new Date().toISOString(), poolSize, pgbenchPreparedTps: yardstick, results }, null, 2));
 }
 
-/** Round 1 alone, round 2 under usage traffic, then the verifier: on one engine. */
-async function rounds(engine: string, ctx: CoreContext) {
-  const { db } = ctx;
-  const seeded = await timed(() => seedSubscriptions(ctx));
-  console.log(`${engine}: seeded ${subscriptions.toLocaleString('en')} due subscriptions in ${(seeded.ms / 1000).toFixed(1)} s`);
+async function pgbenchYardstick(): Promise<number | null> {
+  const pgbench = findPgbench();
+  return pgbench ? pgbenchPreparedTps(pgbench, 8, pgbenchSeconds) : null;
+}
 
-  const alone = await timed(() => renewDueSubscriptions(ctx, { logger, concurrency: poolSize }));
-  report(`${engine}: round 1, renewals alone`, alone.value.granted, alone.ms);
+/** Round 1 alone, round 2 under usage traffic, then the verifier: on one engine at one size. */
+async function rounds(label: string, subscriptions: number, ctx: CoreContext) {
+  const { db } = ctx;
+  const seeded = await timed(() => seedSubscriptions(ctx, subscriptions));
+  console.log(`${label}: seeded ${subscriptions.toLocaleString('en')} due subscriptions in ${(seeded.ms / 1000).toFixed(1)} s`);
+
+  const alone = await timed(() => renewDueSubscriptions(ctx, { logger }));
+  report(`${label}: round 1, renewals alone`, alone.value.granted, alone.ms);
 
   // Every subscription one period back: all due again, for a round under load.
   await db.sql.query(
@@ -85,13 +111,13 @@ async function rounds(engine: string, ctx: CoreContext) {
   });
   const loaded = await timed(async () => {
     try {
-      return await renewDueSubscriptions(ctx, { logger, concurrency: poolSize });
+      return await renewDueSubscriptions(ctx, { logger });
     } finally {
       renewing = false;
     }
   });
   await Promise.all(traffic);
-  report(`${engine}: round 2, renewals with ${usageClients} usage clients`, loaded.value.granted, loaded.ms);
+  report(`${label}: round 2, renewals with ${usageClients} usage clients`, loaded.value.granted, loaded.ms);
   latencies.sort((a, b) => a - b);
   const spendsPerSecond = latencies.length / (loaded.ms / 1000);
   console.log(
@@ -100,7 +126,7 @@ async function rounds(engine: string, ctx: CoreContext) {
   );
 
   const verified = await timed(() => verifyLedger(db));
-  console.log(`${engine}: verifier: ${verified.value.ok ? 'ledger sound' : 'INVARIANTS BROKEN'} (${verified.value.entries.toLocaleString('en')} entries, ${(verified.ms / 1000).toFixed(1)} s)`);
+  console.log(`${label}: verifier: ${verified.value.ok ? 'ledger sound' : 'INVARIANTS BROKEN'} (${verified.value.entries.toLocaleString('en')} entries, ${(verified.ms / 1000).toFixed(1)} s)`);
   if (!verified.value.ok) process.exitCode = 1;
   return {
     alone: { granted: alone.value.granted, seconds: alone.ms / 1000 },
@@ -123,7 +149,7 @@ function report(label: string, granted: number, ms: number): void {
 }
 
 /** Users, accounts and subscriptions one period in, their next grant due (straight SQL, in one statement each). */
-async function seedSubscriptions(ctx: CoreContext): Promise<void> {
+async function seedSubscriptions(ctx: CoreContext, subscriptions: number): Promise<void> {
   await seedingSession(ctx.db, async (session) => {
     await session.query(
       `WITH u AS (INSERT INTO users (external_id) SELECT 'bench-' || i FROM generate_series(1, $1) i RETURNING id)

@@ -1,5 +1,7 @@
 import type { CoreContext } from '../context.js';
 import type { Database } from '../db/database.js';
+import type { SqlSession } from '../db/sqlRunner.js';
+import { readAccountStates, toSnapshot, writeTime } from './accountState.js';
 import { DatabaseClock, KnownAccounts } from './knownAccounts.js';
 import { type AccountBatch, type AccountMemory, type QueuedWrite, writeGroup } from './writeAttempt.js';
 import { type LedgerWriteSpec, requestHashOf, type WriteResult } from './writeSpec.js';
@@ -50,6 +52,19 @@ export function enqueueWrite(ctx: CoreContext, spec: LedgerWriteSpec): Promise<W
     queue.waiting.push({ spec, requestHash, resolve, reject });
     startGroups(ctx, writer);
   });
+}
+
+/**
+ * Reads many accounts in one statement, before as many writes to them (a renewal batch): their writes start from
+ * these states as from a write this process made, so no group reads them again; the flush's guard still checks each.
+ * An account whose key was used is left to its write's own read, which replays it.
+ */
+export async function readAhead(ctx: CoreContext, session: SqlSession, accounts: { id: string; keys: string[] }[]): Promise<void> {
+  const writer = writerFor(ctx.db);
+  const states = await readAccountStates(session, accounts, writer.clock);
+  for (const [id, state] of states) {
+    if (Object.keys(state.replay_hashes).length === 0) writer.known.remember({ ...toSnapshot(id, state), seenAt: writeTime(state) });
+  }
 }
 
 function writerFor(db: Database): Writer {

@@ -1,12 +1,12 @@
 import type { CoreContext } from '../context.js';
+import type { SqlSession } from '../db/sqlRunner.js';
 import type { Logger } from '../logger.js';
-import type { Period } from './billingPeriod.js';
-import { advanceSubscriptions, grantNextPeriod } from './renewSubscription.js';
-import type { SubscriptionRecord } from './subscriptionRecord.js';
+import { readAhead } from '../ledger/writeQueue.js';
+import { advanceSubscriptions, grantRenewal, nextRenewal, type Renewal } from './renewSubscription.js';
 import { type SubscriptionRow, subscriptionColumns, toSubscriptionRecord } from './subscriptionRecord.js';
 
 export interface RenewalRun {
-  /** False when another process held the renewal lock, so this one did nothing. */
+  /** False when every due subscription was being renewed by another process, so this one did nothing. */
   ran: boolean;
   /** Periods granted now, and periods found granted already (a run interrupted before it moved on). */
   granted: number;
@@ -16,68 +16,81 @@ export interface RenewalRun {
   seconds: number;
 }
 
-// Any fixed number, the same in every process: the key of the renewal job's advisory lock.
-const renewalLockKey = 7_301_001;
+/** Renewals queued on the write engine at once: two full groups keep it busy, and a spend waits behind no more. */
+const renewalsAtOnce = 128;
+
+const dueSubscriptions = `status = 'ACTIVE' AND period_end <= clock_timestamp() AND id <> ALL($1::uuid[])`;
 
 /**
- * Renews every subscription that is due, as many periods as each is behind, in batches, a few
- * at a time. One process at a time: a PostgreSQL advisory lock makes replicas skip the run
- * rather than queue behind it. A failing subscription is logged and skipped until the next run.
+ * Renews every subscription that is due, as many periods as each is behind, a batch at a time: the batch is
+ * claimed in one statement (rows another process claimed are skipped), its accounts read in one, each grant
+ * staged through the write engine's groups, and the batch moved on in one (README, Plans, renewals and the cron).
+ * A failing subscription is logged and skipped until the next run.
  */
-export async function renewDueSubscriptions(
-  ctx: CoreContext,
-  options: { logger: Logger; batchSize?: number; concurrency?: number },
-): Promise<RenewalRun> {
+export async function renewDueSubscriptions(ctx: CoreContext, options: { logger: Logger; batchSize?: number }): Promise<RenewalRun> {
   const started = performance.now();
-  const { logger, batchSize = 500, concurrency = 8 } = options;
-  return ctx.db.sql.withSession(async (session) => {
-    const [lock] = await session.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [renewalLockKey]);
-    if (!lock?.locked) {
-      logger.info('renewals: another process is renewing; skipped');
-      return { ran: false, granted: 0, alreadyGranted: 0, failed: 0, seconds: 0 };
-    }
-    const run: RenewalRun = { ran: true, granted: 0, alreadyGranted: 0, failed: 0, seconds: 0 };
-    // Subscriptions not to pick again in this run.
-    const skip: string[] = [];
+  const { logger, batchSize = 500 } = options;
+  const run: RenewalRun = { ran: true, granted: 0, alreadyGranted: 0, failed: 0, seconds: 0 };
+  // Subscriptions not to pick again in this run.
+  const skip: string[] = [];
+  // On PostgreSQL the claim's row locks last until the batch has moved on. PGlite is one connection, which a
+  // transaction would hold from the writes, and one process: there the keys keep concurrent runs to one grant.
+  const claiming = <T>(work: (session: SqlSession) => Promise<T>) => (ctx.db.kind === 'pglite' ? work(ctx.db.sql) : ctx.db.sql.transaction(work));
+  while (await claiming((session) => renewBatch(ctx, session, { logger, batchSize, run, skip }))) {
+    logger.debug({ granted: run.granted }, 'renewals: batch done');
+  }
+  if (run.granted + run.alreadyGranted + run.failed === 0) {
+    const [held] = await ctx.db.sql.query<{ due: boolean }>(`SELECT EXISTS (SELECT 1 FROM subscriptions WHERE ${dueSubscriptions}) AS due`, [skip]);
+    run.ran = !held?.due;
+    if (!run.ran) logger.info('renewals: another process is renewing; skipped');
+  }
+  run.seconds = (performance.now() - started) / 1000;
+  if (run.granted + run.alreadyGranted + run.failed > 0) logger.info(run, 'renewals: run done');
+  return run;
+}
+
+/** Claims, grants and moves on one batch; false when nothing was left to claim. */
+async function renewBatch(
+  ctx: CoreContext,
+  session: SqlSession,
+  { logger, batchSize, run, skip }: { logger: Logger; batchSize: number; run: RenewalRun; skip: string[] },
+): Promise<boolean> {
+  const due = await session.query<SubscriptionRow>(
+    `SELECT ${subscriptionColumns} FROM subscriptions WHERE ${dueSubscriptions}
+     ORDER BY period_end LIMIT $2 FOR UPDATE SKIP LOCKED`,
+    [skip, batchSize],
+  );
+  if (due.length === 0) return false;
+  const renewals: Renewal[] = [];
+  const failed = (subscription: { id: string; accountId: string }, error: unknown) => {
+    run.failed += 1;
+    skip.push(subscription.id);
+    logger.error({ err: error, subscriptionId: subscription.id, accountId: subscription.accountId }, 'renewal failed');
+  };
+  for (const subscription of due.map(toSubscriptionRecord)) {
     try {
-      for (;;) {
-        const due = (
-          await session.query<SubscriptionRow>(
-            `SELECT ${subscriptionColumns} FROM subscriptions
-             WHERE status = 'ACTIVE' AND period_end <= clock_timestamp() AND id <> ALL($2::uuid[])
-             ORDER BY period_end LIMIT $1`,
-            [batchSize, skip],
-          )
-        ).map(toSubscriptionRecord);
-        if (due.length === 0) break;
-        let next = 0;
-        const granted: { subscription: SubscriptionRecord; period: Period }[] = [];
-        const worker = async () => {
-          while (next < due.length) {
-            const subscription = due[next++]!;
-            try {
-              const { write, period } = await grantNextPeriod(ctx, subscription);
-              if (write.replayed) run.alreadyGranted += 1;
-              else run.granted += 1;
-              granted.push({ subscription, period });
-            } catch (error) {
-              run.failed += 1;
-              skip.push(subscription.id);
-              logger.error({ err: error, subscriptionId: subscription.id, accountId: subscription.accountId }, 'renewal failed');
-            }
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
-        // Granted but not moved on (cancelled or changed meanwhile): not picked again in this run.
-        const advanced = await advanceSubscriptions(session, granted);
-        granted.forEach((g, i) => advanced[i] || skip.push(g.subscription.id));
-        logger.debug({ batch: due.length, granted: run.granted }, 'renewals: batch done');
-      }
-    } finally {
-      await session.query('SELECT pg_advisory_unlock($1)', [renewalLockKey]);
+      renewals.push(nextRenewal(ctx, subscription));
+    } catch (error) {
+      failed(subscription, error);
     }
-    run.seconds = (performance.now() - started) / 1000;
-    if (run.granted + run.alreadyGranted + run.failed > 0) logger.info(run, 'renewals: run done');
-    return run;
-  });
+  }
+  await readAhead(ctx, session, renewals.map((r) => ({ id: r.subscription.accountId, keys: [r.idempotencyKey] })));
+  const granted: Renewal[] = [];
+  let next = 0;
+  const worker = async () => {
+    for (let renewal = renewals[next++]; renewal; renewal = renewals[next++]) {
+      try {
+        if ((await grantRenewal(ctx, renewal)).replayed) run.alreadyGranted += 1;
+        else run.granted += 1;
+        granted.push(renewal);
+      } catch (error) {
+        failed(renewal.subscription, error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(renewalsAtOnce, renewals.length) }, worker));
+  // Granted but not moved on (cancelled or changed meanwhile): not picked again in this run.
+  const advanced = await advanceSubscriptions(session, granted);
+  granted.forEach((g, i) => advanced[i] || skip.push(g.subscription.id));
+  return true;
 }

@@ -2,7 +2,7 @@ import type { CoreContext } from '../context.js';
 import type { SqlSession } from '../db/sqlRunner.js';
 import { ledgerWrite, type WriteResult } from '../ledger/ledgerWrite.js';
 import { type Period, periodAt } from './billingPeriod.js';
-import { findPlan } from './planCatalog.js';
+import { findPlan, type Plan } from './planCatalog.js';
 import type { SubscriptionRecord } from './subscriptionRecord.js';
 import { stagePlanGrant } from './stagePlanGrant.js';
 
@@ -14,18 +14,30 @@ import { stagePlanGrant } from './stagePlanGrant.js';
  * several periods behind (the process was down) is renewed once per missed period.
  */
 export async function renewSubscription(ctx: CoreContext, subscription: SubscriptionRecord): Promise<{ write: WriteResult; advanced: boolean }> {
-  const { write, period } = await grantNextPeriod(ctx, subscription);
-  const [advanced] = await advanceSubscriptions(ctx.db.sql, [{ subscription, period }]);
+  const renewal = nextRenewal(ctx, subscription);
+  const write = await grantRenewal(ctx, renewal);
+  const [advanced] = await advanceSubscriptions(ctx.db.sql, [renewal]);
   return { write, advanced: advanced! };
 }
 
-/** The ledger half of a renewal: the next period's grant, under its period key. */
-export async function grantNextPeriod(ctx: CoreContext, subscription: SubscriptionRecord): Promise<{ write: WriteResult; period: Period }> {
+/** What renewing a subscription grants: its plan's next period, under that period's key. */
+export interface Renewal {
+  subscription: SubscriptionRecord;
+  plan: Plan;
+  period: Period;
+  idempotencyKey: string;
+}
+
+export function nextRenewal(ctx: CoreContext, subscription: SubscriptionRecord): Renewal {
   const plan = findPlan(ctx.plans, subscription.plan);
   const period = periodAt(subscription.anchorAt, subscription.timeZone, plan.period, subscription.periodIndex + 1);
-  const idempotencyKey = renewalKey(subscription.id, period);
+  return { subscription, plan, period, idempotencyKey: renewalKey(subscription.id, period) };
+}
+
+/** The ledger half of a renewal: the period's grant, under its key. */
+export function grantRenewal(ctx: CoreContext, { subscription, plan, period, idempotencyKey }: Renewal): Promise<WriteResult> {
   const request = { actor: { kind: 'SYSTEM' as const }, subscriptionId: subscription.id, periodStart: period.start };
-  const write = await ledgerWrite(ctx, {
+  return ledgerWrite(ctx, {
     accountId: subscription.accountId,
     idempotencyKey,
     operation: 'renew',
@@ -33,7 +45,6 @@ export async function grantNextPeriod(ctx: CoreContext, subscription: Subscripti
     batchable: true,
     write: (ledger) => stagePlanGrant(ledger, { plan, anchorAt: subscription.anchorAt, timeZone: subscription.timeZone, period, idempotencyKey }),
   });
-  return { write, period };
 }
 
 /**

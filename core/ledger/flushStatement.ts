@@ -193,10 +193,11 @@ const flushPartCodes: Record<FlushPart, string> = {
 };
 const flushStatements = new Map<string, string>();
 
-// The statement's parts stay long: each is one SQL statement, read whole.
+// The statement's parts stay long: each is one SQL statement, read whole. The accounts come from $1, not the input
+// CTE: joined with it, every account row carried the whole document into the hash (6 MB for 64 renewals, spilled).
 const accountPart = `
   UPDATE accounts SET balance = a.balance, outstanding = a.outstanding, last_seq = a.last_seq
-  FROM input, jsonb_to_recordset(doc->'accounts') AS a(id uuid, expected_seq bigint, keys text[], balance bigint, outstanding bigint,
+  FROM jsonb_to_recordset($1::jsonb->'accounts') AS a(id uuid, expected_seq bigint, keys text[], balance bigint, outstanding bigint,
     last_seq bigint, now timestamptz, usage jsonb)
   WHERE accounts.id = ANY(ARRAY(SELECT (account->>'id')::uuid FROM jsonb_array_elements($1::jsonb->'accounts') account))
     AND accounts.id = a.id AND accounts.last_seq = a.expected_seq

@@ -16,8 +16,13 @@ export interface RenewalRun {
   seconds: number;
 }
 
-/** Renewals queued on the write engine at once: two full groups keep it busy, and a spend waits behind no more. */
-const renewalsAtOnce = 128;
+/**
+ * Batches in hand at once: one is claimed and read while the other's grants are written, so the write engine is not
+ * left idle between batches. Each queues 64 renewals at a time: together two full groups keep the engine busy, and a
+ * spend arriving meanwhile waits behind no more.
+ */
+const lanes = 2;
+const renewalsAtOnce = 64;
 
 const dueSubscriptions = `status = 'ACTIVE' AND period_end <= clock_timestamp() AND id <> ALL($1::uuid[])`;
 
@@ -31,16 +36,16 @@ export async function renewDueSubscriptions(ctx: CoreContext, options: { logger:
   const started = performance.now();
   const { logger, batchSize = 500 } = options;
   const run: RenewalRun = { ran: true, granted: 0, alreadyGranted: 0, failed: 0, seconds: 0 };
-  // Subscriptions not to pick again in this run.
-  const skip: string[] = [];
+  const job: Job = { logger, batchSize, run, skip: new Set(), inHand: new Set(), claimTurn: Promise.resolve() };
   // On PostgreSQL the claim's row locks last until the batch has moved on. PGlite is one connection, which a
   // transaction would hold from the writes, and one process: there the keys keep concurrent runs to one grant.
   const claiming = <T>(work: (session: SqlSession) => Promise<T>) => (ctx.db.kind === 'pglite' ? work(ctx.db.sql) : ctx.db.sql.transaction(work));
-  while (await claiming((session) => renewBatch(ctx, session, { logger, batchSize, run, skip }))) {
-    logger.debug({ granted: run.granted }, 'renewals: batch done');
-  }
+  const lane = async () => {
+    while (await claiming((session) => renewBatch(ctx, session, job))) logger.debug({ granted: run.granted }, 'renewals: batch done');
+  };
+  await Promise.all(Array.from({ length: lanes }, lane));
   if (run.granted + run.alreadyGranted + run.failed === 0) {
-    const [held] = await ctx.db.sql.query<{ due: boolean }>(`SELECT EXISTS (SELECT 1 FROM subscriptions WHERE ${dueSubscriptions}) AS due`, [skip]);
+    const [held] = await ctx.db.sql.query<{ due: boolean }>(`SELECT EXISTS (SELECT 1 FROM subscriptions WHERE ${dueSubscriptions}) AS due`, [[...job.skip]]);
     run.ran = !held?.due;
     if (!run.ran) logger.info('renewals: another process is renewing; skipped');
   }
@@ -49,22 +54,49 @@ export async function renewDueSubscriptions(ctx: CoreContext, options: { logger:
   return run;
 }
 
+/** One run's state, shared by its lanes. */
+interface Job {
+  logger: Logger;
+  batchSize: number;
+  run: RenewalRun;
+  /** Subscriptions not to pick again in this run (failed, or granted and not moved on). */
+  skip: Set<string>;
+  /** Claimed by a lane and not moved on yet (on PGlite nothing else keeps the other lane from claiming them). */
+  inHand: Set<string>;
+  /** Claims are taken in turn, each after the one before has its rows. */
+  claimTurn: Promise<void>;
+}
+
 /** Claims, grants and moves on one batch; false when nothing was left to claim. */
-async function renewBatch(
-  ctx: CoreContext,
-  session: SqlSession,
-  { logger, batchSize, run, skip }: { logger: Logger; batchSize: number; run: RenewalRun; skip: string[] },
-): Promise<boolean> {
-  const due = await session.query<SubscriptionRow>(
-    `SELECT ${subscriptionColumns} FROM subscriptions WHERE ${dueSubscriptions}
-     ORDER BY period_end LIMIT $2 FOR UPDATE SKIP LOCKED`,
-    [skip, batchSize],
-  );
-  if (due.length === 0) return false;
+async function renewBatch(ctx: CoreContext, session: SqlSession, job: Job): Promise<boolean> {
+  const { batchSize, skip, inHand } = job;
+  const previous = job.claimTurn;
+  let claimed = () => {};
+  job.claimTurn = new Promise((resolve) => (claimed = resolve));
+  let due: SubscriptionRow[];
+  try {
+    await previous;
+    due = await session.query<SubscriptionRow>(
+      `SELECT ${subscriptionColumns} FROM subscriptions WHERE ${dueSubscriptions}
+       ORDER BY period_end LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      [[...skip, ...inHand], batchSize],
+    );
+    for (const row of due) inHand.add(row.id);
+  } finally {
+    claimed();
+  }
+  try {
+    return due.length > 0 && (await renewClaimed(ctx, session, job, due));
+  } finally {
+    for (const row of due) inHand.delete(row.id);
+  }
+}
+
+async function renewClaimed(ctx: CoreContext, session: SqlSession, { logger, run, skip }: Job, due: SubscriptionRow[]): Promise<true> {
   const renewals: Renewal[] = [];
   const failed = (subscription: { id: string; accountId: string }, error: unknown) => {
     run.failed += 1;
-    skip.push(subscription.id);
+    skip.add(subscription.id);
     logger.error({ err: error, subscriptionId: subscription.id, accountId: subscription.accountId }, 'renewal failed');
   };
   for (const subscription of due.map(toSubscriptionRecord)) {
@@ -91,6 +123,6 @@ async function renewBatch(
   await Promise.all(Array.from({ length: Math.min(renewalsAtOnce, renewals.length) }, worker));
   // Granted but not moved on (cancelled or changed meanwhile): not picked again in this run.
   const advanced = await advanceSubscriptions(session, granted);
-  granted.forEach((g, i) => advanced[i] || skip.push(g.subscription.id));
+  granted.forEach((g, i) => advanced[i] || skip.add(g.subscription.id));
   return true;
 }

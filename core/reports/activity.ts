@@ -78,7 +78,7 @@ interface Cursor {
 }
 
 /**
- * The credit activity log (seeds 000–004), newest first, a page at a time. Keyset pagination on
+ * The credit activity log users read in /activity, newest first, a page at a time. Keyset pagination on
  * the entry sequence, so a deep page costs what the first does and entries arriving while
  * someone pages never shift, skip or repeat a row.
  */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ensureActorMay } from '../../core/access/memberPermission.js';
 import { futureDate } from '../../core/input.js';
 import { cancelScheduledWrite, cancelScheduledWriteInput } from '../../core/ledger/cancelScheduledWrite.js';
 import { grantInput } from '../../core/ledger/grant.js';
@@ -37,8 +38,10 @@ export const ledgerRoutes = [
     dryRun: UsageQuote,
     status: 201,
     accountParam: 'accountId',
-    handle: (ctx, { params, query, body, idempotencyKey, actor, origin }) => {
+    handle: async (ctx, { params, query, body, idempotencyKey, actor, origin }) => {
       if (query.dryRun !== 'true') return spend(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin });
+      // Refused to whom the spend refuses (a viewer): a dry run answers as the write would.
+      await ensureActorMay(ctx, { accountId: params.accountId, actor, origin }, 'spend');
       const { note: _note, ...usage } = body; // a note changes nothing the quote answers
       return quoteUsage(ctx, { ...usage, accountId: params.accountId, actor });
     },

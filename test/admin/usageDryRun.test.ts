@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { addMember } from '../../core/accounts/addMember.js';
+import { openAccount } from '../../core/accounts/openAccount.js';
 import { purchase } from '../../core/ledger/purchase.js';
 import { client, useApi } from '../support/api.js';
 import { engines } from '../support/databases.js';
@@ -79,6 +81,27 @@ describe.each(engines)('usage dry runs on %s', (engine) => {
     expect(missing.body.error.code).toBe('ACCOUNT_NOT_FOUND');
     expect(await stored()).toEqual(before);
     expect(await balanceOf(ctx, accountId)).toBe(4n);
+  });
+
+  it("vera, a viewer acting on her organisation's pool of 50, is refused usage with and without dryRun (403 ROLE_FORBIDDEN), and nothing is written", async () => {
+    const org = `viewers-${randomUUID().slice(0, 8)}`;
+    const pool = (await openAccount(ctx, { owner: { kind: 'ORGANISATION', externalId: org, name: 'Viewers Ltd' } })).accountId;
+    await newUserAccount(ctx, `vera-${org}`);
+    await addMember(ctx, { organisationExternalId: org, userExternalId: `vera-${org}`, role: 'VIEWER' });
+    await purchase(ctx, { accountId: pool, idempotencyKey: key(), actor: service, amount: 50n });
+    const asVera = (query: string, idempotencyKey?: string) =>
+      client(api.baseUrl, api.service)('POST', `/v1/accounts/${pool}/usage${query}`, {
+        body: { charge: { action: 'image', quantity: 1 } },
+        headers: { 'acting-member': `vera-${org}` },
+        ...(idempotencyKey && { key: idempotencyKey }),
+      });
+    const before = await entryCount(ctx, pool);
+    const replies = [await asVera('?dryRun=true'), await asVera('', key())];
+    expect(replies.map((reply) => [reply.status, reply.body.error?.code])).toEqual([
+      [403, 'ROLE_FORBIDDEN'],
+      [403, 'ROLE_FORBIDDEN'],
+    ]);
+    expect([await entryCount(ctx, pool), await balanceOf(ctx, pool)]).toEqual([before, 50n]);
   });
 
   it('a READ token may not dry-run a write, as it may not write', async () => {

@@ -197,13 +197,13 @@ async function serve(ctx: CoreContext, limits: Limits, r: Route, req: Request, r
     origin,
     idempotencyKey: '',
     rawQuery: req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '',
+    dryRun: isDryRun(r, query),
   };
 
-  const dryRun = isDryRun(r, query);
-  if (!r.write || r.write === 'each' || dryRun) {
+  if (!r.write || r.write === 'each' || input.dryRun) {
     const result = await r.handle(ctx, input);
     if (result && typeof result === 'object' && 'csv' in result) return streamCsv(res, (result as { csv: AsyncIterable<string> }).csv);
-    res.status(dryRun ? 200 : (r.status ?? 200)).type('application/json').send(JSON.stringify(result, jsonSafe));
+    res.status(input.dryRun ? 200 : (r.status ?? 200)).type('application/json').send(JSON.stringify(result, jsonSafe));
     return;
   }
   const key = req.get('Idempotency-Key');

@@ -22,6 +22,8 @@ export interface RouteInput<P, Q, B> {
   origin: Origin;
   /** The Idempotency-Key header (required on writes). */
   idempotencyKey: string;
+  /** A write with a Route.dryRun reply asked with `?dryRun=true`: answer it, writing nothing (isDryRun decides, once). */
+  dryRun: boolean;
 }
 
 /**

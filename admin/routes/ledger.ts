@@ -38,8 +38,8 @@ export const ledgerRoutes = [
     dryRun: UsageQuote,
     status: 201,
     accountParam: 'accountId',
-    handle: async (ctx, { params, query, body, idempotencyKey, actor, origin }) => {
-      if (query.dryRun !== 'true') return spend(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin });
+    handle: async (ctx, { params, body, idempotencyKey, actor, origin, dryRun }) => {
+      if (!dryRun) return spend(ctx, { ...body, accountId: params.accountId, idempotencyKey, actor, origin });
       // Refused to whom the spend refuses (a viewer): a dry run answers as the write would.
       await ensureActorMay(ctx, { accountId: params.accountId, actor, origin }, 'spend');
       const { note: _note, ...usage } = body; // a note changes nothing the quote answers

@@ -58,6 +58,8 @@ const expected: Record<string, Row> = {
   'POST /v1/accounts': { ...serviceWrite('201'), 'orgA→orgB': noScope, 'orgA→personal': noScope },
   'POST /v1/organisations/:organisationExternalId/members': { ...serviceWrite('200'), 'orgA→orgB': noScope, 'orgA→personal': noScope },
   'POST /v1/accounts/:accountId/usage': serviceWrite('201'),
+  // A dry run is a read of the write: the write's credentials, answered 200 with no Idempotency-Key.
+  'POST /v1/accounts/:accountId/usage?dryRun=true': serviceWrite('200'),
   'POST /v1/accounts/:accountId/quote': accountRead('200'),
   'POST /v1/accounts/:accountId/purchases': serviceWrite('201'),
   // The accounts are in the events: one out of reach is refused inside a 200 (ACCOUNT_NOT_FOUND, see usageBatch.test.ts).
@@ -123,6 +125,7 @@ const fixtures: Record<string, Fixture> = {
   'POST /v1/accounts': (t) => ({ path: '/v1/accounts', body: { owner: { kind: 'CLIENT', organisationExternalId: t.organisation, externalId: `c-${randomUUID()}`, name: 'New client' } } }),
   'POST /v1/organisations/:organisationExternalId/members': (t) => ({ path: `/v1/organisations/${t.organisation}/members`, body: { userExternalId: t.user, role: 'VIEWER' } }),
   'POST /v1/accounts/:accountId/usage': (t) => ({ path: `/v1/accounts/${t.accountId}/usage`, body: { charge: { action: 'image', quantity: 1 } } }),
+  'POST /v1/accounts/:accountId/usage?dryRun=true': (t) => ({ path: `/v1/accounts/${t.accountId}/usage?dryRun=true`, body: { charge: { action: 'image', quantity: 1 } } }),
   'POST /v1/accounts/:accountId/quote': (t) => ({ path: `/v1/accounts/${t.accountId}/quote`, body: { charge: { action: 'image', quantity: 1 } } }),
   'POST /v1/usage/batch': (t) => ({ path: '/v1/usage/batch', body: { events: [{ accountId: t.accountId, idempotencyKey: `m-${randomUUID()}`, charge: { action: 'chat', quantity: 1 } }] } }),
   'POST /v1/accounts/:accountId/purchases': (t) => ({ path: `/v1/accounts/${t.accountId}/purchases`, body: { amount: 10 } }),
@@ -168,6 +171,9 @@ const fixtures: Record<string, Fixture> = {
   'GET /v1/webhooks/endpoints/:endpointId/deliveries': () => ({ path: `/v1/webhooks/endpoints/${randomUUID()}/deliveries` }),
   'POST /v1/webhooks/endpoints/:endpointId/deliveries/:eventId/replay': () => ({ path: `/v1/webhooks/endpoints/${randomUUID()}/deliveries/${randomUUID()}/replay`, body: {} }),
 };
+
+/** Rows beyond the route table: a route asked another way, sent without an Idempotency-Key. */
+const keylessVariants: Record<string, 'get' | 'post'> = { 'POST /v1/accounts/:accountId/usage?dryRun=true': 'post' };
 
 describe('the route × credential matrix (PGlite)', () => {
   const ctx = useFreshLedger('pglite');
@@ -235,7 +241,8 @@ describe('the route × credential matrix (PGlite)', () => {
     const routes = apiRoutes.map((r) => `${r.method.toUpperCase()} ${r.path}`);
     expect(routes.filter((r) => !(r in expected))).toEqual([]);
     expect(routes.filter((r) => !(r in fixtures))).toEqual([]);
-    expect(Object.keys(expected).filter((r) => !routes.includes(r))).toEqual([]);
+    expect(Object.keys(expected).filter((r) => !routes.includes(r) && !(r in keylessVariants))).toEqual([]);
+    expect(Object.keys(keylessVariants).filter((r) => !(r in fixtures))).toEqual([]);
   });
 
   it('every route answers every credential as written down', async () => {
@@ -243,19 +250,32 @@ describe('the route × credential matrix (PGlite)', () => {
     // Each request from an address of its own (through the loopback proxy): the failed sign-ins
     // of the first two columns must not use up one address's budget and turn into 429s.
     let address = 0;
-    for (const r of apiRoutes) {
-      const name = `${r.method.toUpperCase()} ${r.path}`;
+    const asked = [
+      ...apiRoutes.map((r) => ({ name: `${r.method.toUpperCase()} ${r.path}`, method: r.method, keyless: false })),
+      ...Object.entries(keylessVariants).map(([name, method]) => ({ name, method, keyless: true })),
+    ];
+    for (const { name, method, keyless } of asked) {
       actual[name] = {};
       for (const credential of credentials) {
         const { path, body } = fixtures[name]!(targets[credential]);
-        const reply = await client(api.baseUrl, secretOf[credential])(r.method.toUpperCase(), path, {
-          ...(r.method === 'post' && { key: key(), body: body ?? {} }),
+        const reply = await client(api.baseUrl, secretOf[credential])(method.toUpperCase(), path, {
+          ...(method === 'post' && { ...(!keyless && { key: key() }), body: body ?? {} }),
           headers: { 'x-forwarded-for': `10.0.${Math.floor(++address / 250)}.${address % 250}` },
         });
         actual[name]![credential] = reply.body?.error ? `${reply.status} ${reply.body.error.code}` : String(reply.status);
       }
     }
     expect(actual).toEqual(expected);
+  });
+
+  it("orgA's token cancelling orgB's dated bonus through orgA's own account path is 404 SCHEDULE_NOT_FOUND, and orgB's bonus stays pending", async () => {
+    const orgA = targets['orgA→orgA'].accountId;
+    const orgB = targets['orgA→orgB'].accountId;
+    const theirs = await scheduleGrant(ctx, { accountId: orgB, idempotencyKey: key(), actor: service, type: 'SIGNUP_BONUS', bucket: 'BONUS', amount: 5n, effectiveAt: inDays(3) });
+    const cancel = await client(api.baseUrl, tokens.serviceA)('POST', `/v1/accounts/${orgA}/scheduled/${theirs.scheduled.id}/cancel`, { key: key(), body: { reason: 'Not ours' } });
+    expect([cancel.status, cancel.body.error?.code]).toEqual([404, 'SCHEDULE_NOT_FOUND']);
+    const listed = await client(api.baseUrl, tokens.SERVICE)('GET', `/v1/accounts/${orgB}/scheduled`);
+    expect(listed.body.scheduled.find((s: { id: string }) => s.id === theirs.scheduled.id)).toMatchObject({ status: 'pending', amount: '5', cancelledAt: null });
   });
 });
 

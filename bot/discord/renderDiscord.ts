@@ -51,6 +51,11 @@ export function renderDiscord(view: View, account?: string): DiscordReply {
     case 'why':
       // The explanation is a table: a code block keeps its columns.
       return { embeds: [{ color: brand, title: `${view.account}: why`, description: codeBlock(renderText(view), maxDescription) }] };
+    case 'scheduled':
+      // A list is a table too, and a long one outgrows a message's 2,000 characters: clipped to an embed's.
+      return view.change || view.scheduled.length === 0
+        ? { content: renderText(view) }
+        : { embeds: [{ color: brand, title: `${view.account}: scheduled`, description: codeBlock(renderText(view), maxDescription) }] };
     default:
       return { content: renderText(view) };
   }

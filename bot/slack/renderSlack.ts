@@ -33,7 +33,9 @@ export function renderSlack(view: View, context: SlackRenderContext): SlackMessa
       return { text, blocks: activityBlocks(view, context) };
     case 'why':
     case 'usage':
-      // Tables (and the usage sparkline): a code block keeps their columns.
+    case 'scheduled':
+      // Tables (and the usage sparkline, the schedules' list): a code block keeps their columns; a schedule's confirmation is a sentence.
+      if (view.kind === 'scheduled' && (view.change || view.scheduled.length === 0)) return { text, blocks: [section(escape(text))] };
       return { text, blocks: [section(`\`\`\`${clipText(escape(text), maxSectionText - 6)}\`\`\``)] };
     default:
       return { text, blocks: [section(escape(text))] };

@@ -6,6 +6,7 @@ import { openAccount } from '../../core/accounts/openAccount.js';
 import type { CoreContext } from '../../core/context.js';
 import { createLinkCode } from '../../core/identity/createLinkCode.js';
 import { grant } from '../../core/ledger/grant.js';
+import { scheduleGrant } from '../../core/ledger/scheduleGrant.js';
 import { spend } from '../../core/ledger/spend.js';
 import { discordCommandDefinitions } from '../../bot/discord/commandDefinitions.js';
 import { type DiscordHandlerOptions, handleInteraction } from '../../bot/discord/handleInteraction.js';
@@ -190,6 +191,25 @@ describe('the Discord bot', () => {
     await receive(discordSlashCommand({ id: snowflake(), permissions: manageGuild }, 'writeoff', { account: accountId, amount: 5, reason: 'Test credits' }));
     expect(json(sent[5]!.body).content).toMatch(/^Write-off posted: -5 — balance after 20/);
     expect(await balanceOf(ctx, accountId)).toBe(20n);
+  });
+
+  it('/scheduled of 20 dated bonuses with long reasons: one embed, its table clipped to Discord\'s limits, no 2,000-character message', async () => {
+    const { accountId } = await openAccount(ctx, { owner: { kind: 'USER', externalId: 'sched-many' } });
+    const reason = 'Conference goodwill for the spring speakers, agreed with the events team in the planning call';
+    for (let day = 1; day <= 20; day++) {
+      await scheduleGrant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'MANUAL_CREDIT', bucket: 'BONUS', amount: 10n, reason, effectiveAt: inDays(day) });
+    }
+    const sent = discordApi();
+    await receive(discordSlashCommand({ id: snowflake(), roles: [discordStaffRoleId] }, 'scheduled', { account: accountId }));
+    const reply = json(sent[1]!.body) as { content?: string; embeds: { title: string; description: string }[] };
+    expect(reply.content ?? '').toHaveLength(0);
+    expect(reply.embeds).toHaveLength(1);
+    const table = reply.embeds[0]!.description;
+    // 20 rows of this length are more than a message holds: unclipped, the reply would be refused.
+    expect(table).toMatch(/^```\n.*20 scheduled, soonest first/);
+    expect(table.length).toBeGreaterThan(2000);
+    expect(table.length).toBeLessThanOrEqual(4096);
+    expect(table.endsWith('```')).toBe(true);
   });
 
   it('an unexpected failure replies "Something went wrong (ref …)"; a failing Discord API is logged, never thrown', async () => {

@@ -43,7 +43,10 @@ export async function renewDueSubscriptions(ctx: CoreContext, options: { logger:
   const lane = async () => {
     while (await claiming((session) => renewBatch(ctx, session, job))) logger.debug({ granted: run.granted }, 'renewals: batch done');
   };
-  await Promise.all(Array.from({ length: lanes }, lane));
+  // Both lanes end before the run does (a failing one included), so whoever awaits the run waits for every write.
+  const ended = await Promise.allSettled(Array.from({ length: lanes }, lane));
+  const rejected = ended.find((lane): lane is PromiseRejectedResult => lane.status === 'rejected');
+  if (rejected) throw rejected.reason;
   if (run.granted + run.alreadyGranted + run.failed === 0) {
     const [held] = await ctx.db.sql.query<{ due: boolean }>(`SELECT EXISTS (SELECT 1 FROM subscriptions WHERE ${dueSubscriptions}) AS due`, [[...job.skip]]);
     run.ran = !held?.due;

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { parseLocalDateTime } from '../../core/localDateTime.js';
 import { grantOrSchedule } from '../../core/ledger/scheduleGrant.js';
+import { reportTimeZone } from '../../core/reports/timeZone.js';
 import { command } from '../command.js';
 import { staffWrite } from './staffWrite.js';
-import { accountIdOption, accountLabel, creditsOption, dateTimeOption, reasonOption, staffTimeZone } from './options.js';
+import { accountIdOption, accountLabel, creditsOption, dateTimeOption, reasonOption } from './options.js';
 
 export const grant = command({
   name: 'grant',
@@ -19,7 +20,7 @@ export const grant = command({
   }),
   run: async (ctx, caller, options) => {
     // Times are read in the zone the reply names: a date typed is the date meant.
-    const timeZone = await staffTimeZone(ctx, caller, options.account);
+    const timeZone = await reportTimeZone(ctx, options.account, caller.timeZone);
     const result = await grantOrSchedule(ctx, {
       accountId: options.account,
       ...staffWrite(caller),

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { getAccountOwner } from '../../core/accounts/accountOwner.js';
 import type { CoreContext } from '../../core/context.js';
 import { CreditkeeperError } from '../../core/errors.js';
-import { reportTimeZone } from '../../core/reports/timeZone.js';
 import type { Caller } from '../command.js';
 
 /** Option pieces the commands share. Options arrive as text (console, Slack) or typed (Discord). */
@@ -10,13 +9,8 @@ export const accountOption = z.string().trim().min(1).max(401).optional().descri
 export const accountIdOption = z.uuid({ message: 'must be an account id (from /lookup)' }).describe('the account id, from /lookup');
 export const reasonOption = z.string().max(500).describe('why: the user sees it on their log');
 export const creditsOption = z.union([z.number(), z.string()]).describe('whole credits');
-/** A date and time as typed (2027-01-03 09:00), read in the zone of staffTimeZone; parsed by parseLocalDateTime. */
+/** A date and time as typed (2027-01-03 09:00), read in reportTimeZone's zone (the caller's, else the account owner's); parsed by parseLocalDateTime. */
 export const dateTimeOption = z.string().trim().min(1).max(40);
-
-/** The zone a staff command about an account reads and writes times in: the caller's where the transport knows it, else the account owner's. */
-export function staffTimeZone(ctx: CoreContext, caller: Caller, accountId: string): Promise<string> {
-  return reportTimeZone(ctx, accountId, caller.timeZone);
-}
 
 /** What a staff command calls an account in its reply: its owner's name, else their external id. */
 export async function accountLabel(ctx: CoreContext, accountId: string): Promise<string> {

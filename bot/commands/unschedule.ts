@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { cancelScheduledWrite } from '../../core/ledger/cancelScheduledWrite.js';
+import { reportTimeZone } from '../../core/reports/timeZone.js';
 import { command } from '../command.js';
 import { staffWrite } from './staffWrite.js';
-import { accountIdOption, accountLabel, reasonOption, staffTimeZone } from './options.js';
+import { accountIdOption, accountLabel, reasonOption } from './options.js';
 
 /** Staff: call off a dated grant or purchase before it is due (once due, /void takes back what is left). */
 export const unschedule = command({
@@ -15,7 +16,7 @@ export const unschedule = command({
     reason: reasonOption,
   }),
   run: async (ctx, caller, options) => {
-    const timeZone = await staffTimeZone(ctx, caller, options.account);
+    const timeZone = await reportTimeZone(ctx, options.account, caller.timeZone);
     const { actor, origin } = staffWrite(caller);
     const cancelled = await cancelScheduledWrite(ctx, { accountId: options.account, scheduledId: options.schedule, actor, origin, reason: options.reason });
     return { kind: 'scheduled', account: await accountLabel(ctx, options.account), accountId: options.account, change: 'cancelled', scheduled: [cancelled], timeZone };

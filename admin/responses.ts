@@ -68,7 +68,7 @@ export const Scheduled = component(
     operation: z.enum(['grant', 'purchase']),
     status: z.enum(['pending', 'landed', 'failed', 'cancelled']),
     amount: credits,
-    bucket: z.string().nullable(),
+    bucket: z.enum(BucketKind),
     effectiveAt: time,
     expiresAt: nullableTime,
     reason: z.string().nullable(),

@@ -91,7 +91,7 @@ export function renderText(view: View): string {
 }
 
 function scheduledText(view: Extract<View, { kind: 'scheduled' }>, at: (date: Date) => string, n: (v: bigint) => string): string {
-  const credits = (s: ScheduledWriteView) => `${n(s.amount)} ${s.operation === 'purchase' ? 'purchased' : (s.bucket ?? '').toLowerCase()} credits`;
+  const credits = (s: ScheduledWriteView) => `${n(s.amount)} ${s.bucket.toLowerCase()} credits`;
   const due = (s: ScheduledWriteView) => `${at(s.effectiveAt)} (${view.timeZone})${s.expiresAt ? `, expiring ${at(s.expiresAt)}` : ''}`;
   const first = view.scheduled[0]!;
   if (view.change === 'cancelled') return `Cancelled: ${credits(first)} for ${view.account} that were due on ${due(first)}. They will not land.`;

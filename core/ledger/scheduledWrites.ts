@@ -1,4 +1,5 @@
 import type { CoreContext } from '../context.js';
+import type { BucketKind } from '../db/generated/enums.js';
 import { CreditkeeperError } from '../errors.js';
 import { jsonSafe } from '../idempotency/respondOnce.js';
 import type { Actor, Origin } from '../input.js';
@@ -15,8 +16,8 @@ export interface ScheduledWriteView {
   /** pending until due; then landed (or failed); cancelled if called off before. */
   status: 'pending' | 'landed' | 'failed' | 'cancelled';
   amount: bigint;
-  /** A grant's bucket (purchases go to PURCHASED). */
-  bucket: string | null;
+  /** The bucket it lands in: a grant's own, PURCHASED for a purchase (what writePurchase adds). */
+  bucket: BucketKind;
   effectiveAt: Date;
   expiresAt: Date | null;
   reason: string | null;
@@ -122,7 +123,7 @@ export function toView(row: ScheduledRow): ScheduledWriteView {
     operation: row.operation,
     status: row.cancelled_at ? 'cancelled' : row.landed_at ? 'landed' : row.failure ? 'failed' : 'pending',
     amount: BigInt(row.amount),
-    bucket: row.bucket,
+    bucket: (row.bucket ?? 'PURCHASED') as BucketKind,
     effectiveAt: new Date(row.effective_at),
     expiresAt: dateOrNull(row.expires_at),
     reason: row.reason,

@@ -83,7 +83,10 @@ describe.each(engines)('dated grants and purchases on %s', (engine) => {
     const host = client(api.baseUrl, api.service);
     const dated = await host('POST', `/v1/accounts/${accountId}/grants`, { key: key(), body: { type: 'SIGNUP_BONUS', bucket: 'BONUS', amount: 10, effectiveAt: inDays(5).toISOString() } });
     expect(dated.status, dated.text).toBe(201);
-    expect(dated.body.scheduled).toMatchObject({ operation: 'grant', landedEntryId: null });
+    expect(dated.body.scheduled).toMatchObject({ operation: 'grant', bucket: 'BONUS', landedEntryId: null });
+    // A purchase always lands in PURCHASED: its schedule says so, as a grant's names its bucket.
+    const datedPurchase = await host('POST', `/v1/accounts/${accountId}/purchases`, { key: key(), body: { amount: 30, effectiveAt: inDays(3).toISOString() } });
+    expect([datedPurchase.status, datedPurchase.body.scheduled]).toMatchObject([201, { operation: 'purchase', bucket: 'PURCHASED', amount: '30' }]);
     const now = await host('POST', `/v1/accounts/${accountId}/purchases`, { key: key(), body: { amount: 10 } });
     expect(now.body.balance).toBe('10');
     const past = await host('POST', `/v1/accounts/${accountId}/purchases`, { key: key(), body: { amount: 10, effectiveAt: '2020-01-01T00:00:00Z' } });

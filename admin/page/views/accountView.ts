@@ -142,7 +142,7 @@ function grantForm(accountId: string, csrfToken: string, timeZone: string, form:
 }
 
 function scheduledCredits(s: ScheduledWriteView): string {
-  return `${s.amount.toLocaleString('en')} ${s.operation === 'purchase' ? 'purchased' : (s.bucket ?? '').toLowerCase()} credits`;
+  return `${s.amount.toLocaleString('en')} ${s.bucket.toLowerCase()} credits`;
 }
 
 /** Dated grants and purchases still to land, each with a Cancel form (reason required, audited). */
@@ -150,7 +150,7 @@ function scheduledGrants({ accountId, scheduled }: AccountPage, at: (date: Date)
   if (scheduled.length === 0) return '';
   return html`<div class="card"><h2>Scheduled to land</h2>
     <table><thead><tr><th>Due</th><th class="num">Credits</th><th>Kind</th><th>Expires</th><th>Scheduled by</th><th>Reason</th><th></th></tr></thead><tbody>
-    ${scheduled.map((s) => html`<tr><td>${at(s.effectiveAt)}</td><td class="num">${credits(s.amount)}</td><td>${s.operation === 'purchase' ? 'purchased' : (s.bucket ?? '').toLowerCase()}</td>
+    ${scheduled.map((s) => html`<tr><td>${at(s.effectiveAt)}</td><td class="num">${credits(s.amount)}</td><td>${s.bucket.toLowerCase()}</td>
       <td>${s.expiresAt ? at(s.expiresAt) : 'never'}</td><td>${actorName(s.scheduledBy)}<br><span class="muted">${at(s.createdAt)}</span></td><td>${s.reason ?? ''}</td>
       <td><details><summary>Cancel</summary><form method="post" action="/admin/accounts/${accountId}/cancellations">
         <input type="hidden" name="_csrf" value="${csrfToken}"><input type="hidden" name="scheduledId" value="${s.id}">

@@ -78,6 +78,7 @@ describe('secrets never reach the log (PGlite)', () => {
     const fields = `ad_network=1&ad_unit=9&reward_amount=1&reward_item=coins&timestamp=${Date.now()}&transaction_id=t-${randomUUID()}&user_id=tia`;
     secrets.adSignature = sign('sha256', Buffer.from(fields), { key: privateKey, dsaEncoding: 'der' }).toString('base64url');
     expect((await fetch(`${base}/v1/public/ad-rewards?${fields}&signature=${secrets.adSignature}&key_id=7`)).status).toBe(200);
+    expect(keysHost.requests).toEqual(['GET /keys.json']); // the keys were fetched once
 
     // Signed webhooks: Slack's, and the payment webhook's signature headers.
     secrets.slackSignature = `v0=${randomBytes(32).toString('hex')}`;

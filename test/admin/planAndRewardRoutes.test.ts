@@ -101,6 +101,7 @@ describe('plans, link codes, auto-reload and the ad callback over HTTP (PGlite)'
     expect(forged.status).toBe(401);
     expect(forged.body.error).toMatchObject({ code: 'AD_CALLBACK_INVALID', message: 'Ad callback refused: the signature does not verify' });
     expect((await anonymous('GET', '/v1/public/ad-rewards')).status).toBe(400);
+    expect(keysHost.requests).toEqual(['GET /keys.json']); // the keys were fetched once, for three callbacks
     const balance = await typedClient(api.baseUrl, api.reader).GET('/v1/accounts/{accountId}/balance', { params: { path: { accountId } } });
     expect(dataOf(balance).available).toBe('2');
   });

@@ -3,6 +3,7 @@ import type { PortalSession } from '../../core/access/portalSession.js';
 import type { CoreContext } from '../../core/context.js';
 import { readFromReplica } from '../../core/db/readReplica.js';
 import { parseInput } from '../../core/input.js';
+import { parseLocalDateTime } from '../../core/localDateTime.js';
 import { explainBalance, type WhyExplanation, type WhyFinding } from '../../core/reports/why.js';
 import { html, type Html } from '../page/html.js';
 import { userName } from './creditsPage.js';
@@ -24,7 +25,8 @@ export async function whyPage(ctx: CoreContext, session: PortalSession, rawQuery
   const e = await readFromReplica(ctx, session.accountId, (reads) =>
     explainBalance(reads, {
       accountId: session.accountId,
-      ...(query.since && { since: zonedMidnight(query.since, session.timeZone) }),
+      // The date the viewer typed, as the start of that day in their zone.
+      ...(query.since && { since: parseLocalDateTime(query.since, session.timeZone, 'since') }),
       ...(query.expected && { expectedBalance: query.expected }),
     }),
   );
@@ -58,14 +60,6 @@ ${e.attribution ? attribution(e.attribution, f) : ''}
     session,
     'why',
   );
-}
-
-/** The date the viewer typed, as the start of that day in their zone. */
-function zonedMidnight(date: string, timeZone: string): Date {
-  const utc = new Date(`${date}T00:00:00Z`);
-  const shown = new Date(utc.toLocaleString('en-US', { timeZone }));
-  const asUtc = new Date(utc.toLocaleString('en-US', { timeZone: 'UTC' }));
-  return new Date(utc.getTime() - (shown.getTime() - asUtc.getTime()));
 }
 
 function findingText(finding: WhyFinding, f: Formats): string {

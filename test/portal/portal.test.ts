@@ -367,6 +367,13 @@ describe('the credits page (/portal) in a browser', () => {
     await context.close();
   });
 
+  it("/why since 5 April 2026 in Sydney, the day its clocks go back at 03:00: from that day's local midnight (AEDT), not an hour later", async () => {
+    const { context, page } = await openAt(1280, await mint(ids.lumen, people.ola, { locale: 'en-GB', timeZone: 'Australia/Sydney' }));
+    await page.goto(`${base}/portal/why?since=2026-04-05`);
+    expect(await text(page)).toContain('From 5 Apr 2026, 00:00 your balance was');
+    await context.close();
+  });
+
   it('framed only by the host page the session names', async () => {
     const { context, page } = await openAt(1280, await mint(ids.lumen, people.ola, { embedOrigin: 'https://app.lumen.example/settings/credits' }));
     const headers = (await page.goto(`${base}/portal`))!.headers();

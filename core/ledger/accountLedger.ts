@@ -13,13 +13,14 @@ import type { AuditDraft, DepositDraft, DepositSettlement, EntryDraft } from './
 
 /**
  * An account as a write starts from it, read or as this process last saw it (knownAccounts.ts). `seenAt` keeps
- * the next write's time from going back before it (null when just read).
+ * the next write's time from going back before it (null when just read); late usage cannot precede `openedAt`.
  */
 export interface AccountSnapshot {
   id: string;
   balance: bigint;
   outstanding: bigint;
   lastSeq: bigint;
+  openedAt: Date;
   /** Buckets with credit left. */
   buckets: BucketState[];
   lastEntry: LastEntry | null;
@@ -78,6 +79,7 @@ export const maxBalance = maxCredits;
 
 export class AccountLedger extends AccountBuckets {
   readonly accountId: string;
+  readonly openedAt: Date;
   readonly entries: StagedEntry[] = [];
   readonly newDeposits: DepositDraft[] = [];
   readonly settledDeposits: DepositSettlement[] = [];
@@ -94,6 +96,7 @@ export class AccountLedger extends AccountBuckets {
   constructor(account: AccountSnapshot, now: Date, private readonly usageGroupWindowMs: number) {
     super(account.buckets, now);
     this.accountId = account.id;
+    this.openedAt = account.openedAt;
     this.balance = account.balance;
     this.outstanding = account.outstanding;
     this.seq = account.lastSeq;
@@ -108,6 +111,7 @@ export class AccountLedger extends AccountBuckets {
       balance: this.balance,
       outstanding: this.outstanding,
       lastSeq: this.seq,
+      openedAt: this.openedAt,
       buckets: [...this.buckets.values()].filter((b) => b.remaining > 0n).map((b) => ({ ...b, isNew: false, changed: false })),
       lastEntry: this.lastEntry,
       seenAt: this.now,

@@ -10,6 +10,7 @@ export interface AccountState {
   balance: string;
   outstanding: string;
   last_seq: string;
+  opened_at: string;
   now: string;
   /** Of the keys the writes bring, those used before, with the request each was used for. */
   replay_hashes: Record<string, string>;
@@ -65,6 +66,7 @@ export function toSnapshot(accountId: string, state: AccountState): AccountSnaps
     balance: BigInt(state.balance),
     outstanding: BigInt(state.outstanding),
     lastSeq: BigInt(state.last_seq),
+    openedAt: new Date(state.opened_at),
     buckets: state.buckets.map(toBucketState),
     lastEntry: last && {
       type: last.type,

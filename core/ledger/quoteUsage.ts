@@ -5,7 +5,7 @@ import { type ErrorCode, isCreditkeeperError } from '../errors.js';
 import { actor, parseInput, uuid } from '../input.js';
 import { type BucketMove, previewWrite } from './previewWrite.js';
 import { stagePurchase } from './purchase.js';
-import { openingForUsage, spendInput, stageUsage, usageCharge } from './spend.js';
+import { spendInput, stageUsage, usageCharge } from './spend.js';
 
 export const quoteUsageInput = z.strictObject({
   accountId: uuid,
@@ -51,14 +51,13 @@ export async function quoteUsage(ctx: CoreContext, input: z.input<typeof quoteUs
     charged: charge.charged,
     discountPercent: request.discountPercent ?? null,
   };
-  const openedAt = await openingForUsage(ctx, request);
   const preview = (autoReload: UsageQuote['autoReload']) =>
     previewWrite(ctx, request.accountId, (ledger) => {
       if (autoReload) {
         stagePurchase(ledger, { type: 'AUTO_RELOAD', amount: autoReload.credits, actor: { kind: 'SYSTEM' } });
         ledger.settleOutstanding();
       }
-      stageUsage(ledger, request, charge, openedAt);
+      stageUsage(ledger, request, charge);
     });
   let { before, outcome } = await preview(null);
   let autoReload: UsageQuote['autoReload'] = null;

@@ -63,13 +63,6 @@ export function usageCharge(ctx: Pick<CoreContext, 'priceList'>, request: Pick<S
 export const lateUsageLimitDays = 35;
 export const clockSkewMinutes = 5;
 
-/** When the account opened, which late usage cannot precede: read only for usage that says when it happened. */
-export async function openingForUsage(ctx: CoreContext, request: { accountId: string; occurredAt?: Date | undefined }): Promise<Date | null> {
-  if (!request.occurredAt) return null;
-  const [row] = await ctx.db.sql.query<{ created_at: Date }>('SELECT created_at FROM accounts WHERE id = $1::uuid', [request.accountId]);
-  return row ? new Date(row.created_at) : null;
-}
-
 /**
  * When late usage happened, judged against the write's own time so a retry replays after the window passed;
  * refused beyond the skew ahead, the age limit or the account's opening; a little ahead counts as now (undefined).
@@ -93,15 +86,14 @@ export function occurredAtOf(now: Date, occurredAt: Date | undefined, openedAt: 
 
 /**
  * Stages the usage entry on the ledger (and its deposit, returning the deposit's id): what a spend
- * writes and a quote previews. `openedAt`: the account's opening, for usage reported late.
+ * writes and a quote previews; usage reported late is bounded by the ledger's time and the account's opening.
  */
 export function stageUsage(
   ledger: AccountLedger,
   request: Omit<SpendRequest, 'accountId' | 'idempotencyKey' | 'origin'>,
   { price, charged }: UsageCharge,
-  openedAt: Date | null,
 ): string | null {
-  const occurredAt = occurredAtOf(ledger.now, request.occurredAt, openedAt);
+  const occurredAt = occurredAtOf(ledger.now, request.occurredAt, ledger.openedAt);
   const entry = ledger.post({
     type: price.held > 0n ? 'DEPOSIT' : 'USAGE',
     category: price.category,
@@ -130,7 +122,6 @@ export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>)
   const request = parseInput(spendInput, input);
   await ensureActorMay(ctx, request, 'spend');
   const cost = usageCharge(ctx, request);
-  const openedAt = await openingForUsage(ctx, request);
   let depositId: string | null = null;
 
   const charge = () => ledgerWrite(ctx, {
@@ -140,7 +131,7 @@ export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>)
     request,
     batchable: true,
     write: (ledger) => {
-      depositId = stageUsage(ledger, request, cost, openedAt);
+      depositId = stageUsage(ledger, request, cost);
     },
   });
   const result = await charge().catch(async (error: unknown) => {

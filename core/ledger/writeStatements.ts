@@ -19,6 +19,7 @@ SELECT a.id::text AS account_id, json_build_object(
   'balance', a.balance::text,
   'outstanding', a.outstanding::text,
   'last_seq', a.last_seq::text,
+  'opened_at', a.created_at,
   'now', date_trunc('milliseconds', clock_timestamp()),
   'replay_hashes', (SELECT coalesce(json_object_agg(used.key, used.request_hash), '{}'::json)
                     FROM (SELECT k.key, (SELECT e.request_hash FROM entries e

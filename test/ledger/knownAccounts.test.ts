@@ -54,7 +54,7 @@ describe.each(engines)('an account this process wrote last is not read again (%s
 describe('what a process knows', () => {
   it('keeps the accounts written most recently, up to its capacity; a write takes its account until it lands again', () => {
     const known = new KnownAccounts(2);
-    const account = (id: string) => ({ id, balance: 0n, outstanding: 0n, lastSeq: 1n, buckets: [], lastEntry: null, seenAt: null });
+    const account = (id: string) => ({ id, balance: 0n, outstanding: 0n, lastSeq: 1n, openedAt: new Date(0), buckets: [], lastEntry: null, seenAt: null });
     known.remember(account('a'));
     known.remember(account('b'));
     known.remember(account('a')); // written again: now the most recent

@@ -127,8 +127,11 @@ export const ledgerWriteBase = {
   origin: origin.optional(),
 };
 
+/** A moment, as a Date or anything `new Date` reads. */
+export const date = z.coerce.date({ message: 'must be a date' });
+
 /** A moment that must still be ahead when the write happens (checked again against the database clock). */
-export const futureDate = z.coerce.date({ message: 'must be a date' });
+export const futureDate = date;
 
 /** An IANA time zone name the runtime knows (users see times in their own zone). */
 export const timeZone = z

@@ -3,14 +3,14 @@ import { ownedByOrganisation, type Reach } from '../access/accountReach.js';
 import type { CoreContext } from '../context.js';
 import type { ActorKind } from '../db/generated/enums.js';
 import { CreditkeeperError } from '../errors.js';
-import { parseInput, uuid } from '../input.js';
+import { date, parseInput, uuid } from '../input.js';
 
 export const listAuditInput = z
   .strictObject({
     accountId: uuid.optional(),
     actorId: z.string().min(1).max(200).optional(),
-    from: z.coerce.date({ message: 'must be a date' }).optional(),
-    to: z.coerce.date({ message: 'must be a date' }).optional(),
+    from: date.optional(),
+    to: date.optional(),
     pageSize: z.number().int().min(1).max(200).default(50),
     /** From a previous page's `next`. */
     cursor: z.string().max(200).optional(),

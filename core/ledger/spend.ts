@@ -4,7 +4,7 @@ import { ensureActorMay } from '../access/memberPermission.js';
 import type { CoreContext } from '../context.js';
 import { autoReload } from '../billing/autoReload.js';
 import { CreditkeeperError, isCreditkeeperError } from '../errors.js';
-import { ledgerWriteBase, note, parseInput, positiveCredits, source } from '../input.js';
+import { date, ledgerWriteBase, note, parseInput, positiveCredits, source } from '../input.js';
 import { actionUse, type Price, priceAction } from '../pricing/priceList.js';
 import type { AccountLedger } from './accountLedger.js';
 import { depositOfEntry } from './findDeposit.js';
@@ -27,7 +27,7 @@ export const spendInput = z
     source: source.optional(),
     note: note.optional(),
     /** When the usage happened, if before this write (a late event): its reports count it then. */
-    occurredAt: z.coerce.date({ message: 'must be a date' }).optional(),
+    occurredAt: date.optional(),
   })
   .refine((s) => !('held' in s.charge) || s.charge.held === undefined || s.charge.held <= s.charge.amount, {
     message: 'held cannot exceed amount',

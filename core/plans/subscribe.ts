@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CoreContext } from '../context.js';
 import { CreditkeeperError } from '../errors.js';
-import { ledgerWriteBase, parseInput, timeZone } from '../input.js';
+import { date, ledgerWriteBase, parseInput, timeZone } from '../input.js';
 import { keyUse } from '../ledger/keyUse.js';
 import { ledgerWrite, requestHashOf } from '../ledger/ledgerWrite.js';
 import { lastAnniversary, periodContaining } from './billingPeriod.js';
@@ -19,7 +19,7 @@ export const subscribeInput = z.strictObject({
    * The billing anniversary; default now. One in the past (a subscriber moved from another
    * system) starts in the period that contains now, without granting the earlier ones.
    */
-  anchorAt: z.coerce.date({ message: 'must be a date' }).optional(),
+  anchorAt: date.optional(),
   /**
    * Or just the day of the month it renews on (1–31; the 29th–31st renew on the last day of
    * shorter months): the anchor is then that day's most recent midnight in the time zone.

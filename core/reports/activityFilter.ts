@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { EntryType } from '../db/generated/enums.js';
+import { date } from '../input.js';
 import { type ActivityFilter, entryTypes } from '../ledger/entryTypes.js';
 
 /**
@@ -16,8 +17,8 @@ export const activityFilterShape = {
   source: z
     .strictObject({ kind: z.string().min(1).max(50).optional(), id: z.string().min(1).max(200).optional() })
     .optional(),
-  from: z.coerce.date({ message: 'must be a date' }).optional(),
-  to: z.coerce.date({ message: 'must be a date' }).optional(),
+  from: date.optional(),
+  to: date.optional(),
 };
 
 export const activityFilterChecks = <T extends { from?: Date | undefined; to?: Date | undefined }>(value: T) =>

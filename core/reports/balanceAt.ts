@@ -2,9 +2,9 @@ import { z } from 'zod';
 import type { CoreContext } from '../context.js';
 import type { BucketKind } from '../db/generated/enums.js';
 import { CreditkeeperError } from '../errors.js';
-import { parseInput, uuid } from '../input.js';
+import { date, parseInput, uuid } from '../input.js';
 
-export const balanceAtInput = z.strictObject({ accountId: uuid, at: z.coerce.date({ message: 'must be a date' }) });
+export const balanceAtInput = z.strictObject({ accountId: uuid, at: date });
 
 export interface BalanceAt {
   accountId: string;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CoreContext } from '../context.js';
 import { CreditkeeperError } from '../errors.js';
-import { nonNegativeCredits, parseInput, uuid } from '../input.js';
+import { date, nonNegativeCredits, parseInput, uuid } from '../input.js';
 import type { WhyExplanation } from './whyExplanation.js';
 import { findings } from './whyFindings.js';
 import { explainGap } from './whyGap.js';
@@ -13,7 +13,7 @@ export type { WhyAttribution, WhyExplanation, WhyFinding, WhyGap, WhyGroup, WhyN
 export const whyInput = z.strictObject({
   accountId: uuid,
   /** Explain from this moment; by default from the most recent plan or weekly grant. */
-  since: z.coerce.date({ message: 'must be a date' }).optional(),
+  since: date.optional(),
   /** The balance the user expected: Creditkeeper finds the entries that explain the gap. */
   expectedBalance: nonNegativeCredits.optional(),
 });

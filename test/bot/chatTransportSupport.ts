@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Server } from 'node:http';
+import { Socket } from 'node:net';
 import { ApplicationCommandOptionType, type Client, type ClientOptions, Events, type Interaction } from 'discord.js';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
@@ -39,10 +40,42 @@ export function resetChatApis(): string[] {
 
 /**
  * For a describe: the bot talks to no real network, only to the stand-ins above. Their routes
- * are cleared after each test, and a call that none of them answers fails it.
+ * are cleared after each test, and a call that none of them answers fails it, as does any
+ * connection (TCP or TLS, fetch and websockets included) to a host that is not loopback.
  */
 export function offline(): void {
-  afterEach(() => expect(resetChatApis()).toEqual([]));
+  const remote: string[] = [];
+  const connect = Socket.prototype.connect;
+  beforeAll(() => {
+    Socket.prototype.connect = function (this: Socket, ...args: unknown[]) {
+      const host = connectionHost(args);
+      if (host !== null && !isLoopback(host)) remote.push(host);
+      return (connect as (...args: unknown[]) => Socket).apply(this, args);
+    } as typeof connect;
+  });
+  afterAll(() => {
+    Socket.prototype.connect = connect;
+  });
+  afterEach(() => {
+    expect(resetChatApis()).toEqual([]);
+    expect(remote.splice(0), 'connections beyond loopback').toEqual([]);
+  });
+}
+
+/** The host a socket.connect call dials, or null for a local (IPC) path; Node's default host is localhost. */
+function connectionHost([first, second]: unknown[]): string | null {
+  const target = Array.isArray(first) ? first[0] : first;
+  if (typeof target === 'object' && target !== null) {
+    const options = target as { path?: string; host?: string };
+    return options.path ? null : (options.host ?? 'localhost');
+  }
+  if (typeof target === 'string' && Number.isNaN(Number(target))) return null;
+  return typeof second === 'string' ? second : 'localhost';
+}
+
+function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '');
+  return bare === 'localhost' || bare === '::1' || /^(::ffff:)?127\./.test(bare);
 }
 
 /** A logger whose lines the test can read. */

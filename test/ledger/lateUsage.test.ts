@@ -168,6 +168,22 @@ describe.each(engines)('late usage on %s', (engine) => {
     expect(rollup).toEqual({ used: '10', usage_count: 10 });
   });
 
+  it('a period from the account opening, mid quarter hour: 3 late and 2 on time, both written in that first partial quarter hour, are used 5 in 2 transactions, the late 3 counted once', async () => {
+    const quarter = 15 * 60_000;
+    const leftOfQuarter = quarter - (Date.now() % quarter);
+    if (leftOfQuarter < 30_000) await new Promise((resolve) => setTimeout(resolve, leftOfQuarter + 1_000)); // all of it in one quarter hour
+    const accountId = (await openAccount(ctx, { owner: { kind: 'USER', externalId: `partial-${key()}` } })).accountId;
+    const { createdAt: opened } = await ctx.db.prisma.account.findUniqueOrThrow({ where: { id: accountId } });
+    await purchase(ctx, { accountId, idempotencyKey: 'opening', actor: service, amount: 10n });
+    const lateSpend = await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: chat(3), occurredAt: new Date(opened.getTime() + 1) });
+    await spend(ctx, { accountId, idempotencyKey: key(), actor: service, charge: chat(2) });
+    const [written] = lateSpend.entries;
+    expect(written!.occurredAt).toEqual(new Date(opened.getTime() + 1));
+    expect(Math.floor(written!.createdAt.getTime() / quarter)).toBe(Math.floor(opened.getTime() / quarter));
+    expect(await usedSince(ctx, accountId, opened)).toEqual({ used: 5n, transactions: 2 });
+    expect(await balanceOf(ctx, accountId)).toBe(5n);
+  });
+
   it('a late event is a row of its own: usage either side of it does not join it, in this process or another', async () => {
     const accountId = rows;
     const write = (c: typeof ctx, occurredAt?: Date) => spend(c, { accountId, idempotencyKey: key(), actor: service, charge: chat(1), occurredAt });

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ensureAccountInReach } from '../core/access/accountReach.js';
 import { authenticateToken, type TokenPrincipal } from '../core/access/authenticateToken.js';
 import type { CoreContext } from '../core/context.js';
+import { isDatabaseOutage } from '../core/db/databaseErrors.js';
 import { pendingMigrations } from '../core/db/migrate.js';
 import { CreditkeeperError, isCreditkeeperError } from '../core/errors.js';
 import { respondOnce, jsonSafe } from '../core/idempotency/respondOnce.js';
@@ -103,7 +104,7 @@ export function createApp(ctx: CoreContext, logger: Logger, options: AppOptions 
       res.status(pending.length ? 503 : 200).json({ status: pending.length ? 'migrations pending' : 'ready', pending, ...more });
     } catch (error) {
       // STORAGE_FULL here: the embedded database stopped when its disk filled up, and is being reopened.
-      if (!isCreditkeeperError(error, 'DATABASE_UNAVAILABLE') && !isCreditkeeperError(error, 'STORAGE_FULL')) throw error;
+      if (!isDatabaseOutage(error)) throw error;
       res.status(503).json({ status: 'database unavailable', reason: error.details.reason, ...more });
     }
   });

@@ -1,4 +1,4 @@
-import { CreditkeeperError } from '../errors.js';
+import { CreditkeeperError, isCreditkeeperError } from '../errors.js';
 import type { PrismaClient } from './generated/client.js';
 import type { Database } from './database.js';
 import type { SqlRunner, SqlSession } from './sqlRunner.js';
@@ -70,6 +70,11 @@ export function classifyDatabaseError(error: unknown): unknown {
   const reason = unavailableReason(error as DriverFailure);
   if (reason === undefined) return error;
   return outage(reason, error, reason === 'storage full' ? 'The database has run out of storage; nothing was written' : `The database cannot be used right now (${reason})`);
+}
+
+/** Whether `error` says the database is not there (DATABASE_UNAVAILABLE or STORAGE_FULL), not that the request went wrong. */
+export function isDatabaseOutage(error: unknown): error is CreditkeeperError {
+  return isCreditkeeperError(error, 'DATABASE_UNAVAILABLE') || isCreditkeeperError(error, 'STORAGE_FULL');
 }
 
 /**

@@ -4,7 +4,7 @@ import { CreditkeeperError, isCreditkeeperError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Database } from './database.js';
 import { openPool, poolRunner } from './database.js';
-import { classifiedRunner } from './databaseErrors.js';
+import { classifiedRunner, isDatabaseOutage } from './databaseErrors.js';
 import type { SqlRunner } from './sqlRunner.js';
 
 /**
@@ -116,9 +116,8 @@ export class ReadReplica {
    * have yet what was asked for (a `…_NOT_FOUND`, from a write not made through the ledger).
    */
   fallsBack(error: unknown): boolean {
-    if (isCreditkeeperError(error, 'DATABASE_UNAVAILABLE') || isCreditkeeperError(error, 'STORAGE_FULL')) {
-      this.enter('down', String(error.details.reason));
-      this.retryAt = performance.now() + recheckEveryMs;
+    if (isDatabaseOutage(error)) {
+      this.backOff('down', String(error.details.reason));
       return true;
     }
     if (isCreditkeeperError(error)) return error.code.endsWith('_NOT_FOUND');
@@ -190,8 +189,7 @@ export class ReadReplica {
     try {
       while ((await this.readReplayed()) < target.lsn) {
         if (performance.now() >= deadline) {
-          this.enter('lagging', 'replay behind the primary');
-          this.retryAt = performance.now() + recheckEveryMs;
+          this.backOff('lagging', 'replay behind the primary');
           return false;
         }
         await sleep(pollEveryMs);
@@ -199,8 +197,7 @@ export class ReadReplica {
       this.caughtUp(target);
       return true;
     } catch (error) {
-      this.enter('down', isCreditkeeperError(error) ? String(error.details.reason) : String(error));
-      this.retryAt = performance.now() + recheckEveryMs;
+      this.backOff('down', isCreditkeeperError(error) ? String(error.details.reason) : String(error));
       return false;
     }
   }
@@ -231,6 +228,12 @@ export class ReadReplica {
       this.written.delete(accountId);
     }
     this.enter('up');
+  }
+
+  /** Behind or down: reports go to the primary, and the standby is not asked again for a while. */
+  private backOff(state: 'lagging' | 'down', reason: string): void {
+    this.enter(state, reason);
+    this.retryAt = performance.now() + recheckEveryMs;
   }
 
   /** Logged once per change of state (not of its reason): reports leave the standby, or come back to it. */

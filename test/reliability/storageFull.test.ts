@@ -189,6 +189,8 @@ describe.skipIf(refusal)('the embedded database out of storage', () => {
     const whileFull = await ledger.spendUntil(lastAreFull, 2_000);
     expect(whileFull.filter((a) => a !== '201' && a !== full)).toEqual([]);
     expect(lastAreFull(whileFull)).toBe(true);
+    // Reads need no new pages: the balance still answers while the disk is full.
+    expect(await ledger.get(`/v1/accounts/${[...ledger.sent.values()][0]}/balance`)).toMatchObject({ status: 200, body: { available: expect.any(String) } });
     expect((await ledger.get(`/readyz`)).status).toBe(200);
     expect((await ledger.get(`/healthz`)).status).toBe(200);
 

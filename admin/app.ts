@@ -98,15 +98,16 @@ export function createApp(ctx: CoreContext, logger: Logger, options: AppOptions 
   });
   app.get('/readyz', async (_req, res) => {
     // A read replica's state is told, never a reason to fail: the primary answers what it cannot.
-    const more = { ...options.readiness?.(), ...(ctx.replica && { replica: await ctx.replica.status() }) };
-    try {
-      const pending = await pendingMigrations(ctx.db.sql);
+    // Asked at once: the standby's status never fails, and never waits for its replay.
+    const [replica, pending] = await Promise.all([ctx.replica?.status(), pendingMigrations(ctx.db.sql).catch((error: unknown) => error)]);
+    const more = { ...options.readiness?.(), ...(replica && { replica }) };
+    if (Array.isArray(pending)) {
       res.status(pending.length ? 503 : 200).json({ status: pending.length ? 'migrations pending' : 'ready', pending, ...more });
-    } catch (error) {
-      // STORAGE_FULL here: the embedded database stopped when its disk filled up, and is being reopened.
-      if (!isDatabaseOutage(error)) throw error;
-      res.status(503).json({ status: 'database unavailable', reason: error.details.reason, ...more });
+      return;
     }
+    // STORAGE_FULL here: the embedded database stopped when its disk filled up, and is being reopened.
+    if (!isDatabaseOutage(pending)) throw pending;
+    res.status(503).json({ status: 'database unavailable', reason: pending.details.reason, ...more });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());

@@ -125,13 +125,17 @@ export class ReadReplica {
     return typeof code === 'string' && recoveryConflicts.has(code);
   }
 
-  /** The standby as it is now, asked whatever the back-off (for /readyz). */
+  /** The standby for /readyz, never waiting: both positions read at once; behind or down, the last finding (the recheck asks). */
   async status(): Promise<ReplicaStatus> {
-    const target = await this.primaryPosition(0).catch(() => undefined);
-    if (target) await this.check(target);
+    let target = this.position;
+    if (this.state === 'lagging' || this.state === 'down') this.recheck();
+    else {
+      let replayed: bigint | false;
+      [target, replayed] = await Promise.all([this.primaryPosition(0).catch(() => undefined), this.readReplayed().catch((error: unknown) => this.standbyFailed(error))]);
+      if (target && replayed !== false && replayed >= target.lsn) this.caughtUp(target);
+    }
     return {
-      state: this.state,
-      ...(this.reason && { reason: this.reason }),
+      state: this.state, ...(this.reason && { reason: this.reason }),
       ...(target && this.state !== 'down' && { lagBytes: Number(target.lsn > this.replayed ? target.lsn - this.replayed : 0n) }),
     };
   }
@@ -197,9 +201,14 @@ export class ReadReplica {
       this.caughtUp(target);
       return true;
     } catch (error) {
-      this.backOff('down', isCreditkeeperError(error) ? String(error.details.reason) : String(error));
-      return false;
+      return this.standbyFailed(error);
     }
+  }
+
+  /** The standby could not be asked: it is down for a while. */
+  private standbyFailed(error: unknown): false {
+    this.backOff('down', isCreditkeeperError(error) ? String(error.details.reason) : String(error));
+    return false;
   }
 
   /** The standby's replay position; concurrent callers share one query. */

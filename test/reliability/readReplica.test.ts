@@ -28,8 +28,10 @@ const preload = { shared_preload_libraries: 'pg_stat_statements' };
 /** Calls of statements whose text matches, other than the test's own questions to pg_stat_statements. */
 const callsOf = (matching: string) => `SELECT coalesce(sum(calls), 0)::int AS calls FROM pg_stat_statements
   WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'ledger') AND ${matching} AND query NOT ILIKE '%pg_stat_statements%'`;
-/** Report statements (they read `entries`), not writes or maintenance. */
-const reportCalls = callsOf(`query ILIKE '%FROM entries%' AND query !~* '\\m(insert|update|delete|analyze|vacuum)\\M'`);
+/** Report statements (they read `entries`, or daily usage and monthly summary `usage_rollups`), not writes or maintenance. */
+const reportCalls = callsOf(`query ~* '\\m(from|join)\\s+(entries|usage_rollups)\\M' AND query !~* '\\m(insert|update|delete|analyze|vacuum)\\M'`);
+/** Staff search's statement (core/accounts/searchAccounts.ts: it reads `accounts` and its owners). */
+const searchCalls = callsOf(`query ILIKE '%coalesce(u.display_name, o.name, c.name) AS name%'`);
 
 describe('reports read from a hot standby (PostgreSQL)', () => {
   let primary: PrivateCluster | undefined;
@@ -109,6 +111,7 @@ describe('reports read from a hot standby (PostgreSQL)', () => {
   }
 
   const reportsRanOn = async (client: pg.Client) => (await client.query<{ calls: number }>(reportCalls)).rows[0]!.calls;
+  const searchesRanOn = async (client: pg.Client) => (await client.query<{ calls: number }>(searchCalls)).rows[0]!.calls;
   const resetStatements = async () => {
     await onPrimary.query('SELECT pg_stat_statements_reset()');
     await (await onStandby()).query('SELECT pg_stat_statements_reset()');
@@ -136,6 +139,8 @@ describe('reports read from a hot standby (PostgreSQL)', () => {
     expect(replies.at(-1)!.body).toMatchObject([{ accountId, externalId: 'replica-reader' }]);
     // The same reports in chat, as the account's owner reads them.
     const said = [await chat('replica-reader', '/why'), await chat('replica-reader', '/activity'), await chat('replica-reader', '/usage')];
+    // And staff's /lookup of the owner.
+    expect(await chat('replica-staff', '/lookup search:replica-reader', true)).toContain(`account ${accountId}`);
     return { why: why.body, activity: activity.body, csv: replies[3]!.text, said };
   }
 
@@ -156,6 +161,8 @@ describe('reports read from a hot standby (PostgreSQL)', () => {
     expect(csv.trim().split('\r\n')).toHaveLength(3); // the header, the top-up, the spend
     expect(await reportsRanOn(await onStandby())).toBeGreaterThan(0);
     expect(await reportsRanOn(onPrimary)).toBe(0);
+    expect(await searchesRanOn(await onStandby())).toBeGreaterThan(0);
+    expect(await searchesRanOn(onPrimary)).toBe(0);
     expect(await readyz()).toMatchObject({ status: 'ready', replica: { state: 'up', lagBytes: 0 } });
   });
 
@@ -224,6 +231,8 @@ describe('reports read from a hot standby (PostgreSQL)', () => {
     expect((await readEveryReport()).why.end).toMatchObject({ balance: '87' });
     expect(await reportsRanOn(await onStandby())).toBeGreaterThan(0);
     expect(await reportsRanOn(onPrimary)).toBe(0);
+    expect(await searchesRanOn(await onStandby())).toBeGreaterThan(0);
+    expect(await searchesRanOn(onPrimary)).toBe(0);
     // Logged once per change of state, not once per report.
     expect(stateLog).toContain('lagging');
     expect(stateLog).toContain('down');

@@ -6,10 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../admin/app.js';
 import { observeWrites } from '../../cli/wireProcess.js';
 import { createApiToken } from '../../core/access/createApiToken.js';
+import { openAccount } from '../../core/accounts/openAccount.js';
 import { loadConfig } from '../../core/config.js';
 import type { CoreContext } from '../../core/context.js';
 import { type Database, openDatabase } from '../../core/db/database.js';
 import { ReadReplica, readFromReplica } from '../../core/db/readReplica.js';
+import { purchase } from '../../core/ledger/purchase.js';
 import { spend } from '../../core/ledger/spend.js';
 import { seedPlans } from '../../core/plans/planCatalog.js';
 import { seedPriceList } from '../../core/pricing/priceList.js';
@@ -41,6 +43,8 @@ describe('reports read from a hot standby (PostgreSQL)', () => {
   let server: Server | undefined;
   const clients: pg.Client[] = [];
   let ctx: CoreContext;
+  /** The process's context: its writes are told to the replica. */
+  let observedCtx: CoreContext;
   let chat: ReturnType<typeof consoleChat>;
   let baseUrl = '';
   let service = '';
@@ -75,6 +79,7 @@ describe('reports read from a hot standby (PostgreSQL)', () => {
     service = (await createApiToken(ctx, { name: 'host', scopes: ['SERVICE', 'READ'], actor })).secret;
     admin = (await createApiToken(ctx, { name: 'staff', scopes: ['ADMIN'], actor })).secret;
     const observed = observeWrites(ctx, undefined, replica);
+    observedCtx = observed.ctx;
     chat = consoleChat(observed.ctx);
     server = createApp(observed.ctx, pino({ level: 'silent' }), { metrics: observed.metrics }).listen(0);
     await new Promise((resolve) => server!.once('listening', resolve));
@@ -164,6 +169,24 @@ describe('reports read from a hot standby (PostgreSQL)', () => {
     expect(await searchesRanOn(await onStandby())).toBeGreaterThan(0);
     expect(await searchesRanOn(onPrimary)).toBe(0);
     expect(await readyz()).toMatchObject({ status: 'ready', replica: { state: 'up', lagBytes: 0 } });
+  });
+
+  it('an account another process opened, not yet replayed: the standby says ACCOUNT_NOT_FOUND, the primary answers, the standby stays up', async () => {
+    await untilReplica('up');
+    const standbyClient = await onStandby();
+    await standbyClient.query('SELECT pg_wal_replay_pause()');
+    try {
+      // Written with the plain context, as another process would: this one's replica is not told.
+      const { accountId: elsewhere } = await openAccount(ctx, { owner: { kind: 'USER', externalId: 'opened-elsewhere' } });
+      await purchase(ctx, { accountId: elsewhere, idempotencyKey: 'elsewhere-top-up', actor: { kind: 'SERVICE' }, amount: 40n });
+      await resetStatements();
+      const page = await readFromReplica(observedCtx, elsewhere, (reads) => getActivity(reads, { accountId: elsewhere }));
+      expect(page.rows.map((r) => r.amount)).toEqual([40n]);
+      expect(await reportsRanOn(onPrimary)).toBeGreaterThan(0);
+      expect(await readyz()).toMatchObject({ status: 'ready', replica: { state: 'up' } });
+    } finally {
+      await standbyClient.query('SELECT pg_wal_replay_resume()');
+    }
   });
 
   it('replay paused: a spend of 5 just made shows in /why and activity (from the primary), and a report that waits gets it from the standby once replayed', async () => {

@@ -5,9 +5,8 @@ import { createHash } from 'node:crypto';
 export type Html = { readonly html: string };
 
 /**
- * A tagged template that escapes every value unless it is already Html. A value that begins a
- * URL attribute (`href="${url}"`) must be a same-origin path or an http(s) URL; anything else
- * (`javascript:`, `data:`…) drops the attribute, so an `<a>` stays text, never a link.
+ * Escapes every value unless it is already Html. A URL attribute's value that is not a same-origin path or an
+ * http(s) URL (`javascript:`, `data:`…) drops the attribute, so an `<a>` stays text, never a link.
  */
 export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
   let out = strings[0]!;

@@ -37,11 +37,7 @@ import { loginForm } from './views/loginView.js';
 import { searchView } from './views/searchView.js';
 import { webhooksView } from './views/webhooksView.js';
 
-/**
- * The admin web page: server-rendered, no front-end build. Staff sign in (session.ts), find an
- * account, read its ledger with the filters users see, adjust it with a reason, and read the
- * audit log. Each route here reads its input, calls core, and hands the result to its view.
- */
+/** The admin page, server-rendered with no front-end build: each route reads its input, calls core, renders a view. */
 export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express.Router {
   const router = express.Router();
   router.use(express.urlencoded({ extended: false, limit: '16kb' }));
@@ -91,9 +87,8 @@ export function adminPage(ctx: CoreContext, signInLimits: SignInLimits): express
     }),
   );
   /**
-   * A staff write on the account page's form: posted as the signed-in staff member under the
-   * form's key (times typed in the viewer's zone), then back to the account showing what it did
-   * once; a refusal shows the page with why.
+   * A staff write from the account page's form, under the form's key so a resubmit replays; it redirects to
+   * the account showing what it did once, and a refusal re-renders the page with why.
    */
   type StaffWrite = { accountId: string; idempotencyKey: string; actor: { kind: 'STAFF'; id: string }; origin: Origin };
   const staffForm = (path: string, write: (form: Record<string, string>, staff: StaffWrite, timeZone: string) => Promise<WriteResult | ScheduleResult | ScheduledWriteView>) =>

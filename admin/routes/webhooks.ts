@@ -35,11 +35,7 @@ const WebhookDelivery = z.strictObject({
   createdAt: time,
 });
 
-/**
- * Webhook endpoints: the host product (or staff) registers where events go. An
- * organisation-limited token manages its organisation's endpoints only; a global endpoint needs
- * an unrestricted token.
- */
+/** An organisation-limited token manages only its organisation's endpoints; a global endpoint needs an unrestricted one. */
 export const webhookRoutes = [
   route({
     method: 'post',

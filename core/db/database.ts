@@ -139,20 +139,8 @@ const statisticsEveryMs = 5 * 60_000;
 const maintenanceCheckEveryMs = 15_000;
 
 /**
- * What autovacuum would do for the tables that need it, where the server does not do it itself
- * (this project's own machines run without it).
- *
- * Analyzes the tables that changed by more than autovacuum's own threshold (50 rows + 10%) since
- * they were last analyzed, wherever the server runs: without statistics, the plans a connection
- * prepared while the tables were nearly empty would stay for good, and the ledger's state read
- * would walk an account's whole history on every write. An ANALYZE makes PostgreSQL plan them
- * again. Where autovacuum runs, it has usually got there first and this finds nothing.
- *
- * Vacuums, only where the server's autovacuum is off, the tables with more dead row versions than
- * its threshold (50 + 20%). Every spend leaves one behind in `buckets` and `accounts`; unvacuumed,
- * they pile up in the pages and indexes each write must look through (measured: a quarter less
- * server time per spend after a vacuum). `session` must be one connection: the statement timeout
- * is lifted for it while it vacuums, since a long table may take longer than any write may.
+ * What autovacuum would do, where the server does not: ANALYZE so prepared plans follow the data, VACUUM only where
+ * autovacuum is off (README: Planner statistics and vacuum). `session` is one connection, its timeout lifted.
  */
 export async function maintainTables(session: SqlSession): Promise<void> {
   const due = await session.query<{ name: string; vacuum: boolean }>(

@@ -60,10 +60,8 @@ const unavailablePrismaCodes: Record<string, string> = {
 };
 
 /**
- * The one place that tells a database that is not there (refusing, restarting, out of
- * connections, out of disk) from a request that went wrong: the first becomes
- * DATABASE_UNAVAILABLE or STORAGE_FULL with a reason and how long to wait, anything else is
- * returned as it was. Understands pg's and PGlite's errors and Prisma's wrapping of them.
+ * The one place that tells a database that is not there (pg, PGlite or Prisma-wrapped) from a request that went
+ * wrong: the first becomes DATABASE_UNAVAILABLE or STORAGE_FULL with a reason and a wait; the rest pass unchanged.
  */
 export function classifyDatabaseError(error: unknown): unknown {
   if (error instanceof CreditkeeperError || typeof error !== 'object' || error === null) return error;
@@ -78,10 +76,8 @@ export function isDatabaseOutage(error: unknown): error is CreditkeeperError {
 }
 
 /**
- * What every call gets while the embedded database's instance is dead and not yet reopened
- * (embeddedPostgres.ts): STORAGE_FULL while `cause` (the crash, or the last failed reopening)
- * is the disk, DATABASE_UNAVAILABLE "database crashed" otherwise. The call that met the crash
- * may have committed: retried with the same idempotency key, it comes back as a replay.
+ * What every call gets while the embedded instance is dead and not yet reopened: STORAGE_FULL while `cause` (the
+ * crash or last failed reopening) is the disk, else DATABASE_UNAVAILABLE "database crashed".
  */
 export function embeddedDatabaseDown(cause: unknown): CreditkeeperError {
   const storageFull = typeof cause === 'object' && cause !== null && unavailableReason(cause as DriverFailure) === 'storage full';

@@ -4,11 +4,8 @@ import { join } from 'node:path';
 import { CreditkeeperError } from '../errors.js';
 
 /**
- * Two PGlite instances on one data directory silently lose writes, so exactly one process
- * owns it. The lock file names the owner by pid, process start time and boot id, so a lock
- * whose pid now belongs to another process, or that outlived a reboot, is recognised as left
- * behind and taken over. Creating the lock and taking one over are both atomic; see
- * `claim` for how.
+ * Two PGlite instances on one data directory silently lose writes, so one process owns it. Pid, start time and
+ * boot id tell a lock left behind (pid reused, or before a reboot) from a live one (README: One owner).
  */
 export interface EmbeddedLock {
   release(): void;
@@ -65,12 +62,8 @@ export function acquireEmbeddedLock(dataDir: string): EmbeddedLock {
 }
 
 /**
- * Makes `path` a link to `candidatePath`, or returns the live process that holds it.
- *
- * link() creates the name only if it is absent. A holder that is gone is replaced only by the
- * one process that won `<path>.takeover-<hash of that holder's record>` (claimed the same way,
- * so a claimant that died is replaced in turn), and only if `path` still holds that record:
- * two processes can never both remove the lock, or remove one that was just taken.
+ * Links `path` to `candidatePath` (link() fails if the name exists), or returns its live holder. A dead holder is
+ * removed only by the winner of its takeover file, claimed the same way, so no one removes a lock just taken.
  */
 function claim(path: string, candidatePath: string): OwnerRecord | undefined {
   for (;;) {

@@ -6,10 +6,8 @@ import { CreditkeeperError } from '../errors.js';
 import type { SqlRunner, SqlSession } from './sqlRunner.js';
 
 /**
- * Applies prisma/migrations/<name>/migration.sql in order and records them in Prisma's own
- * `_prisma_migrations` table (same columns, sha256 checksums), so `prisma migrate status/deploy`
- * agree wherever Prisma's native engine is available. The native engine cannot be downloaded
- * here, hence this runner. One advisory lock serialises concurrent starters.
+ * Our own runner, since Prisma's native engine may not download; it records in `_prisma_migrations` with
+ * Prisma's checksums so `prisma migrate status/deploy` agree, under one advisory lock for concurrent starters.
  */
 export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'prisma', 'migrations');
 

@@ -8,11 +8,8 @@ import { classifiedRunner, isDatabaseOutage } from './databaseErrors.js';
 import type { SqlRunner } from './sqlRunner.js';
 
 /**
- * Reports from a PostgreSQL hot standby (DATABASE_READ_URL), when it has what they must show: for
- * an account this process wrote, the primary's WAL position read after that write; for any other,
- * the primary's position of at most `maxStalenessMs` ago. The standby is waited for up to
- * `maxWaitMs`; a standby that is behind, down or fails a report leaves the report to the primary.
- * How and why: README "Reads from a replica".
+ * Reports from a PostgreSQL hot standby (DATABASE_READ_URL) once it has replayed what they must show; behind, down
+ * or failing, it leaves them to the primary. How and why: README "Reads from a replica".
  */
 
 export type ReplicaState = 'unknown' | 'up' | 'lagging' | 'down';
@@ -111,9 +108,8 @@ export class ReadReplica {
   }
 
   /**
-   * Whether a report that failed on the standby is to be asked of the primary instead: the standby
-   * is away (then it is left alone for a while), cancelled the query for its replay, or does not
-   * have yet what was asked for (a `…_NOT_FOUND`, from a write not made through the ledger).
+   * Whether the primary retries a report the standby failed: the standby is away (then left alone a while), cancelled
+   * it for replay, or lacks a row yet (`…_NOT_FOUND`, from a write not made through the ledger).
    */
   fallsBack(error: unknown): boolean {
     if (isDatabaseOutage(error)) {
@@ -174,9 +170,8 @@ export class ReadReplica {
   }
 
   /**
-   * Behind or down, the standby is asked again at most once a second, in the background: no
-   * report waits for a standby already found wanting, and one a little behind a busy primary
-   * still gets the whole wait to catch up.
+   * Behind or down, the standby is rechecked in the background at most once a second, so no report waits on a
+   * standby already found wanting.
    */
   private recheck(): void {
     if (this.rechecking || performance.now() < this.retryAt) return;
@@ -271,9 +266,8 @@ export async function readFromReplica<C extends ReportContext, T>(ctx: C, accoun
 }
 
 /**
- * A streamed report (the CSV) from the standby when it can answer, else from the primary. A
- * standby that fails before the first chunk leaves it to the primary; once chunks are out, a
- * failure ends the stream, as the primary's would.
+ * A streamed report (the CSV): a standby failing before the first chunk leaves it to the primary; once chunks are
+ * out, a failure ends the stream, as the primary's would.
  */
 export async function* streamFromReplica<C extends ReportContext>(ctx: C, accountId: string, stream: (ctx: C) => AsyncIterable<string>): AsyncGenerator<string> {
   const standby = await ctx.replica?.choose(accountId);

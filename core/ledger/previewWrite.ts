@@ -24,9 +24,8 @@ export interface WritePreview {
 }
 
 /**
- * What a write would do to the account as it stands now, staged exactly as the write stages it
- * (expiries swept first, outstanding settled after), and then thrown away: nothing is written.
- * One read. A write landing meanwhile may change the answer, as it would change the write's.
+ * Stages the write exactly as a write would (expiries swept, outstanding settled), so a quote cannot disagree with
+ * the write, then throws it away. One read: a write landing meanwhile changes both alike.
  */
 export async function previewWrite(ctx: CoreContext, accountId: string, write: LedgerWriteSpec['write']): Promise<WritePreview> {
   const states = await readAccountStates(ctx.db.sql, [{ id: accountId, keys: [] }], new DatabaseClock());

@@ -35,9 +35,8 @@ export interface UsageQuote {
 }
 
 /**
- * "Can this user afford it?" without spending: the cost from the price list, what the balance
- * would be after, which buckets it would draw, whether auto-reload would fire and for how much,
- * or the refusal a spend would get — staged exactly as the spend stages it, and written nowhere.
+ * "Can this user afford it?" without spending: cost, balance after, buckets, auto-reload or the refusal, staged
+ * exactly as the spend stages it (previewWrite) so the answer matches the spend's.
  */
 export async function quoteUsage(ctx: CoreContext, input: z.input<typeof quoteUsageInput>): Promise<UsageQuote> {
   const request = parseInput(quoteUsageInput, input);

@@ -26,9 +26,8 @@ const outages: readonly ErrorCode[] = ['DATABASE_UNAVAILABLE', 'STORAGE_FULL', '
 const accountsAtOnce = 200;
 
 /**
- * Usage events for many accounts in one call. Not all-or-nothing: each event is its own spend,
- * exactly once under its own idempotency key, and gets its own outcome (written, replayed, or
- * refused with a code). An account out of the credential's reach is refused like an unknown one.
+ * Not all-or-nothing: each event is its own spend under its own idempotency key, with its own outcome. An account
+ * out of reach is refused like an unknown one, so a batch cannot probe which accounts exist.
  */
 export async function spendBatch(ctx: CoreContext, reach: Reach, input: z.input<typeof spendBatchInput>): Promise<{ outcomes: BatchOutcome[] }> {
   const request = parseInput(spendBatchInput, input);

@@ -78,9 +78,8 @@ interface Cursor {
 }
 
 /**
- * The credit activity log users read in /activity, newest first, a page at a time. Keyset pagination on
- * the entry sequence, so a deep page costs what the first does and entries arriving while
- * someone pages never shift, skip or repeat a row.
+ * /activity, newest first. Keyset pages on the entry sequence, so a deep page costs what the first does and
+ * entries arriving while someone pages never shift, skip or repeat a row.
  */
 export async function getActivity(ctx: CoreContext, input: z.input<typeof activityInput>): Promise<ActivityPage> {
   const request = parseInput(activityInput, input);
@@ -116,13 +115,8 @@ export async function getActivity(ctx: CoreContext, input: z.input<typeof activi
 const maxSeq = '9223372036854775807';
 
 /**
- * A page in one statement (one round trip, one snapshot): whether the account exists; the rows'
- * first entries, from one index range per entry type (a LATERAL scan per type of the index of
- * activity rows, merged), so a rare type (a grant among a million usage rows) is found without
- * walking the others, each with what its group adds up to; and how many rows the filter has: the
- * per-type counts the writes keep (activity_counts), or for a narrower filter (category, source,
- * dates) a count of its rows. One text for every segment and direction's set of types, prepared
- * once per connection: a UNION with a branch per type cost 1.5–10 ms to plan, more than it ran.
+ * A page, its existence check and its "of n" in one statement and snapshot; one LATERAL index scan per type finds a
+ * rare type among a million usage rows, in one text prepared once (README: How activity pages stay fast).
  */
 async function readPage(
   ctx: CoreContext,

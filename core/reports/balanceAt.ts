@@ -22,12 +22,8 @@ export interface BalanceAt {
 }
 
 /**
- * The balance and its buckets as they stood at an instant. The balance is the balance after of
- * the last entry at or before it: one probe of the time index, since entry times never go back
- * along an account's seq. Each bucket opened by then (its opening entry is at or before that one:
- * buckets open at their entry's time) holds what its last movement at or before that entry's seq
- * left in it: one probe of the movements' key per bucket, whatever the length of the log. One
- * statement, so one snapshot.
+ * One statement, so one snapshot: a probe of the time index for the last entry at or before `at`, and one of the
+ * movements' key per bucket, whatever the log's length (README: The balance at a time).
  */
 export async function getBalanceAt(ctx: CoreContext, input: z.input<typeof balanceAtInput>): Promise<BalanceAt> {
   const { accountId, at } = parseInput(balanceAtInput, input);

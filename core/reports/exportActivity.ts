@@ -17,9 +17,8 @@ const columns = [
 ] as const;
 
 /**
- * The activity log as CSV, one line per entry (groups expanded), oldest first, for any filter
- * and range. Streamed in keyset batches up to the newest entry when the export began, so memory
- * stays constant and entries arriving meanwhile do not make it run forever.
+ * CSV, one line per entry, oldest first, streamed in keyset batches up to the newest entry when the export began,
+ * so memory stays flat and entries arriving meanwhile cannot make it run forever.
  */
 export async function* exportActivityCsv(ctx: CoreContext, input: z.input<typeof exportActivityInput>): AsyncGenerator<string> {
   const request = parseInput(exportActivityInput, input);

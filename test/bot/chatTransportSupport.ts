@@ -39,9 +39,8 @@ export function resetChatApis(): string[] {
 }
 
 /**
- * For a describe: the bot talks to no real network, only to the stand-ins above. Their routes
- * are cleared after each test, and a call that none of them answers fails it, as does any
- * connection (TCP or TLS, fetch and websockets included) to a host that is not loopback.
+ * For a describe: only the stand-ins above answer, their routes cleared after each test; an unanswered call, or any
+ * connection (TCP, TLS, fetch, websockets) to a host that is not loopback, fails the test.
  */
 export function offline(): void {
   const remote: string[] = [];
@@ -103,9 +102,8 @@ export async function eventually(done: () => boolean, timeoutMs = 5_000): Promis
 }
 
 /**
- * Seeds 000 and 002, as the console test writes them: a monthly grant of 325 (plan credits for
- * 30 days), 50 purchased, then four image generations (3 images each), 20 chat messages and a
- * submission of six 8-second clips (in flight). Together they use 144 credits.
+ * A month of use, as the console test writes it: a monthly grant of 325 (30 days), 50 purchased, four generations
+ * of 3 images, 20 chat messages and six 8-second clips in flight: 144 credits used.
  */
 export async function seedMonthOfUse(ctx: CoreContext, accountId: string): Promise<void> {
   await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'PLAN_GRANT', bucket: 'PLAN', amount: 325n, expiresAt: inDays(30) });
@@ -116,9 +114,8 @@ export async function seedMonthOfUse(ctx: CoreContext, accountId: string): Promi
 }
 
 /**
- * What /why says of seedMonthOfUse's month, on any transport: from the monthly grant (the balance
- * `balanceWas` just before it), the grant and the spends by category, a sum that adds up to `now`
- * (the purchase of 50 is the rest), and the submission still in flight.
+ * /why of seedMonthOfUse's month, on any transport: from the monthly grant (`balanceWas` just before it), the
+ * spends by category adding up to `now` (the purchase of 50 is the rest), the submission in flight.
  */
 export function expectWhyOfMonthOfUse(why: string, { balanceWas, now }: { balanceWas: number; now: number }): void {
   expect(why).toContain('from your last monthly grant on');
@@ -132,9 +129,8 @@ export function expectWhyOfMonthOfUse(why: string, { balanceWas, now }: { balanc
 }
 
 /**
- * A signup bonus of 100, then twelve 1-credit chat messages, each from its own project so they
- * are twelve rows of activity rather than one group: a page of ten and two more. `project` gives
- * project i a label and a link.
+ * A signup bonus of 100, then twelve 1-credit chats from twelve projects, so twelve activity rows rather than one
+ * group: a page of ten and two more. `project` gives project i a label and a link.
  */
 export async function seedTwelveChats(ctx: CoreContext, accountId: string, project?: (i: number) => { label: string; url: string }): Promise<void> {
   await grant(ctx, { accountId, idempotencyKey: key(), actor: service, type: 'SIGNUP_BONUS', bucket: 'BONUS', amount: 100n });
@@ -261,9 +257,8 @@ export function interactionFrom(client: Client, payload: RawInteraction): Promis
 export type DiscordCall = 'callback' | 'edit' | 'followUp';
 
 /**
- * Discord's interaction API on its stand-in. `onCall` is told of each call first (which call, its
- * interaction token, the request) and may fail it with a status; otherwise a callback gets 204
- * and an edit or follow-up the message Discord returns.
+ * Discord's interaction API on its stand-in. `onCall` sees each call first and may fail it with a status; otherwise
+ * a callback gets 204 and an edit or follow-up the message Discord returns.
  */
 export function discordInteractionApi(onCall: (call: DiscordCall, token: string, request: Request) => Promise<number | void>): void {
   const reply = (call: DiscordCall) => async (request: Request): Promise<Answer> => {
@@ -418,9 +413,8 @@ export interface SlackUnderTest {
 }
 
 /**
- * For a describe (after useFreshLedger and offline): the Slack transport started on the admin app
- * on loopback before its tests and closed after them, with Slack's API on its stand-in (`api`)
- * recording what the bot posts.
+ * For a describe (after useFreshLedger and offline): the Slack transport on the admin app on loopback for its
+ * tests, Slack's API on its stand-in recording what the bot posts.
  */
 export function slackOnAdminApp(ctx: CoreContext, logger: Logger, env: Record<string, string>, api: { timeZones?: Record<string, string>; groupMembers?: string[] } = {}): SlackUnderTest {
   const posted: SlackPost[] = [];

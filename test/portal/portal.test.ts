@@ -18,8 +18,8 @@ import { client } from '../support/api.js';
 import { key, service, staff, useFreshLedger } from '../support/scenario.js';
 
 /**
- * The users' own credits page in a real headless Chromium, at a phone's width and a desktop's,
- * with the seeds' numbers: the host mints a link over the API, the browser opens it.
+ * The users' own credits page in a real headless Chromium, at a phone's width and a desktop's, for an agency's
+ * client, a user with 23 rows and an organisation on Starter: the host mints a link over the API, the browser opens it.
  */
 const shots = '/tmp/portal-shots';
 const widths = [375, 1280] as const;
@@ -137,7 +137,7 @@ describe('the credits page (/portal) in a browser', () => {
         expect(await text(page, '[data-testid=showing]')).toBe('Showing 1–2 of 2');
         // An admin of the agency may buy: the button goes to the host's store.
         expect(await page.locator('a.button', { hasText: 'Purchase credits' }).getAttribute('href')).toBe('https://studio.example/store');
-        await shoot(page, 'seed002-acme', width);
+        await shoot(page, 'submission-in-flight', width);
 
         await page.click('header nav a:has-text("Why is my balance this?")');
         expect(await text(page, '[data-testid=now]')).toBe('Now: 112 (0 + 112, it adds up).');
@@ -145,7 +145,7 @@ describe('the credits page (/portal) in a browser', () => {
         await page.fill('input[name=expected]', '200');
         await page.click('button:has-text("Explain")');
         expect(await text(page, '[role=status]')).toMatch(/Your balance was 200 on .*; since then: Submission -88 \(-88 in all\)\./);
-        await shoot(page, 'seed002-why', width);
+        await shoot(page, 'why-with-submission-in-flight', width);
         await context.close();
       });
 
@@ -162,7 +162,7 @@ describe('the credits page (/portal) in a browser', () => {
         expect(await discounted.locator('s').innerText()).toBe('-20');
         expect(await discounted.locator('.badge').innerText()).toBe('15% off');
         expect(await discounted.innerText()).toContain('-17');
-        await shoot(page, 'seed003-used', width);
+        await shoot(page, 'used-rows-with-discount', width);
 
         await page.click('#log a:has-text("×2")');
         expect(await text(page, 'h2')).toBe('2 entries in one activity row: -6 credits');
@@ -206,7 +206,7 @@ describe('the credits page (/portal) in a browser', () => {
         const cells = await wedding.locator('td').allInnerTexts();
         expect(cells.map((c) => c.trim()).slice(1, 5)).toEqual(['-12', 'Smith wedding', '4711', people.ken]);
         expect(await wedding.locator('a').getAttribute('href')).toBe('https://lumen.example/events/4711');
-        await shoot(page, 'seed004-usage-operator', width);
+        await shoot(page, 'pool-usage-as-operator', width);
         await page.click('.tabs a:has-text("Purchase history")');
         expect(await text(page, '#log tbody')).toContain('Top-up purchase');
         expect(await text(page, '#log tbody')).toContain('Monthly grant');
@@ -225,7 +225,7 @@ describe('the credits page (/portal) in a browser', () => {
         expect(await text(page, '[data-testid=available]')).toBe('1.120');
         // A German date: "17.12.2026, 09:30" — day first, with dots.
         expect(await text(page, '#log tbody tr >> nth=0')).toMatch(/\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2}/);
-        await shoot(page, 'seed004-owner-de', width);
+        await shoot(page, 'owner-in-german', width);
         await context.close();
       });
     });

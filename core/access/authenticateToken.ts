@@ -1,4 +1,5 @@
 import type { CoreContext } from '../context.js';
+import type { Database } from '../db/database.js';
 import type { TokenScope } from '../db/generated/enums.js';
 import { CreditkeeperError } from '../errors.js';
 import type { Reach } from './accountReach.js';
@@ -10,13 +11,62 @@ export interface TokenPrincipal extends Reach {
   scopes: TokenScope[];
 }
 
+/**
+ * How long a token found is believed without asking the database again. A revocation made in this
+ * process (revokeApiToken) counts at once; one made by another (the CLI's `token revoke`) within this.
+ */
+export const tokenTrustMs = 1_000;
+/** Tokens remembered per database: enough for every caller of a busy server, small enough to never matter. */
+const maxRemembered = 10_000;
+
+interface Remembered {
+  principal: TokenPrincipal;
+  until: number;
+}
+
+/**
+ * Per database, keyed by the secret's SHA-256 (never the secret): a different secret, another
+ * organisation's included, can only miss. `revocations` counts revokeApiToken calls, so a lookup that
+ * started before one is not remembered after it.
+ */
+const memory = new WeakMap<Database, { byHash: Map<string, Remembered>; revocations: number }>();
+
+function memoryOf(db: Database) {
+  let found = memory.get(db);
+  if (!found) memory.set(db, (found = { byHash: new Map(), revocations: 0 }));
+  return found;
+}
+
 /** The token a bearer secret belongs to, if it exists and is not revoked. */
 export async function authenticateToken(ctx: CoreContext, secret: string): Promise<TokenPrincipal> {
-  // On every request: one indexed lookup on the raw driver.
+  const hash = hashSecret(secret);
+  const remembered = memoryOf(ctx.db);
+  const known = remembered.byHash.get(hash);
+  if (known && known.until > Date.now()) return known.principal;
+  remembered.byHash.delete(hash);
+  const revocations = remembered.revocations;
+  // A prepared statement: planned once per connection, not on every request that misses.
   const [token] = await ctx.db.sql.query<{ id: string; name: string; scopes: TokenScope[]; organisation_id: string | null }>(
     `SELECT id, name, scopes::text[] AS scopes, organisation_id FROM api_tokens WHERE secret_hash = $1 AND revoked_at IS NULL`,
-    [hashSecret(secret)],
+    [hash],
+    'authenticate-token',
   );
+  // Unknown secrets are not remembered: a token made a moment ago by another process works at once.
   if (!token) throw new CreditkeeperError('UNAUTHENTICATED', 'The token is unknown or revoked');
-  return { tokenId: token.id, name: token.name, scopes: token.scopes, organisationId: token.organisation_id };
+  const principal = { tokenId: token.id, name: token.name, scopes: token.scopes, organisationId: token.organisation_id };
+  // Requests share a remembered principal: none may change it.
+  Object.freeze(principal.scopes);
+  Object.freeze(principal);
+  if (remembered.revocations === revocations) {
+    remembered.byHash.set(hash, { principal, until: Date.now() + tokenTrustMs });
+    if (remembered.byHash.size > maxRemembered) remembered.byHash.delete(remembered.byHash.keys().next().value!);
+  }
+  return principal;
+}
+
+/** Forgets a revoked token in this process at once (revokeApiToken calls it). */
+export function forgetToken(db: Database, tokenId: string): void {
+  const remembered = memoryOf(db);
+  remembered.revocations++;
+  for (const [hash, { principal }] of remembered.byHash) if (principal.tokenId === tokenId) remembered.byHash.delete(hash);
 }

@@ -2,9 +2,7 @@ import type { RawRouter } from '../admin/rawRouter.js';
 import type { CoreContext } from '../core/context.js';
 import type { Logger } from '../core/logger.js';
 import type { ChatConfig } from './chatConfig.js';
-import { createDiscordBot } from './discord/discordBot.js';
 import type { ChatNotifier } from './notices/chatNotifier.js';
-import { createSlackBot } from './slack/slackBot.js';
 import { ChatHealth } from './transportHealth.js';
 
 export interface RunningChat {
@@ -32,7 +30,9 @@ export async function startChat(options: { ctx: CoreContext; logger: Logger; con
   const health = new ChatHealth(logger);
   const summary: string[] = [];
 
+  // Each platform's library is loaded only when its token is set: discord.js and Bolt hold ~45 and ~35 MB.
   if (config.DISCORD_TOKEN) {
+    const { createDiscordBot } = await import('./discord/discordBot.js');
     const discord = createDiscordBot({
       ctx,
       logger,
@@ -48,6 +48,7 @@ export async function startChat(options: { ctx: CoreContext; logger: Logger; con
   }
 
   if (config.SLACK_BOT_TOKEN) {
+    const { createSlackBot } = await import('./slack/slackBot.js');
     const slack = createSlackBot({
       ctx,
       logger,

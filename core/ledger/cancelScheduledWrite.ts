@@ -38,7 +38,10 @@ export async function cancelScheduledWrite(ctx: CoreContext, input: z.input<type
     [request.scheduledId, request.accountId, JSON.stringify(request.actor), request.reason ?? null, request.origin ? JSON.stringify(request.origin) : null],
   );
   if (cancelled) return toView(cancelled);
-  const [now] = await ctx.db.sql.query<ScheduledRow>(`SELECT ${scheduledColumns} FROM scheduled_writes WHERE id = $1::uuid`, [request.scheduledId]);
+  const [now] = await ctx.db.sql.query<ScheduledRow>(`SELECT ${scheduledColumns} FROM scheduled_writes WHERE id = $1::uuid AND account_id = $2::uuid`, [
+    request.scheduledId,
+    request.accountId,
+  ]);
   const state = toView(now!);
   if (state.status === 'cancelled') throw new CreditkeeperError('ALREADY_CANCELLED', 'It was already cancelled', { scheduledId: state.id });
   const what = state.status === 'landed' ? `it landed as entry ${state.landedEntryId}` : state.status === 'failed' ? `it could not land (${state.failure})` : 'it is landing now';

@@ -44,7 +44,7 @@ export type StagedEntry = Omit<EntryView, 'accountId' | 'createdAt' | 'label'> &
 /** Columns selected (as `e`) wherever entries are read back with raw SQL. */
 export const entryColumns = `${entryReadColumns},
   (SELECT coalesce(json_agg(json_build_object('bucketId', m.bucket_id, 'amount', m.amount::text)), '[]'::json)
-     FROM movements m WHERE m.entry_id = e.id) AS movements`;
+     FROM movements m WHERE m.account_id = e.account_id AND m.entry_id = e.id) AS movements`;
 
 /** An entry as `entryColumns` reads it. */
 export type EntryRow = Omit<EntryColumnsRead, 'request_hash'> & {

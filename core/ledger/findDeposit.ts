@@ -28,7 +28,7 @@ export async function findInFlightDeposit(tx: Tx, accountId: string, depositId: 
     source_url: string | null;
   }>(
     `SELECT d.id, d.entry_id, d.charged::text, d.held::text, d.action, d.status, e.source_kind, e.source_id, e.source_label, e.source_url
-     FROM deposits d JOIN entries e ON e.id = d.entry_id WHERE d.id = $1::uuid AND d.account_id = $2::uuid`,
+     FROM deposits d JOIN entries e ON e.account_id = d.account_id AND e.id = d.entry_id WHERE d.id = $1::uuid AND d.account_id = $2::uuid`,
     [depositId, accountId],
   );
   if (!row) throw new CreditkeeperError('DEPOSIT_NOT_FOUND', `No deposit ${depositId} on this account`, { depositId });

@@ -25,10 +25,10 @@ export async function landScheduledWrites(ctx: CoreContext, options: { logger: L
     const run = { ran: true, landed: 0, alreadyLanded: 0, failed: 0 };
     try {
       for (;;) {
-        const due = await session.query<{ id: string; operation: 'grant' | 'purchase'; request: Record<string, unknown> }>(
+        const due = await session.query<{ id: string; account_id: string; operation: 'grant' | 'purchase'; request: Record<string, unknown> }>(
           // FOR UPDATE waits for a cancel in progress and reads its outcome: once this has seen a
           // schedule due, a cancel (only before it is due, by the same clock) can no longer succeed.
-          `SELECT id, operation, request FROM scheduled_writes
+          `SELECT id, account_id, operation, request FROM scheduled_writes
            WHERE landed_at IS NULL AND failure IS NULL AND cancelled_at IS NULL AND effective_at <= clock_timestamp()
            ORDER BY effective_at, id LIMIT $1 FOR UPDATE`,
           [batchSize],
@@ -39,13 +39,13 @@ export async function landScheduledWrites(ctx: CoreContext, options: { logger: L
             const write = scheduled.operation === 'grant'
               ? await writeGrant(ctx, parseInput(grantInput, scheduled.request))
               : await writePurchase(ctx, parseInput(purchaseInput, scheduled.request));
-            await mark(session, scheduled.id, 'landed', 'landed_entry_id = $2::uuid, landed_at = clock_timestamp()', write.entries[0]!.id);
+            await mark(session, scheduled, 'landed', 'landed_entry_id = $2::uuid, landed_at = clock_timestamp()', write.entries[0]!.id);
             // A replay: an earlier run (or a concurrent one in the same session, as PGlite's) wrote it.
             if (write.replayed) run.alreadyLanded += 1;
             else run.landed += 1;
           } catch (error) {
             if (!isCreditkeeperError(error) || !lasting.includes(error.code)) throw error;
-            await mark(session, scheduled.id, 'failed', 'failure = $2', `${error.code}: ${error.message}`);
+            await mark(session, scheduled, 'failed', 'failure = $2', `${error.code}: ${error.message}`);
             logger.warn({ scheduledId: scheduled.id, code: error.code }, 'scheduled write could not land');
             run.failed += 1;
           }
@@ -63,10 +63,10 @@ export async function landScheduledWrites(ctx: CoreContext, options: { logger: L
  * Marks a schedule landed or failed and audits it, as the one who scheduled it (by the cron), in
  * one statement: a second run marking it again (a replay) changes and records nothing.
  */
-async function mark(session: SqlSession, id: string, step: 'landed' | 'failed', set: string, value: string): Promise<void> {
+async function mark(session: SqlSession, scheduled: { id: string; account_id: string }, step: 'landed' | 'failed', set: string, value: string): Promise<void> {
   await session.query(
-    `WITH changed AS (UPDATE scheduled_writes SET ${set} WHERE id = $1::uuid AND landed_at IS NULL AND failure IS NULL RETURNING *)
+    `WITH changed AS (UPDATE scheduled_writes SET ${set} WHERE account_id = $3::uuid AND id = $1::uuid AND landed_at IS NULL AND failure IS NULL RETURNING *)
      ${auditStepSql(step, `changed.request->'actor'`, `'{"transport":"cron"}'::jsonb`)}`,
-    [id, value],
+    [scheduled.id, value, scheduled.account_id],
   );
 }

@@ -10,7 +10,7 @@ import type { Tx } from './writeSpec.js';
 export async function drawnAndNotReturned(ledger: AccountLedger, tx: Tx, entryId: string): Promise<Map<string, bigint>> {
   const rows = await tx.query<{ bucket_id: string; net: string }>(
     `SELECT m.bucket_id, (-sum(m.amount))::text AS net
-     FROM movements m JOIN entries e ON e.id = m.entry_id
+     FROM movements m JOIN entries e ON e.account_id = m.account_id AND e.id = m.entry_id
      WHERE e.account_id = $1::uuid AND (e.id = $2::uuid OR e.corrects_id = $2::uuid)
      GROUP BY m.bucket_id HAVING sum(m.amount) < 0`,
     [ledger.accountId, entryId],
@@ -19,8 +19,8 @@ export async function drawnAndNotReturned(ledger: AccountLedger, tx: Tx, entryId
   if (missing.length > 0) {
     const buckets = await tx.query<BucketRow>(
       `SELECT id, kind, granted::text, remaining::text, priority, expires_at, created_at
-       FROM buckets WHERE id = ANY($1::uuid[])`,
-      [missing],
+       FROM buckets WHERE account_id = $1::uuid AND id = ANY($2::uuid[])`,
+      [ledger.accountId, missing],
     );
     for (const bucket of buckets) ledger.adopt(toBucketState(bucket));
   }

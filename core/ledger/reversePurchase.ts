@@ -33,9 +33,9 @@ export async function reversePurchase(ctx: CoreContext, input: z.input<typeof re
         });
       }
       const [state] = await tx.query<{ reversed: boolean; bucket_id: string }>(
-        `SELECT EXISTS (SELECT 1 FROM entries WHERE corrects_id = $1::uuid AND type = 'PURCHASE_REVERSAL') AS reversed,
-           (SELECT bucket_id FROM movements WHERE entry_id = $1::uuid LIMIT 1) AS bucket_id`,
-        [original.id],
+        `SELECT EXISTS (SELECT 1 FROM entries WHERE account_id = $2::uuid AND corrects_id = $1::uuid AND type = 'PURCHASE_REVERSAL') AS reversed,
+           (SELECT bucket_id FROM movements WHERE account_id = $2::uuid AND entry_id = $1::uuid LIMIT 1) AS bucket_id`,
+        [original.id, ledger.accountId],
       );
       if (state!.reversed) {
         throw new CreditkeeperError('ALREADY_REVERSED', 'This purchase was already reversed', { entryId: original.id });

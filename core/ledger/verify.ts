@@ -60,27 +60,28 @@ const checks: { name: string; description: string; sql: string }[] = [
     name: 'entry-equals-movements',
     description: "each entry's amount equals what it moved in and out of buckets",
     sql: `SELECT e.id AS entry_id, e.amount::text, coalesce(sum(m.amount), 0)::text AS movements_sum
-          FROM entries e LEFT JOIN movements m ON m.entry_id = e.id
-          GROUP BY e.id HAVING e.amount <> coalesce(sum(m.amount), 0)`,
+          FROM entries e LEFT JOIN movements m ON m.account_id = e.account_id AND m.entry_id = e.id
+          GROUP BY e.account_id, e.id HAVING e.amount <> coalesce(sum(m.amount), 0)`,
   },
   {
     name: 'bucket-equals-movements',
     description: "each bucket's credits left equal the movements into and out of it",
     sql: `SELECT b.id AS bucket_id, b.remaining::text, coalesce(sum(m.amount), 0)::text AS movements_sum
-          FROM buckets b LEFT JOIN movements m ON m.bucket_id = b.id
-          GROUP BY b.id HAVING b.remaining <> coalesce(sum(m.amount), 0)`,
+          FROM buckets b LEFT JOIN movements m ON m.account_id = b.account_id AND m.bucket_id = b.id
+          GROUP BY b.account_id, b.id HAVING b.remaining <> coalesce(sum(m.amount), 0)`,
   },
   {
     name: 'movement-remaining-chain',
     description:
-      "each movement carries its entry's account and seq and what its bucket held after it (the movement before's plus its amount; the last's is what the bucket holds), and a bucket opens with its first movement, at that entry's time",
+      "each movement carries its entry's seq (its account is its entry's and its bucket's by the foreign keys) and what its bucket held after it (the movement before's plus its amount; the last's is what the bucket holds), and a bucket opens with its first movement, at that entry's time",
     sql: `SELECT account_id, bucket_id, seq::text, amount::text, remaining_after::text, before::text FROM (
-            SELECT m.account_id, m.bucket_id, m.seq, m.amount, m.remaining_after, e.account_id AS entry_account, e.seq AS entry_seq,
-              e.created_at, b.account_id AS bucket_account, b.remaining, b.created_at AS opened_at,
+            SELECT m.account_id, m.bucket_id, m.seq, m.amount, m.remaining_after, e.seq AS entry_seq,
+              e.created_at, b.remaining, b.created_at AS opened_at,
               lag(m.remaining_after) OVER w AS before, row_number() OVER w AS nth, count(*) OVER (PARTITION BY m.bucket_id) AS movements
-            FROM movements m JOIN entries e ON e.id = m.entry_id JOIN buckets b ON b.id = m.bucket_id
+            FROM movements m JOIN entries e ON e.account_id = m.account_id AND e.id = m.entry_id
+              JOIN buckets b ON b.account_id = m.account_id AND b.id = m.bucket_id
             WINDOW w AS (PARTITION BY m.bucket_id ORDER BY m.seq)) c
-          WHERE account_id <> entry_account OR seq <> entry_seq OR account_id <> bucket_account OR remaining_after < 0
+          WHERE seq <> entry_seq OR remaining_after < 0
              OR remaining_after <> coalesce(before, 0) + amount OR (nth = movements AND remaining_after <> remaining)
              OR (nth = 1 AND created_at <> opened_at)`,
   },
@@ -88,7 +89,8 @@ const checks: { name: string; description: string; sql: string }[] = [
     name: 'no-expired-credit-spent',
     description: 'no credit was drawn from a bucket after it expired (other than by its expiry entry)',
     sql: `SELECT e.id AS entry_id, b.id AS bucket_id, b.expires_at, e.created_at
-          FROM movements m JOIN entries e ON e.id = m.entry_id JOIN buckets b ON b.id = m.bucket_id
+          FROM movements m JOIN entries e ON e.account_id = m.account_id AND e.id = m.entry_id
+            JOIN buckets b ON b.account_id = m.account_id AND b.id = m.bucket_id
           WHERE m.amount < 0 AND e.type <> 'EXPIRY' AND b.expires_at IS NOT NULL AND e.created_at >= b.expires_at`,
   },
   {
@@ -96,7 +98,7 @@ const checks: { name: string; description: string; sql: string }[] = [
     description: 'in-flight deposits have no settlement; settled deposits have exactly their one settling entry',
     sql: `SELECT d.id AS deposit_id, d.status FROM deposits d
           WHERE (d.status = 'IN_FLIGHT') <> (d.settled_entry_id IS NULL)
-             OR (SELECT count(*) FROM entries e WHERE e.corrects_id = d.entry_id
+             OR (SELECT count(*) FROM entries e WHERE e.account_id = d.account_id AND e.corrects_id = d.entry_id
                    AND e.type IN ('DEPOSIT_RECONCILIATION', 'DEPOSIT_VOID')) <> (CASE WHEN d.status = 'IN_FLIGHT' THEN 0 ELSE 1 END)`,
   },
   {

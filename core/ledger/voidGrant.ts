@@ -33,7 +33,7 @@ export async function voidGrant(ctx: CoreContext, input: z.input<typeof voidGran
       }
       const [state] = await tx.query<{ voided: boolean; bucket_id: string | null }>(
         `SELECT EXISTS (SELECT 1 FROM entries WHERE account_id = $2::uuid AND corrects_id = $1::uuid AND type = 'VOID') AS voided,
-           (SELECT bucket_id FROM movements WHERE entry_id = $1::uuid AND amount > 0 LIMIT 1) AS bucket_id`,
+           (SELECT bucket_id FROM movements WHERE account_id = $2::uuid AND entry_id = $1::uuid AND amount > 0 LIMIT 1) AS bucket_id`,
         [original.id, ledger.accountId],
       );
       if (state!.voided) throw new CreditkeeperError('ALREADY_VOIDED', 'These credits were already voided', { entryId: original.id });

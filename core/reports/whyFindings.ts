@@ -24,7 +24,8 @@ export async function findings(
 
   const resets = await tx.query<{ kind: BucketKind; amount: string }>(
     `SELECT b.kind, sum(m.amount)::text AS amount
-     FROM entries e JOIN movements m ON m.entry_id = e.id JOIN buckets b ON b.id = m.bucket_id
+     FROM entries e JOIN movements m ON m.account_id = e.account_id AND m.entry_id = e.id
+       JOIN buckets b ON b.account_id = m.account_id AND b.id = m.bucket_id
      WHERE e.account_id = $1::uuid AND e.seq >= $2::bigint AND e.type = 'EXPIRY' AND e.seq = e.group_seq
        AND b.kind IN ('PLAN', 'WEEKLY')
      GROUP BY b.kind ORDER BY b.kind`,

@@ -5,6 +5,7 @@ import type { WebhookSettings } from './webhookSettings.js';
 interface ClaimedDelivery extends Record<string, unknown> {
   endpoint_id: string;
   event_id: string;
+  account_id: string;
   attempts: number;
   url: string;
   secret: string;
@@ -20,7 +21,7 @@ interface ClaimedDelivery extends Record<string, unknown> {
 async function claimDue(ctx: CoreContext, settings: WebhookSettings, limit: number): Promise<ClaimedDelivery[]> {
   return ctx.db.sql.query<ClaimedDelivery>(
     `WITH due AS (
-       SELECT d.endpoint_id, d.event_id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+       SELECT d.account_id, d.endpoint_id, d.event_id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
        WHERE d.status <> 'DELIVERED' AND d.next_attempt_at <= clock_timestamp() AND w.enabled
          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
                          WHERE p.endpoint_id = d.endpoint_id AND p.account_id = d.account_id AND p.event_seq < d.event_seq AND p.status <> 'DELIVERED')
@@ -30,8 +31,9 @@ async function claimDue(ctx: CoreContext, settings: WebhookSettings, limit: numb
      UPDATE webhook_deliveries d
      SET attempts = d.attempts + 1, last_attempt_at = clock_timestamp(), next_attempt_at = clock_timestamp() + $2::int * interval '1 millisecond'
      FROM due, webhook_endpoints w, webhook_events e
-     WHERE d.endpoint_id = due.endpoint_id AND d.event_id = due.event_id AND w.id = d.endpoint_id AND e.id = d.event_id
-     RETURNING d.endpoint_id, d.event_id, d.attempts, w.url, w.secret, e.type, e.payload, e.created_at`,
+     WHERE d.account_id = due.account_id AND d.endpoint_id = due.endpoint_id AND d.event_id = due.event_id AND w.id = d.endpoint_id
+       AND e.account_id = d.account_id AND e.id = d.event_id
+     RETURNING d.endpoint_id, d.event_id, d.account_id, d.attempts, w.url, w.secret, e.type, e.payload, e.created_at`,
     [limit, settings.WEBHOOK_LEASE_MS],
     'webhooks_claim',
   );
@@ -54,7 +56,7 @@ async function recordOutcome(ctx: CoreContext, settings: WebhookSettings, claime
            delivered_at = CASE WHEN $4 THEN clock_timestamp() END,
            next_attempt_at = CASE WHEN $4 THEN next_attempt_at ELSE clock_timestamp() + $7::int * interval '1 millisecond' END,
            last_status_code = $5, last_error = $6
-       WHERE endpoint_id = $1::uuid AND event_id = $2::uuid AND attempts = $3 AND status <> 'DELIVERED'
+       WHERE account_id = $9::uuid AND endpoint_id = $1::uuid AND event_id = $2::uuid AND attempts = $3 AND status <> 'DELIVERED'
        RETURNING endpoint_id
      )
      UPDATE webhook_endpoints w
@@ -64,6 +66,7 @@ async function recordOutcome(ctx: CoreContext, settings: WebhookSettings, claime
     [
       claimed.endpoint_id, claimed.event_id, claimed.attempts, outcome.delivered, outcome.statusCode,
       outcome.error?.slice(0, 500) ?? null, retryDelayMs(claimed.attempts, settings), settings.WEBHOOK_FAILING_AFTER_DAYS,
+      claimed.account_id,
     ],
     'webhooks_record',
   );

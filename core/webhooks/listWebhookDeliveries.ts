@@ -36,7 +36,7 @@ export async function listWebhookDeliveries(
     `SELECT d.event_id AS "eventId", e.type, d.account_id AS "accountId", d.status, d.attempts,
             CASE WHEN d.status <> 'DELIVERED' THEN d.next_attempt_at END AS "nextAttemptAt", d.last_attempt_at AS "lastAttemptAt",
             d.last_status_code AS "lastStatusCode", d.last_error AS "lastError", d.delivered_at AS "deliveredAt", d.created_at AS "createdAt"
-     FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
+     FROM webhook_deliveries d JOIN webhook_events e ON e.account_id = d.account_id AND e.id = d.event_id
      WHERE d.endpoint_id = $1::uuid AND ($2::text IS NULL OR d.status = $2::"WebhookDeliveryStatus")
      ORDER BY d.event_seq DESC LIMIT $3`,
     [request.endpointId, request.status ?? null, request.limit],

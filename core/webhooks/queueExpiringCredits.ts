@@ -14,7 +14,7 @@ export async function queueExpiringCredits(ctx: CoreContext, settings: Pick<Webh
        FROM wanted, buckets b JOIN accounts a ON a.id = b.account_id LEFT JOIN clients c ON c.id = a.client_id
        WHERE wanted.any AND b.remaining > 0 AND b.expires_at > clock_timestamp()
          AND b.expires_at <= clock_timestamp() + $1::float8 * interval '1 hour'
-         AND NOT EXISTS (SELECT 1 FROM webhook_events e WHERE e.once_key = 'credits.expiring:' || b.id)
+         AND NOT EXISTS (SELECT 1 FROM webhook_events e WHERE e.account_id = b.account_id AND e.once_key = 'credits.expiring:' || b.id)
        ORDER BY b.expires_at, b.id
      ), queued AS (
        SELECT creditkeeper_queue_webhook_events(coalesce(jsonb_agg(jsonb_build_object(

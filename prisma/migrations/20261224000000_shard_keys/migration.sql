@@ -23,8 +23,6 @@ DROP INDEX "entries_corrects_id_idx";
 CREATE INDEX "entries_corrects_id_idx" ON "entries"("account_id", "corrects_id") WHERE "corrects_id" IS NOT NULL;
 DROP INDEX "movements_entry_id_idx";
 CREATE INDEX "movements_account_id_entry_id_idx" ON "movements"("account_id", "entry_id");
-DROP INDEX "webhook_deliveries_event_id_idx";
-CREATE INDEX "webhook_deliveries_account_id_event_id_idx" ON "webhook_deliveries"("account_id", "event_id");
 
 -- An entry is never deleted (entries_append_only), so RESTRICT: SET NULL would also null its account.
 ALTER TABLE "entries" ADD CONSTRAINT "entries_corrects_id_fkey" FOREIGN KEY ("account_id", "corrects_id")

@@ -53,7 +53,8 @@ describe('npm start on the embedded database, and the CLI beside it', () => {
 
   beforeAll(async () => {
     port = await freePort();
-    child = spawn(process.execPath, ['--import', 'tsx', 'cli/creditkeeper.ts', 'start'], {
+    // What an operator runs: the bundle cli/build.mjs makes, which npm's SIGTERM reaches (afterAll).
+    child = spawn('npm', ['start'], {
       env: { ...process.env, DATABASE_URL: '', DATA_DIR: startDir, PORT: String(port), LOG_LEVEL: 'info', RENEWAL_SCHEDULE: 'off' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -58,7 +58,8 @@ const stylesheet: Html = {
   .big { font-size: 28px; font-weight: 600; } .notice { background: #e7f4ea; border-color: #9fd3ab; }
   .error { background: #fbeaea; border-color: #e5a5a5; } .segments a { margin-right: 12px; } .segments a.on { font-weight: 700; }
   s { color: #6b7385; } .badge { background: #fde7c8; border-radius: 4px; padding: 0 4px; font-size: 12px; }
-  input, select, button { font: inherit; padding: 4px 8px; } label { display: block; margin: 6px 0; }
+  input, select, button { font: inherit; padding: 4px 8px; max-width: 100%; box-sizing: border-box; }
+  label { display: block; margin: 6px 0; }
   .stats { display: flex; flex-wrap: wrap; gap: 12px 40px; margin-bottom: 10px; } .stats .big { line-height: 1.1; }
   header form.zone { margin-left: 0; } header select { max-width: 190px; } .card { overflow-x: auto; }
   @media (max-width: 640px) { header { flex-wrap: wrap; gap: 6px 16px; padding: 8px 12px; } header form { margin-left: 0; }

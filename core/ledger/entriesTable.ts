@@ -1,11 +1,6 @@
 import type { ActorKind, EntryType } from '../db/generated/enums.js';
 
-/**
- * The entries table, once: every column a write stages, with its SQL type (" null" where it may
- * be empty). The flush's column lists and the type of the rows it sends, and the read-back select
- * and the type of the rows it returns (entryView.ts), are derived from this list. `account_id` and
- * `created_at` are the flush's to stamp (the account written, the statement's time).
- */
+/** Every column a write stages, with its SQL type: the flush's and the read-back's columns and row types come from it (account_id, created_at: the flush's). */
 export const entryColumnTypes = {
   id: 'uuid',
   seq: 'bigint',

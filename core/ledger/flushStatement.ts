@@ -26,12 +26,7 @@ export type FlushPayload = Record<Exclude<FlushPart, 'entries'>, object[]> & {
   entries: EntryFlushRow[];
 };
 
-/**
- * Every change of one account's write as rows for the flush statement, each naming its account:
- * the flush writes several accounts' changes at once, and each account's rows only if the account
- * is still at the sequence this write read (`expected_seq`). Long only because it spells out
- * every part's columns, one row shape after another.
- */
+/** One account's write as the flush's rows, each naming its account (a flush writes several, each only if still at `expected_seq`). */
 export function toFlush(changes: LedgerChanges): FlushPayload {
   const account_id = changes.accountId;
   return {
@@ -150,20 +145,8 @@ export function mergeFlushes(flushes: FlushPayload[]): FlushDocument {
 export type FlushDocument = Record<FlushPart | 'accounts', object[]>;
 
 /**
- * Every change of the accounts written together, from one JSON document, in one statement:
- * `account` and `rollup` always, and the part for each kind of row the write has (a spend: its
- * entry, its movements and the buckets it drew from). Writing only those keeps the statement small
- * (every part costs its tables' set-up on each run); each combination is prepared once.
- *
- * `account` moves each account only if its sequence is still the one its write started from and
- * none of the keys its entries carry was used on it before (a write that started from what this
- * process knew has not read its keys); every other part joins `account`, so an account that does
- * not move writes nothing, and is missing from `written`. The accounts are found by the primary
- * key through an array built from the document at run time: a plan that cannot depend on the
- * parameter's value, so PostgreSQL keeps the connection's generic plan instead of planning every
- * run (its custom plan, knowing the array, looked cheaper, and planning cost more than running).
- * (Two processes' statements may lock shared accounts in different orders; the deadlock
- * PostgreSQL then breaks fails one statement, which writeAttempt.ts redoes account by account.)
+ * The accounts written together in one statement, only the parts their rows need (each combination prepared once); an account whose
+ * seq moved or key was used writes nothing (missing from `written`); a deadlock fails it whole, and writeAttempt.ts redoes each alone.
  */
 export function flushStatement(doc: FlushDocument): { name: string; text: string } {
   const present = flushParts.filter((part) => doc[part].length > 0);
@@ -214,11 +197,7 @@ const rollupPart = `
   ON CONFLICT (account_id, period_start) DO UPDATE SET used = usage_rollups.used + EXCLUDED.used,
     added = usage_rollups.added + EXCLUDED.added, usage_count = usage_rollups.usage_count + EXCLUDED.usage_count`;
 
-/**
- * The entries just written, added into their blocks of the reports' rollups (what /why and the
- * activity log's totals read instead of the log) in the same statement, so the two never disagree.
- * In the rollups' key '' stands for none.
- */
+/** The entries just written, added into their blocks of the reports' rollups in the same statement ('' stands for none). */
 const entryRollupsPart = `
   INSERT INTO entry_rollups AS r (account_id, block, type, category, action, source_kind, source_id, actor_kind, actor_id,
     entries, quantity, amount, source_label, smallest_amount, largest_amount)

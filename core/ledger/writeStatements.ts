@@ -4,15 +4,8 @@
  */
 
 /**
- * Each account's state (no row for no such account) and, of the keys its writes bring, those
- * used before with the request they were used for. $1: [{ id, keys }].
- *
- * A prepared statement, planned once per connection and again when the tables' statistics change
- * (core/db/database.ts keeps them fresh where the server's autovacuum does not). Its plan cannot
- * depend on how many accounts or keys come: the accounts are looked up one by one on the primary
- * key (a LATERAL subquery the planner cannot turn into a scan of the table), every other lookup is
- * by account, and the keys one at a time on (account_id, idempotency_key). A plan made on empty
- * tables finds a key by walking the account's entries instead; statistics end that.
+ * Each account's state and, of the keys its writes bring, those used before with their request's hash ($1: [{ id, keys }]);
+ * every lookup is by account (LATERAL, OFFSET 0: one primary-key probe per account whatever the plan).
  */
 export const readStateStatement = `
 SELECT a.id::text AS account_id, json_build_object(

@@ -156,7 +156,8 @@ describe.each(engines)('the migration that gives movements their remaining after
       }
       await db.sql.query('UPDATE accounts SET balance = 105, last_seq = 5 WHERE id = $1', [accountId]);
 
-      expect((await migrate(db.sql)).applied).toEqual(['20261223040000_movements_remaining_after']);
+      // This migration, then every later one (which must carry the backfilled rows along).
+      expect((await migrate(db.sql)).applied).toEqual(readMigrations().map((m) => m.name).filter((n) => n >= '20261223040000_movements_remaining_after'));
       const name = (id: string) => (id === bought ? 'bought' : 'plan');
       const backfilled = (await movementsOf(ctx, accountId)).map((r) => [r.seq, name(r.bucket), r.amount, r.after]);
       expect(backfilled).toEqual([

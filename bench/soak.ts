@@ -1,9 +1,10 @@
 /**
- * Soak benchmark: a Creditkeeper process (`creditkeeper start`, as deployed) under mixed HTTP
- * load for BENCH_SOAK_MINUTES, on the embedded database and on PostgreSQL, with its resident
- * memory (VmRSS of the server process, read from /proc) printed at every sample: idle before the
- * load, after every sample interval of load, and idle again after it. Memory that keeps growing
- * under a steady load is a leak; memory that levels off is a cache reaching its size.
+ * Soak benchmark: a Creditkeeper process (`creditkeeper start` as `npm start` runs it: the bundle
+ * cli/build.mjs makes) under mixed HTTP load for BENCH_SOAK_MINUTES, on the embedded database and
+ * on PostgreSQL, with its resident memory (VmRSS of the server process, read from /proc) printed
+ * at every sample: idle before the load, after every sample interval of load, and idle again after
+ * it. Memory that keeps growing under a steady load is a leak; memory that levels off is a cache
+ * reaching its size.
  *
  * The load: BENCH_SOAK_CONNECTIONS connections, each request one of spends (POST …/usage, 60 %),
  * purchases (POST …/purchases, 5 %), balance reads (15 %), activity pages (10 %) and /why (10 %),
@@ -13,7 +14,7 @@
  * BENCH_SOAK_CONNECTIONS (default 8), BENCH_SOAK_ENGINES (default "pglite,postgres"),
  * BENCH_DATABASE_URL. Results: bench/results/soak-latest.json.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,6 +62,7 @@ interface Sample {
 
 async function main(): Promise<void> {
   if (!(minutes > 0) || !(sampleSeconds > 0) || !(connections > 0)) throw new Error('BENCH_SOAK_MINUTES, BENCH_SOAK_SAMPLE_SECONDS and BENCH_SOAK_CONNECTIONS must be positive numbers');
+  execFileSync(process.execPath, [join(here, '..', 'cli', 'build.mjs')], { stdio: 'inherit' });
   const runs = [];
   for (const engine of engines) {
     if (engine !== 'pglite' && engine !== 'postgres') throw new Error(`BENCH_SOAK_ENGINES: unknown engine ${engine} (pglite, postgres)`);
@@ -87,7 +89,7 @@ async function soak(engine: 'pglite' | 'postgres') {
   try {
     const { token, ids } = await seed(target);
     const port = await freePort();
-    const server = spawn(process.execPath, ['--import', 'tsx', join(here, '..', 'cli', 'creditkeeper.ts'), 'start'], {
+    const server = spawn(process.execPath, [join(here, '..', 'dist', 'cli', 'creditkeeper.js'), 'start'], {
       env: {
         ...process.env,
         ...(serverDatabase ? { DATABASE_URL: serverDatabase.url } : { DATABASE_URL: '', DATA_DIR: dataDir }),

@@ -10,12 +10,8 @@ import type { Logger } from '../logger.js';
 import { embeddedDatabaseDown } from './databaseErrors.js';
 
 /**
- * PostgreSQL in PGlite, as one handle for the process's life. When PostgreSQL cannot write its
- * WAL (a full disk) it PANICs and that instance is dead: its next call spins for ever on the
- * event loop. So calls go to the instance live now; the first failure that shows it dead (PANIC,
- * FATAL, an aborted WebAssembly) marks it before any other call reaches it, calls meanwhile get
- * 503, and the data directory is opened again in this process, with capped backoff, until it
- * opens (PostgreSQL's crash recovery replays the WAL). README "What an outage looks like".
+ * PostgreSQL in PGlite, as one handle for the process's life: an instance that PANICs (a full disk)
+ * is dead, so calls get 503 while the data directory is reopened (README "What an outage looks like").
  */
 export interface EmbeddedPostgres {
   /** Forwards every call to the live instance; while there is none, throws STORAGE_FULL or DATABASE_UNAVAILABLE. */

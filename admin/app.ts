@@ -76,6 +76,7 @@ export function createApp(ctx: CoreContext, logger: Logger, options: AppOptions 
         res.setHeader('x-request-id', id);
         return id;
       },
+      serializers: { res: responseForLog },
     }),
   );
   app.use((req, res, next) => {
@@ -160,6 +161,19 @@ function securityHeaders() {
       },
     },
   });
+}
+
+/** Headers every answer carries alike (helmet's) or that the line says already (the request id): a request's log line leaves them out. */
+const sameOnEveryAnswer = new Set([
+  'content-security-policy', 'cross-origin-opener-policy', 'cross-origin-resource-policy', 'origin-agent-cluster', 'referrer-policy',
+  'strict-transport-security', 'x-content-type-options', 'x-dns-prefetch-control', 'x-download-options', 'x-frame-options',
+  'x-permitted-cross-domain-policies', 'x-xss-protection', 'x-request-id', 'etag',
+]);
+
+/** The answer in a request's log line: its status and the headers that tell something about it (Set-Cookie still redacted). */
+function responseForLog(res: { statusCode: number; headers: Record<string, unknown> }) {
+  const headers = Object.fromEntries(Object.entries(res.headers).filter(([name]) => !sameOnEveryAnswer.has(name)));
+  return { statusCode: res.statusCode, headers };
 }
 
 interface Limits {

@@ -11,9 +11,8 @@ export interface RenewalCron {
 }
 
 /**
- * Renewals, due dated writes and lost-answer charges, on `schedule` and once at start so what fell due while
- * down is not left waiting; runs never overlap here (noOverlap); across processes each job's advisory lock runs one
- * at a time, except renewals, which share the due subscriptions out by claiming batches the others skip.
+ * Renewals, due dated writes and lost-answer charges on `schedule`, and once at start for what fell due while down;
+ * runs never overlap here, and across processes renewals share the due subscriptions out by claiming batches.
  */
 export function startRenewalCron(ctx: CoreContext, logger: Logger, schedule: string, onRun?: (run: RenewalRun) => void): RenewalCron {
   if (schedule === 'off') {

@@ -25,6 +25,10 @@ interface Writer extends AccountMemory {
   ready: AccountQueue[];
   /** Groups of batchable writes being written now (writes that run alone are not counted). */
   groupsWriting: number;
+  /** Bursts being queued, and callers of settled writes coming back: no group starts until they are all in. */
+  holding: number;
+  /** Writes settled since the event loop last turned, whose callers may come straight back. */
+  callersReturning: boolean;
 }
 
 /** Writes of one account in one group. */
@@ -49,15 +53,30 @@ export function enqueueWrite(ctx: CoreContext, spec: LedgerWriteSpec): Promise<W
       writer.accounts.set(accountId, queue);
       writer.ready.push(queue);
     }
-    queue.waiting.push({ spec, requestHash, resolve, reject });
+    const settled = () => awaitCallers(ctx, writer);
+    queue.waiting.push({ spec, requestHash, resolve: (result) => (settled(), resolve(result)), reject: (error) => (settled(), reject(error)) });
     startGroups(ctx, writer);
   });
 }
 
 /**
- * Reads many accounts in one statement, before as many writes to them (a renewal batch): their writes start from
- * these states as from a write this process made, so no group reads them again; the flush's guard still checks each.
- * An account whose key was used is left to its write's own read, which replays it.
+ * Writes queued while `queue` runs form groups only once it returns, so a burst (a renewal batch's first writes)
+ * goes together rather than its first two alone, each a round trip.
+ */
+export function enqueueTogether<T>(ctx: CoreContext, queue: () => T): T {
+  const writer = writerFor(ctx.db);
+  writer.holding += 1;
+  try {
+    return queue();
+  } finally {
+    writer.holding -= 1;
+    startGroups(ctx, writer);
+  }
+}
+
+/**
+ * Accounts about to be written (a renewal batch), read in one statement as if this process had just written them
+ * (the flush's guard still checks each); one whose key was used is left to its write's own read, which replays it.
  */
 export async function readAhead(ctx: CoreContext, session: SqlSession, accounts: { id: string; keys: string[] }[]): Promise<void> {
   const writer = writerFor(ctx.db);
@@ -70,13 +89,29 @@ export async function readAhead(ctx: CoreContext, session: SqlSession, accounts:
 function writerFor(db: Database): Writer {
   let writer = writers.get(db);
   if (!writer) {
-    writer = { accounts: new Map(), ready: [], groupsWriting: 0, known: new KnownAccounts(maxKnownAccounts), clock: new DatabaseClock() };
+    writer = { accounts: new Map(), ready: [], groupsWriting: 0, holding: 0, callersReturning: false, known: new KnownAccounts(maxKnownAccounts), clock: new DatabaseClock() };
     writers.set(db, writer);
   }
   return writer;
 }
 
+/**
+ * The callers of settled writes go on in microtasks, and many come straight back with their next write: groups wait
+ * for them until the event loop turns, so those writes go together instead of the first one alone in a free slot.
+ */
+function awaitCallers(ctx: CoreContext, writer: Writer): void {
+  if (writer.callersReturning) return;
+  writer.callersReturning = true;
+  writer.holding += 1;
+  setImmediate(() => {
+    writer.callersReturning = false;
+    writer.holding -= 1;
+    startGroups(ctx, writer);
+  });
+}
+
 function startGroups(ctx: CoreContext, writer: Writer): void {
+  if (writer.holding > 0) return;
   // A write that must run alone cannot share a statement, so it does not wait for a group's turn.
   for (let i = 0; i < writer.ready.length; ) {
     const queue = writer.ready[i]!;
@@ -93,20 +128,16 @@ function startGroups(ctx: CoreContext, writer: Writer): void {
 
 function startGroup(ctx: CoreContext, writer: Writer, group: AccountBatch[], countsAsGroup: boolean): void {
   if (countsAsGroup) writer.groupsWriting += 1;
-  // The callers of the writes just settled go on in microtasks, and many come straight back with
-  // their next write: the slot is given up only after they have, so that those writes make the next
-  // group together instead of each taking the slot alone as it arrives.
-  void writeGroup(ctx, writer, group).finally(() =>
-    setImmediate(() => {
-      if (countsAsGroup) writer.groupsWriting -= 1;
-      for (const { accountId } of group) {
-        const queue = writer.accounts.get(accountId)!;
-        if (queue.waiting.length > 0) writer.ready.push(queue);
-        else writer.accounts.delete(accountId);
-      }
-      startGroups(ctx, writer);
-    }),
-  );
+  // Its writes settled first, so awaitCallers holds the next groups until their callers' next writes are in.
+  void writeGroup(ctx, writer, group).finally(() => {
+    if (countsAsGroup) writer.groupsWriting -= 1;
+    for (const { accountId } of group) {
+      const queue = writer.accounts.get(accountId)!;
+      if (queue.waiting.length > 0) writer.ready.push(queue);
+      else writer.accounts.delete(accountId);
+    }
+    startGroups(ctx, writer);
+  });
 }
 
 /** The next batch of each ready account, oldest first, up to a group's size (all batchable: startGroups took the others). */

@@ -1,7 +1,7 @@
 import type { CoreContext } from '../context.js';
 import type { SqlSession } from '../db/sqlRunner.js';
 import type { Logger } from '../logger.js';
-import { readAhead } from '../ledger/writeQueue.js';
+import { enqueueTogether, readAhead } from '../ledger/writeQueue.js';
 import { advanceSubscriptions, grantRenewal, nextRenewal, type Renewal } from './renewSubscription.js';
 import { type SubscriptionRow, subscriptionColumns, toSubscriptionRecord } from './subscriptionRecord.js';
 
@@ -17,9 +17,8 @@ export interface RenewalRun {
 }
 
 /**
- * Batches in hand at once: one is claimed and read while the other's grants are written, so the write engine is not
- * left idle between batches. Each queues 64 renewals at a time: together two full groups keep the engine busy, and a
- * spend arriving meanwhile waits behind no more.
+ * One batch is claimed and read while the other's grants are written; 64 renewals a lane at a time make a full
+ * group each, and a spend waits behind no more than two.
  */
 const lanes = 2;
 const renewalsAtOnce = 64;
@@ -27,10 +26,8 @@ const renewalsAtOnce = 64;
 const dueSubscriptions = `status = 'ACTIVE' AND period_end <= clock_timestamp() AND id <> ALL($1::uuid[])`;
 
 /**
- * Renews every subscription that is due, as many periods as each is behind, a batch at a time: the batch is
- * claimed in one statement (rows another process claimed are skipped), its accounts read in one, each grant
- * staged through the write engine's groups, and the batch moved on in one (README, Plans, renewals and the cron).
- * A failing subscription is logged and skipped until the next run.
+ * Renews every due subscription, every period it is behind, a batch at a time: claimed, read and moved on in a statement
+ * each, its grants through the write engine's groups (README, Plans, renewals and the cron); a failure waits for the next run.
  */
 export async function renewDueSubscriptions(ctx: CoreContext, options: { logger: Logger; batchSize?: number }): Promise<RenewalRun> {
   const started = performance.now();
@@ -123,7 +120,8 @@ async function renewClaimed(ctx: CoreContext, session: SqlSession, { logger, run
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(renewalsAtOnce, renewals.length) }, worker));
+  // The workers' first writes are queued as one burst, so they make one group.
+  await Promise.all(enqueueTogether(ctx, () => Array.from({ length: Math.min(renewalsAtOnce, renewals.length) }, worker)));
   // Granted but not moved on (cancelled or changed meanwhile): not picked again in this run.
   const advanced = await advanceSubscriptions(session, granted);
   granted.forEach((g, i) => advanced[i] || skip.add(g.subscription.id));

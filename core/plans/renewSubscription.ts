@@ -7,11 +7,8 @@ import type { SubscriptionRecord } from './subscriptionRecord.js';
 import { stagePlanGrant } from './stagePlanGrant.js';
 
 /**
- * Renews one subscription for the one period that follows its current one: the plan credits
- * left stop, with an entry saying how many, and the new allocation lands. The key
- * names the subscription and the period, so two runs, or two processes, grant once; the
- * subscription moves on only from the period it was in, so it moves once too. A subscription
- * several periods behind (the process was down) is renewed once per missed period.
+ * Renews one subscription for its next period; the key names subscription and period and it moves on only from the
+ * period it was in, so two runs or processes grant and move once.
  */
 export async function renewSubscription(ctx: CoreContext, subscription: SubscriptionRecord): Promise<{ write: WriteResult; advanced: boolean }> {
   const renewal = nextRenewal(ctx, subscription);
@@ -48,17 +45,16 @@ export function grantRenewal(ctx: CoreContext, { subscription, plan, period, ide
 }
 
 /**
- * The subscription half: each moves on to its granted period, but only from the period it was
- * in and only while active, so a concurrent run, a plan change or a cancellation wins. One
- * statement for a whole batch. Says, for each, whether it moved.
+ * The subscription half, one statement a batch: each moves on only from the period it was in and while active,
+ * so a concurrent run, plan change or cancellation wins; says which moved.
  */
 export async function advanceSubscriptions(session: SqlSession, renewed: { subscription: SubscriptionRecord; period: Period }[]): Promise<boolean[]> {
   const moved = await session.query<{ id: string }>(
     `UPDATE subscriptions s SET period_index = r.period_index, period_start = r.period_start, period_end = r.period_end,
        updated_at = clock_timestamp()
-     FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::timestamptz[], $5::int[])
-       AS r(id, period_index, period_start, period_end, from_index)
-     WHERE s.id = r.id AND s.period_index = r.from_index AND s.status = 'ACTIVE'
+     FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::timestamptz[], $5::int[], $6::uuid[])
+       AS r(id, period_index, period_start, period_end, from_index, account_id)
+     WHERE s.account_id = r.account_id AND s.id = r.id AND s.period_index = r.from_index AND s.status = 'ACTIVE'
      RETURNING s.id`,
     [
       renewed.map((r) => r.subscription.id),
@@ -66,6 +62,7 @@ export async function advanceSubscriptions(session: SqlSession, renewed: { subsc
       renewed.map((r) => r.period.start.toISOString()),
       renewed.map((r) => r.period.end.toISOString()),
       renewed.map((r) => r.subscription.periodIndex),
+      renewed.map((r) => r.subscription.accountId),
     ],
   );
   const ids = new Set(moved.map((m) => m.id));

@@ -234,7 +234,7 @@ async function seedHistory(seeder: SqlRunner, accountId: string, entries: number
       [accountId],
     );
     await tx.query(
-      `UPDATE buckets SET remaining = (SELECT sum(amount) FROM movements m WHERE m.bucket_id = buckets.id)
+      `UPDATE buckets SET remaining = (SELECT sum(amount) FROM movements m WHERE m.account_id = buckets.account_id AND m.bucket_id = buckets.id)
        WHERE account_id = $1::uuid`,
       [accountId],
     );

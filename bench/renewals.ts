@@ -2,9 +2,9 @@
  * Renewals benchmark: how long the renewal job takes to land one period's grants for many due
  * subscriptions, first alone, then again while usage traffic keeps spending on the same accounts;
  * on PostgreSQL at each of BENCH_RENEWALS (default 10,000 and 100,000), then on PGlite (in memory)
- * at BENCH_RENEWALS_PGLITE (default 10,000). Right after the PostgreSQL rounds, pgbench's
- * `-N -M prepared` on the same server (8 clients, BENCH_PGBENCH_SECONDS, default 10) is the
- * yardstick: the machine's speed at that moment, printed beside each figure as a ratio.
+ * at BENCH_RENEWALS_PGLITE (default 10,000). Right after each PostgreSQL round, pgbench's
+ * `-N -M prepared` on the same server (8 clients, BENCH_PGBENCH_SECONDS, default 10) is its
+ * yardstick: the machine's speed at that moment, printed beside the round's figure as a ratio.
  *
  * Setup writes users, accounts and subscriptions straight in SQL (opening 100,000 accounts
  * through the API is not what is measured): seven in ten on Free (weekly), the rest on the
@@ -43,9 +43,7 @@ const logger = pino({ level: 'warn' });
 async function main(): Promise<void> {
   const runs = [...postgresSizes.map((subscriptions) => ({ engine: 'PostgreSQL' as const, subscriptions })), ...(pgliteSize > 0 ? [{ engine: 'PGlite' as const, subscriptions: pgliteSize }] : [])];
   const results = [];
-  let yardstick: number | null = null;
   for (const { engine, subscriptions } of runs) {
-    if (engine === 'PGlite' && yardstick === null) yardstick = await pgbenchYardstick();
     const database = engine === 'PostgreSQL' ? await createServerDatabase('ck_bench_renewals') : null;
     const db = await openDatabase(database ? { kind: 'postgres', url: database.url, poolSize } : { kind: 'memory' });
     try {
@@ -55,20 +53,20 @@ async function main(): Promise<void> {
       await database?.drop();
     }
   }
-  yardstick ??= await pgbenchYardstick();
-  console.log(`yardstick: pgbench -N -M prepared, 8 clients, same server, right after the PostgreSQL rounds: ${yardstick?.toFixed(0) ?? 'n/a (no pgbench)'} tps`);
+  console.log('yardstick: pgbench -N -M prepared, 8 clients, same server, right after each PostgreSQL round');
   for (const r of results) {
     for (const [round, figures] of [['alone', r.alone], [`with ${usageClients} usage clients`, r.underLoad]] as const) {
       const perSecond = figures.granted / figures.seconds;
+      const { pgbenchTps } = figures;
       console.log(
         `  ${r.engine} ${r.subscriptions.toLocaleString('en').padStart(7)} due, ${round.padEnd(22)} ${figures.seconds.toFixed(1).padStart(6)} s  ` +
-          `${perSecond.toFixed(0).padStart(5)} renewals/s${yardstick ? `  ${(perSecond / yardstick).toFixed(2)}× pgbench` : ''}`,
+          `${perSecond.toFixed(0).padStart(5)} renewals/s${pgbenchTps ? `  pgbench ${pgbenchTps.toFixed(0)} tps, ${(perSecond / pgbenchTps).toFixed(2)}×` : ''}`,
       );
     }
   }
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'renewals-latest.json'), JSON.stringify({ at: new Date().toISOString(), poolSize, pgbenchPreparedTps: yardstick, results }, null, 2));
+  writeFileSync(join(dir, 'renewals-latest.json'), JSON.stringify({ at: new Date().toISOString(), poolSize, results }, null, 2));
 }
 
 async function pgbenchYardstick(): Promise<number | null> {
@@ -79,11 +77,13 @@ async function pgbenchYardstick(): Promise<number | null> {
 /** Round 1 alone, round 2 under usage traffic, then the verifier: on one engine at one size. */
 async function rounds(label: string, subscriptions: number, ctx: CoreContext) {
   const { db } = ctx;
+  const yardstick = ctx.db.kind === 'postgres' ? pgbenchYardstick : async () => null;
   const seeded = await timed(() => seedSubscriptions(ctx, subscriptions));
   console.log(`${label}: seeded ${subscriptions.toLocaleString('en')} due subscriptions in ${(seeded.ms / 1000).toFixed(1)} s`);
 
   const alone = await timed(() => renewDueSubscriptions(ctx, { logger }));
   report(`${label}: round 1, renewals alone`, alone.value.granted, alone.ms);
+  const aloneTps = await yardstick();
 
   // Every subscription one period back: all due again, for a round under load.
   await db.sql.query(
@@ -118,6 +118,7 @@ async function rounds(label: string, subscriptions: number, ctx: CoreContext) {
   });
   await Promise.all(traffic);
   report(`${label}: round 2, renewals with ${usageClients} usage clients`, loaded.value.granted, loaded.ms);
+  const loadedTps = await yardstick();
   latencies.sort((a, b) => a - b);
   const spendsPerSecond = latencies.length / (loaded.ms / 1000);
   console.log(
@@ -129,10 +130,11 @@ async function rounds(label: string, subscriptions: number, ctx: CoreContext) {
   console.log(`${label}: verifier: ${verified.value.ok ? 'ledger sound' : 'INVARIANTS BROKEN'} (${verified.value.entries.toLocaleString('en')} entries, ${(verified.ms / 1000).toFixed(1)} s)`);
   if (!verified.value.ok) process.exitCode = 1;
   return {
-    alone: { granted: alone.value.granted, seconds: alone.ms / 1000 },
+    alone: { granted: alone.value.granted, seconds: alone.ms / 1000, pgbenchTps: aloneTps },
     underLoad: {
       granted: loaded.value.granted,
       seconds: loaded.ms / 1000,
+      pgbenchTps: loadedTps,
       usageClients,
       spends: latencies.length,
       spendsPerSecond,

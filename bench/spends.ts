@@ -1,44 +1,31 @@
 /**
- * Spend throughput benchmark: how many `spend` calls per second the core ledger sustains, and how
- * that compares with what the same PostgreSQL server does for pgbench's own small write transactions.
+ * Spend throughput benchmark: `spend` calls per second (charge `image` × 1, a fresh key each, actor SERVICE) against
+ * what the same PostgreSQL server does for pgbench's own small write transactions, prepared as ours are.
  *
  * What it measures
- *   - ours, PostgreSQL: the core `spend` use-case (charge `image` × 1, a fresh idempotency key per call,
- *     actor SERVICE) from 1, 8 and 32 async workers in this one process, for a fixed time each,
- *     (a) over BENCH_ACCOUNTS random accounts and (b) all on one hot account. It runs against a new
- *     database `ck_bench_<random>`, seeded through the core `purchase` use-case and dropped at the end.
- *   - ours, PGlite (in-memory): the same at 1 and 8 workers, over min(1,000, BENCH_ACCOUNTS) accounts
- *     and on one hot account. PGlite is a single connection, so its transactions run one at a time.
- *   - pgbench, same server: the built-in simple-update workload (`-N`, scale 1 = 100,000 rows) and a
- *     one-hot-row script (update one row, read it back, insert history) at 1, 8 and 32 clients,
- *     against its own database `ck_pgbench_<random>`, dropped at the end. Each pgbench run comes
- *     right after our run with the same workload and clients, so both meet the disk in the same mood.
+ *   - ours, PostgreSQL, on a new database `ck_bench_<random>` (dropped at the end): for each size in BENCH_ACCOUNTS
+ *     (10,000, 100,000 and 1,000,000 accounts), spends on random accounts from BENCH_CLIENTS workers (8 and 32),
+ *     in one Creditkeeper process and in two on the same database (BENCH_PROCESSES; the clients split evenly between
+ *     them: group commit is per process); then, once, all on one hot account the same ways. A process remembers
+ *     20,000 accounts, so past that most spends read their account's state first.
+ *   - pgbench, same server, right after each of ours with the same clients: `-N -M prepared` (the simple-update
+ *     workload) at scale accounts/100,000 (at least 1) against many accounts, and a one-hot-row script (update one
+ *     row, read it back, insert history) `-M prepared` against the hot account, on its own database, dropped after.
+ *   - ours, PGlite (in memory), BENCH_PGLITE accounts (default 1,000; 0: none) at 1 and 8 workers, one process.
  *
- * How to read it
- *   - ops/s is spends per second for ours and pgbench's "tps (without initial connection time)".
- *   - p50 / p99 are per-spend latencies of successful spends (pgbench reports only an average).
- *   - ours/pgbench is our spends/s divided by pgbench's tps for the matching row: many accounts vs `-N`,
- *     hot account vs the hot-row script, same client count. It is shown for the PostgreSQL rows only
- *     (a PGlite spend against a server transaction is not a like-for-like ratio). A write is one
- *     guarded statement that writes five tables, preceded by a read of the account's state unless
- *     this process wrote or read the account lately, plus validation in Node, for every write
- *     waiting at that moment together (group commit, at most two groups in flight).
- *     pgbench runs five bare statements from C, so the ratio says how much the ledger's work costs
- *     next to the server's floor; what matters is how it moves with clients and between versions.
- *   - More clients mean bigger groups, not more waiting: over many accounts and on one hot account.
- *   - After the runs the ledger is verified (core verifyLedger) and the entries and credits are
- *     reconciled with the spends counted here: a fast ledger that lost money proves nothing.
- *   - Numbers are for this machine and this moment; nothing here asserts a timing.
+ * Seeding is bulk SQL, not the API: one account is bought credits through `purchase`, and its rows (account, bucket,
+ * entry, movement, rollups) are copied for every other account, 100,000 a statement. After the runs the ledger is
+ * verified (core verifyLedger) and its entries and credits reconciled with the spends counted here.
  *
- * Environment knobs
- *   BENCH_SECONDS       seconds per measured run (default 10)
- *   BENCH_DATABASE_URL  PostgreSQL server to use; databases are created next to the one named
- *                       (default postgresql://root@127.0.0.1:5432/test)
- *   BENCH_ACCOUNTS      accounts for the PostgreSQL many-accounts runs (default 10000)
+ * How to read it: ops/s is spends per second (both processes together) or pgbench's tps without connection time;
+ * ours/pgbench divides ours by the pgbench row with the same workload, accounts and clients. Numbers are for this
+ * machine at this moment (say how loaded it was); nothing here asserts a timing.
  *
+ * Knobs: BENCH_SECONDS (per run, default 10), BENCH_ACCOUNTS (comma-separated sizes), BENCH_CLIENTS,
+ * BENCH_PROCESSES (1,2), BENCH_PGLITE, BENCH_DATABASE_URL. A short form, about two minutes:
+ *   BENCH_SECONDS=3 BENCH_ACCOUNTS=10000,100000 BENCH_PGLITE=0 npx tsx bench/spends.ts
  * Results go to bench/results/spends-<ISO timestamp>.json and bench/results/latest.json.
  */
-import { findPgbench } from './pgbench.js';
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -47,38 +34,33 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { CoreContext } from '../core/context.js';
 import { type Database, openDatabase } from '../core/db/database.js';
-import { CreditkeeperError } from '../core/errors.js';
 import { purchase } from '../core/ledger/purchase.js';
-import { spend } from '../core/ledger/spend.js';
 import { verifyLedger, type VerifyReport } from '../core/ledger/verify.js';
-import { seedPriceList } from '../core/pricing/priceList.js';
 import { seedPlans } from '../core/plans/planCatalog.js';
+import { seedPriceList } from '../core/pricing/priceList.js';
+import { findPgbench } from './pgbench.js';
+import { manyAccounts, type Measurement, measureSpends, randomOf, type SecondProcess, spendCharge, startSecondProcess, warmUp } from './spendWorkers.js';
 import { adminQuery, benchServerUrl, createServerDatabase, percentile, runBenchmark, seedingSession } from './support.js';
 
 const run = promisify(execFile);
 
-// ---------------------------------------------------------------------------------------------
-// Configuration
-
 const config = {
   seconds: positiveNumber('BENCH_SECONDS', 10),
   serverUrl: benchServerUrl,
-  postgresAccounts: Math.ceil(positiveNumber('BENCH_ACCOUNTS', 10_000)),
-  pgliteAccounts: Math.min(1_000, Math.ceil(positiveNumber('BENCH_ACCOUNTS', 10_000))),
-  postgresClients: [1, 8, 32],
+  accountSizes: numbers('BENCH_ACCOUNTS', [10_000, 100_000, 1_000_000]).toSorted((a, b) => a - b),
+  clients: numbers('BENCH_CLIENTS', [8, 32]),
+  processes: numbers('BENCH_PROCESSES', [1, 2]),
+  pgliteAccounts: Number(process.env.BENCH_PGLITE ?? 1_000),
   pgliteClients: [1, 8],
-  pgbenchClients: [1, 8, 32],
-  /** Connections in our pool: at least the largest client count. */
+  /** Connections in each process's pool: at least the largest client count. */
   poolSize: 40,
-  /** Concurrent purchases while seeding PostgreSQL. */
-  seedConcurrency: 32,
   creditsPerAccount: 1_000_000n,
   hotAccountCredits: 1_000_000_000n,
-  /** Unmeasured spends before each engine's runs, so connection set-up and first-query costs stay out. */
+  /** Accounts copied from the template per statement. */
+  cloneChunk: 100_000,
   warmupSpends: 200,
 };
 
-const spendCharge = { action: 'image', quantity: 1 } as const;
 const creditsPerSpend = unitPrice(spendCharge.action);
 
 function positiveNumber(name: string, fallback: number): number {
@@ -89,14 +71,19 @@ function positiveNumber(name: string, fallback: number): number {
   return value;
 }
 
+function numbers(name: string, fallback: number[]): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const values = raw.split(',').map(Number);
+  if (values.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`${name} must be positive whole numbers, comma-separated, not "${raw}"`);
+  return values;
+}
+
 function unitPrice(action: string): bigint {
   const price = seedPriceList[action];
   if (price?.pricing !== 'per-unit') throw new Error(`bench expects "${action}" to be a per-unit action`);
   return BigInt(price.unitPrice);
 }
-
-// ---------------------------------------------------------------------------------------------
-// Results
 
 type Workload = 'many accounts' | 'hot account';
 
@@ -106,6 +93,8 @@ interface RunResult {
   /** What ran: our spend, or the pgbench workload (-N, or the hot-row script). */
   detail: string;
   accounts: number;
+  /** Creditkeeper processes spending at once (1 for pgbench). */
+  processes: number;
   clients: number;
   seconds: number;
   operations: number;
@@ -114,7 +103,7 @@ interface RunResult {
   p99Ms: number | null;
   avgMs: number | null;
   errors: Record<string, number>;
-  /** ours / pgbench for the matching row (PostgreSQL rows only). */
+  /** ours / pgbench for the row with the same workload, accounts and clients (PostgreSQL rows only). */
   ratioToPgbench: number | null;
 }
 
@@ -136,123 +125,91 @@ interface Tally {
   spends: number;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Databases
-
 /** Flushes dirty pages before a measured run so a checkpoint is less likely to land inside it. */
 async function checkpoint(): Promise<void> {
   await adminQuery('CHECKPOINT').catch(() => []); // needs superuser (or pg_checkpoint); best effort
 }
 
-async function serverVersion(): Promise<string> {
-  const [row] = await adminQuery<{ v: string }>('SELECT version() AS v');
-  return row!.v;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Seeding
 
-interface Seeded {
-  accounts: string[];
-  hot: string;
-}
-
-/** Users and their accounts in one statement; credits come next, through the core use-case. */
-async function insertAccounts(db: Database, count: number, prefix: string): Promise<string[]> {
-  const rows = await seedingSession(db, (session) =>
-    session.query<{ id: string }>(
-      `WITH u AS (
-         INSERT INTO users (external_id) SELECT $2 || g FROM generate_series(1, $1::int) g RETURNING id)
-       INSERT INTO accounts (owner_kind, user_id) SELECT 'USER', id FROM u RETURNING id`,
-      [count, `${prefix}-`],
-    ),
+/** One user's account, no credits yet. */
+async function newAccount(db: Database, externalId: string): Promise<string> {
+  const [row] = await db.sql.query<{ id: string }>(
+    `WITH u AS (INSERT INTO users (external_id) VALUES ($1) RETURNING id) INSERT INTO accounts (owner_kind, user_id) SELECT 'USER', id FROM u RETURNING id::text`,
+    [externalId],
   );
-  return rows.map((r) => r.id);
+  return row!.id;
 }
 
-async function seedAccounts(ctx: CoreContext, count: number, concurrency: number, tally: Tally): Promise<Seeded> {
-  const accounts = await insertAccounts(ctx.db, count, 'bench-user');
-  const [hot] = await insertAccounts(ctx.db, 1, 'bench-hot');
-  const grants: [string, bigint][] = [
-    ...accounts.map((id): [string, bigint] => [id, config.creditsPerAccount]),
-    [hot!, config.hotAccountCredits],
-  ];
-  await forEachConcurrently(grants, concurrency, async ([accountId, amount], i) => {
-    await purchase(ctx, { accountId, amount, idempotencyKey: `seed:${i}`, actor: { kind: 'SYSTEM' } });
+/** The hot account and the template the many are copied from (never spent on), both bought credits through `purchase`. */
+async function seedTemplate(ctx: CoreContext, tally: Tally): Promise<{ hot: string; template: string }> {
+  const hot = await newAccount(ctx.db, 'bench-hot');
+  const template = await newAccount(ctx.db, 'bench-user-0');
+  for (const [accountId, amount] of [[hot, config.hotAccountCredits], [template, config.creditsPerAccount]] as const) {
+    await purchase(ctx, { accountId, amount, idempotencyKey: 'seed', actor: { kind: 'SYSTEM' } });
     tally.seedEntries += 1;
     tally.seededCredits += amount;
-  });
-  return { accounts, hot: hot! };
+  }
+  return { hot, template };
 }
 
-async function forEachConcurrently<T>(
-  items: T[],
-  concurrency: number,
-  work: (item: T, index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      await work(items[index]!, index);
+/**
+ * `count` more accounts, each a copy of the template's rows with its own ids: what `purchase` would have written,
+ * a hundred thousand accounts a statement instead of one write each.
+ */
+async function cloneAccounts(db: Database, template: string, from: number, count: number, tally: Tally): Promise<void> {
+  await seedingSession(db, async (session) => {
+    const [shape] = await session.query<{ buckets: number; entries: number }>(
+      'SELECT (SELECT count(*)::int FROM buckets WHERE account_id = $1::uuid) AS buckets, (SELECT count(*)::int FROM entries WHERE account_id = $1::uuid) AS entries',
+      [template],
+    );
+    if (shape!.buckets !== 1 || shape!.entries !== 1) throw new Error('the template account must hold one bucket and one entry');
+    for (let done = 0; done < count; done += config.cloneChunk) {
+      const n = Math.min(config.cloneChunk, count - done);
+      await session.exec('BEGIN');
+      await session.query(
+        `CREATE TEMP TABLE clone ON COMMIT DROP AS
+         WITH u AS (INSERT INTO users (external_id) SELECT 'bench-user-' || g FROM generate_series($2::int, $2::int + $3::int - 1) g RETURNING id),
+           a AS (INSERT INTO accounts (owner_kind, user_id, balance, outstanding, last_seq, created_at)
+                 SELECT 'USER', u.id, t.balance, t.outstanding, t.last_seq, t.created_at FROM u, accounts t WHERE t.id = $1::uuid RETURNING id)
+         SELECT id AS account_id, gen_random_uuid() AS bucket_id, gen_random_uuid() AS entry_id FROM a`,
+        [template, from + done, n],
+      );
+      await session.exec(`
+        INSERT INTO buckets (id, account_id, kind, granted, remaining, priority, expires_at, created_at)
+          SELECT c.bucket_id, c.account_id, b.kind, b.granted, b.remaining, b.priority, b.expires_at, b.created_at
+          FROM clone c, buckets b WHERE b.account_id = '${template}';
+        INSERT INTO entries (id, account_id, seq, type, category, action, quantity, description, amount, balance_after, outstanding_after,
+            original_amount, discount_percent, source_kind, source_id, source_label, source_url, actor_kind, actor_id, note,
+            idempotency_key, request_hash, corrects_id, group_seq, created_at, occurred_at)
+          SELECT c.entry_id, c.account_id, e.seq, e.type, e.category, e.action, e.quantity, e.description, e.amount, e.balance_after,
+            e.outstanding_after, e.original_amount, e.discount_percent, e.source_kind, e.source_id, e.source_label, e.source_url,
+            e.actor_kind, e.actor_id, e.note, e.idempotency_key, e.request_hash, e.corrects_id, e.group_seq, e.created_at, e.occurred_at
+          FROM clone c, entries e WHERE e.account_id = '${template}';
+        INSERT INTO movements (account_id, entry_id, seq, bucket_id, amount, remaining_after)
+          SELECT c.account_id, c.entry_id, m.seq, c.bucket_id, m.amount, m.remaining_after
+          FROM clone c, movements m WHERE m.account_id = '${template}';
+        INSERT INTO entry_rollups (account_id, block, type, category, action, source_kind, source_id, actor_kind, actor_id, entries,
+            quantity, amount, source_label, smallest_amount, largest_amount)
+          SELECT c.account_id, r.block, r.type, r.category, r.action, r.source_kind, r.source_id, r.actor_kind, r.actor_id, r.entries,
+            r.quantity, r.amount, r.source_label, r.smallest_amount, r.largest_amount
+          FROM clone c, entry_rollups r WHERE r.account_id = '${template}';
+        INSERT INTO activity_counts (account_id, type, rows) SELECT c.account_id, x.type, x.rows FROM clone c, activity_counts x WHERE x.account_id = '${template}';
+        INSERT INTO usage_rollups (account_id, period_start, used, added, usage_count)
+          SELECT c.account_id, r.period_start, r.used, r.added, r.usage_count FROM clone c, usage_rollups r WHERE r.account_id = '${template}';
+        COMMIT`);
+      tally.seedEntries += n;
+      tally.seededCredits += BigInt(n) * config.creditsPerAccount;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+    await session.exec('ANALYZE');
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
-// Our spends
+// Runs
 
-let keyCounter = 0;
-
-function spendOnce(ctx: CoreContext, accountId: string): Promise<unknown> {
-  return spend(ctx, {
-    accountId,
-    idempotencyKey: `bench:${process.pid}:${keyCounter++}`,
-    actor: { kind: 'SERVICE' },
-    charge: spendCharge,
-  });
-}
-
-interface Measurement {
-  operations: number;
-  seconds: number;
-  latenciesMs: number[];
-  errors: Record<string, number>;
-}
-
-/** Runs `clients` workers calling `op` back to back until `seconds` have passed. */
-async function measure(clients: number, seconds: number, op: () => Promise<unknown>): Promise<Measurement> {
-  const latenciesMs: number[] = [];
-  const errors: Record<string, number> = {};
-  const start = performance.now();
-  const deadline = start + seconds * 1000;
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      const began = performance.now();
-      try {
-        await op();
-        latenciesMs.push(performance.now() - began);
-      } catch (error) {
-        const code = errorCode(error);
-        errors[code] = (errors[code] ?? 0) + 1;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: clients }, worker));
-  return { operations: latenciesMs.length, seconds: (performance.now() - start) / 1000, latenciesMs, errors };
-}
-
-function errorCode(error: unknown): string {
-  if (error instanceof CreditkeeperError) return error.code;
-  if (error instanceof Error) return `${error.name}: ${error.message.split('\n')[0]!.slice(0, 120)}`;
-  return String(error);
-}
-
-function summarise(
-  m: Measurement,
-  row: Pick<RunResult, 'workload' | 'engine' | 'accounts' | 'clients'>,
-): RunResult {
+function summarise(m: Measurement, row: Pick<RunResult, 'workload' | 'engine' | 'accounts' | 'processes' | 'clients'>): RunResult {
   const sorted = m.latenciesMs.toSorted((a, b) => a - b);
   const total = sorted.reduce((sum, x) => sum + x, 0);
   return {
@@ -269,62 +226,47 @@ function summarise(
   };
 }
 
-function randomAccount(accounts: string[]): () => string {
-  return () => accounts[Math.floor(Math.random() * accounts.length)]!;
+/** Both processes' measurements as one: operations added, over the longer of the two runs. */
+function combined(ms: Measurement[]): Measurement {
+  const errors: Record<string, number> = {};
+  for (const m of ms) for (const [code, n] of Object.entries(m.errors)) errors[code] = (errors[code] ?? 0) + n;
+  return {
+    operations: ms.reduce((sum, m) => sum + m.operations, 0),
+    seconds: Math.max(...ms.map((m) => m.seconds)),
+    latenciesMs: ms.flatMap((m) => m.latenciesMs),
+    errors,
+  };
 }
 
-/** Every (workload, clients) run of our spends on one engine; successful spends are added to `tally`. */
-async function benchSpends(
-  ctx: CoreContext,
-  engine: 'postgres' | 'pglite',
-  seeded: Seeded,
-  clientCounts: number[],
-  tally: Tally,
-  baseline: Pgbench | null,
-): Promise<RunResult[]> {
-  const warmup = await measureCount(ctx, seeded.accounts, config.warmupSpends);
-  tally.spends += warmup;
-  const workloads: [Workload, () => string, number][] = [
-    ['many accounts', randomAccount(seeded.accounts), seeded.accounts.length],
-    ['hot account', () => seeded.hot, 1],
-  ];
-  const results: RunResult[] = [];
-  for (const [workload, pick, accounts] of workloads) {
-    for (const clients of clientCounts) {
-      if (engine === 'postgres') await checkpoint();
-      const m = await measure(clients, config.seconds, () => spendOnce(ctx, pick()));
-      tally.spends += m.operations;
-      const result = summarise(m, { workload, engine, accounts, clients });
-      results.push(result);
-      logRun(result);
-      // pgbench right after, on the same server and the same disk at nearly the same moment: this
-      // machine's commit times wander by a factor of two or more from one minute to the next.
-      if (baseline) {
-        const reference = await baseline.run(workload, clients);
-        results.push(reference);
-        logRun(reference);
-      }
-    }
-  }
-  return results;
+interface Spenders {
+  ctx: CoreContext;
+  second: SecondProcess | null;
+  hot: string;
+  accounts: string[];
 }
 
-/** `count` unmeasured spends over random accounts; returns how many succeeded. */
-async function measureCount(ctx: CoreContext, accounts: string[], count: number): Promise<number> {
-  let succeeded = 0;
-  const pick = randomAccount(accounts);
-  await forEachConcurrently(Array.from({ length: count }), 8, async () => {
-    await spendOnce(ctx, pick());
-    succeeded += 1;
-  });
-  return succeeded;
+/** One run of ours: `clients` workers, split evenly over `processes`. */
+async function spendRun(s: Spenders, workload: Workload, processes: number, clients: number, tally: Tally): Promise<RunResult> {
+  await checkpoint();
+  const pick = workload === 'hot account' ? () => s.hot : randomOf(s.accounts);
+  const share = processes === 2 ? Math.ceil(clients / 2) : clients;
+  const target = workload === 'hot account' ? { hot: s.hot } : { many: true as const };
+  const ms = await Promise.all([
+    measureSpends(s.ctx, share, config.seconds, pick),
+    ...(processes === 2 ? [s.second!.run(target, clients - share, config.seconds)] : []),
+  ]);
+  const m = combined(ms);
+  tally.spends += m.operations;
+  const result = summarise(m, { workload, engine: 'postgres', accounts: workload === 'hot account' ? 1 : s.accounts.length, processes, clients });
+  logRun(result);
+  return result;
 }
 
 function logRun(r: RunResult): void {
   const errors = Object.values(r.errors).reduce((a, b) => a + b, 0);
   console.log(
-    `  ${r.engine.padEnd(8)} ${r.workload.padEnd(13)} c=${String(r.clients).padEnd(2)} ` +
-      `${r.opsPerSecond.toFixed(1).padStart(9)} ops/s` +
+    `  ${(r.engine === 'pgbench' ? `pgbench ${r.detail}` : `${r.engine} ×${r.processes}`).padEnd(21)} ${r.workload.padEnd(13)} ` +
+      `${r.accounts.toLocaleString('en').padStart(9)} c=${String(r.clients).padEnd(2)} ${r.opsPerSecond.toFixed(1).padStart(9)} ops/s` +
       (r.p50Ms === null ? '' : `  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms!.toFixed(2)} ms`) +
       (errors ? `  ERRORS ${errors}` : ''),
   );
@@ -366,20 +308,43 @@ async function benchPostgres(baseline: Pgbench | null): Promise<{ results: RunRe
   const database = await createServerDatabase('ck_bench');
   console.log(`PostgreSQL: database ${database.name}`);
   let db: Database | undefined;
+  let second: SecondProcess | null = null;
   try {
     db = await openDatabase({ kind: 'postgres', url: database.url, poolSize: config.poolSize });
     const ctx: CoreContext = { db, priceList: seedPriceList, plans: seedPlans };
+    if (config.processes.includes(2)) second = await startSecondProcess(database.url, config.poolSize);
     const tally: Tally = { seedEntries: 0, seededCredits: 0n, spends: 0 };
-    const seeded = await timed(`seeding ${config.postgresAccounts} accounts + 1 hot`, () =>
-      seedAccounts(ctx, config.postgresAccounts, config.seedConcurrency, tally),
-    );
-    const results = await benchSpends(ctx, 'postgres', seeded, config.postgresClients, tally, baseline);
+    const { hot, template } = await seedTemplate(ctx, tally);
+    const spenders: Spenders = { ctx, second, hot, accounts: [] };
+    const results: RunResult[] = [];
+    for (const [i, size] of config.accountSizes.entries()) {
+      const seeded = spenders.accounts.length;
+      await timed(`seeding up to ${size.toLocaleString('en')} accounts in bulk SQL`, () => cloneAccounts(db!, template, seeded + 1, size - seeded, tally));
+      spenders.accounts = await manyAccounts(ctx, [hot, template]);
+      await second?.accounts([hot, template]);
+      if (i === 0) tally.spends += (await warmUp(ctx, config.warmupSpends, randomOf(spenders.accounts))) + ((await second?.warmUp(config.warmupSpends)) ?? 0);
+      const workloads: Workload[] = i === 0 ? ['many accounts', 'hot account'] : ['many accounts'];
+      for (const workload of workloads) {
+        for (const clients of config.clients) {
+          for (const processes of config.processes) results.push(await spendRun(spenders, workload, processes, clients, tally));
+          // pgbench right after, on the same server and disk at nearly the same moment: this machine's commit
+          // times wander by a factor of two or more from one minute to the next.
+          if (baseline) results.push(logged(await baseline.run(workload, clients, size)));
+        }
+      }
+    }
     const check = await checkLedger(db, 'postgres', tally);
     return { results, check };
   } finally {
+    await second?.close();
     await db?.close();
     await database.drop();
   }
+}
+
+function logged(r: RunResult): RunResult {
+  logRun(r);
+  return r;
 }
 
 async function benchPglite(): Promise<{ results: RunResult[]; check: LedgerCheck }> {
@@ -388,10 +353,19 @@ async function benchPglite(): Promise<{ results: RunResult[]; check: LedgerCheck
   try {
     const ctx: CoreContext = { db, priceList: seedPriceList, plans: seedPlans };
     const tally: Tally = { seedEntries: 0, seededCredits: 0n, spends: 0 };
-    const seeded = await timed(`seeding ${config.pgliteAccounts} accounts + 1 hot`, () =>
-      seedAccounts(ctx, config.pgliteAccounts, 4, tally),
-    );
-    const results = await benchSpends(ctx, 'pglite', seeded, config.pgliteClients, tally, null);
+    const { hot, template } = await seedTemplate(ctx, tally);
+    await cloneAccounts(db, template, 1, config.pgliteAccounts, tally);
+    const spenders: Spenders = { ctx, second: null, hot, accounts: await manyAccounts(ctx, [hot, template]) };
+    tally.spends += await warmUp(ctx, config.warmupSpends, randomOf(spenders.accounts));
+    const results: RunResult[] = [];
+    for (const workload of ['many accounts', 'hot account'] as const) {
+      for (const clients of config.pgliteClients) {
+        const pick = workload === 'hot account' ? () => hot : randomOf(spenders.accounts);
+        const m = await measureSpends(ctx, clients, config.seconds, pick);
+        tally.spends += m.operations;
+        results.push(logged(summarise(m, { workload, engine: 'pglite', accounts: workload === 'hot account' ? 1 : spenders.accounts.length, processes: 1, clients })));
+      }
+    }
     const check = await checkLedger(db, 'pglite', tally);
     return { results, check };
   } finally {
@@ -418,8 +392,8 @@ END;
 `;
 
 interface Pgbench {
-  /** One pgbench run of the workload matching ours: `-N` for many accounts, the hot-row script for one. */
-  run(workload: Workload, clients: number): Promise<RunResult>;
+  /** One pgbench run matching ours: `-N` at the scale of `accounts` for many accounts, the hot-row script for one. */
+  run(workload: Workload, clients: number, accounts: number): Promise<RunResult>;
   close(): Promise<void>;
 }
 
@@ -429,28 +403,25 @@ async function openPgbench(pgbench: string): Promise<Pgbench> {
   const hotScript = join(scriptDir, 'hot-row.sql');
   writeFileSync(hotScript, hotRowScript);
   console.log(`pgbench: ${pgbench}, database ${database.name}`);
-  const close = async () => {
-    rmSync(scriptDir, { recursive: true, force: true });
-    await database.drop();
-  };
-  try {
-    await timed('pgbench -i -s 1', () => run(pgbench, ['-i', '-s', '1', '-q', database.url]));
-  } catch (error) {
-    await close();
-    throw error;
-  }
-  const workloads: Record<Workload, { detail: string; args: string[]; accounts: number }> = {
-    'many accounts': { detail: '-N', args: ['-N'], accounts: 100_000 },
-    'hot account': { detail: 'hot row', args: ['-f', hotScript], accounts: 1 },
-  };
+  let scale = 0;
   return {
-    run: async (workload, clients) => {
-      const { detail, args, accounts } = workloads[workload];
+    run: async (workload, clients, accounts) => {
+      // 100,000 rows a scale; the hot row is row 1 at any scale.
+      const wanted = Math.max(scale, 1, workload === 'many accounts' ? Math.round(accounts / 100_000) : 1);
+      if (wanted !== scale) {
+        await timed(`pgbench -i -s ${wanted}`, () => run(pgbench, ['-i', '-s', String(wanted), '-q', database.url], { maxBuffer: 1 << 24 }));
+        scale = wanted;
+      }
       await checkpoint();
-      const result = await pgbenchRun(pgbench, database.url, args, clients);
-      return { workload, engine: 'pgbench', detail, accounts, clients, ...result, ratioToPgbench: null };
+      const args = workload === 'many accounts' ? ['-N'] : ['-f', hotScript];
+      const result = await pgbenchRun(pgbench, database.url, [...args, '-M', 'prepared'], clients);
+      const detail = `${workload === 'many accounts' ? '-N' : 'hot row'} -M prepared`;
+      return { workload, engine: 'pgbench', detail, accounts: workload === 'many accounts' ? scale * 100_000 : 1, processes: 1, clients, ...result, ratioToPgbench: null };
     },
-    close,
+    close: async () => {
+      rmSync(scriptDir, { recursive: true, force: true });
+      await database.drop();
+    },
   };
 }
 
@@ -461,14 +432,7 @@ async function pgbenchRun(
   clients: number,
 ): Promise<Pick<RunResult, 'seconds' | 'operations' | 'opsPerSecond' | 'p50Ms' | 'p99Ms' | 'avgMs' | 'errors'>> {
   const seconds = Math.max(1, Math.round(config.seconds));
-  const { stdout } = await run(pgbench, [
-    ...args,
-    '-c', String(clients),
-    '-j', String(Math.min(clients, 2)),
-    '-T', String(seconds),
-    '-n',
-    url,
-  ]);
+  const { stdout } = await run(pgbench, [...args, '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), '-n', url]);
   const tps = stdout.match(/tps = ([\d.]+) \(without initial connection time\)/);
   if (!tps) throw new Error(`could not read tps from pgbench output:\n${stdout}`);
   const processed = stdout.match(/number of transactions actually processed: (\d+)/);
@@ -486,25 +450,28 @@ async function pgbenchRun(
   };
 }
 
-/** ours/pgbench for each PostgreSQL row with a pgbench row of the same workload and client count. */
+/** ours/pgbench for each PostgreSQL row: the pgbench run right after it with the same workload and clients. */
 function attachRatios(rows: RunResult[]): void {
-  for (const row of rows.filter((r) => r.engine === 'postgres')) {
-    const baseline = rows.find((b) => b.engine === 'pgbench' && b.workload === row.workload && b.clients === row.clients);
+  rows.forEach((row, i) => {
+    if (row.engine !== 'postgres') return;
+    const baseline = rows.slice(i).find((b) => b.engine === 'pgbench' && b.workload === row.workload && b.clients === row.clients);
     if (baseline && baseline.opsPerSecond > 0) row.ratioToPgbench = row.opsPerSecond / baseline.opsPerSecond;
-  }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Report
 
 function printTable(rows: RunResult[], pgbenchAvailable: boolean): void {
-  const headers = ['workload', 'engine', 'clients', 'ops/s', 'p50 ms', 'p99 ms', 'avg ms', 'errors'];
+  const headers = ['workload', 'accounts', 'engine', 'processes', 'clients', 'ops/s', 'p50 ms', 'p99 ms', 'avg ms', 'errors'];
   if (pgbenchAvailable) headers.push('ours/pgbench');
   const fmt = (x: number | null, digits: number) => (x === null ? '-' : x.toFixed(digits));
   const body = rows.map((r) => {
     const cells = [
-      `${r.workload} (${r.accounts.toLocaleString('en')})`,
+      r.workload,
+      r.accounts.toLocaleString('en'),
       r.engine === 'pgbench' ? `pgbench ${r.detail}` : r.engine,
+      r.engine === 'pgbench' ? '-' : String(r.processes),
       String(r.clients),
       fmt(r.opsPerSecond, 1),
       fmt(r.p50Ms, 2),
@@ -512,12 +479,11 @@ function printTable(rows: RunResult[], pgbenchAvailable: boolean): void {
       fmt(r.avgMs, 2),
       String(Object.values(r.errors).reduce((a, b) => a + b, 0)),
     ];
-    if (pgbenchAvailable) cells.push(r.ratioToPgbench === null ? '-' : r.ratioToPgbench.toFixed(3));
+    if (pgbenchAvailable) cells.push(r.ratioToPgbench === null ? '-' : r.ratioToPgbench.toFixed(2));
     return cells;
   });
   const widths = headers.map((h, i) => Math.max(h.length, ...body.map((cells) => cells[i]!.length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(headers));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const cells of body) console.log(line(cells));
@@ -531,9 +497,7 @@ function printErrors(rows: RunResult[]): void {
   }
   console.log('Errors:');
   for (const r of withErrors) {
-    for (const [code, count] of Object.entries(r.errors)) {
-      console.log(`  ${r.engine} ${r.workload} c=${r.clients}: ${count} × ${code}`);
-    }
+    for (const [code, count] of Object.entries(r.errors)) console.log(`  ${r.engine} ×${r.processes} ${r.workload} ${r.accounts} c=${r.clients}: ${count} × ${code}`);
   }
 }
 
@@ -551,11 +515,9 @@ function writeResults(report: unknown, startedAt: Date): string {
 
 async function main(): Promise<void> {
   const startedAt = new Date();
-  const server = await serverVersion();
-  console.log(
-    `Creditkeeper spend bench: ${config.seconds} s per run, ${cpus().length} CPUs, Node ${process.version}\n` +
-      `  server ${new URL(config.serverUrl).host}: ${server}\n`,
-  );
+  const [version] = await adminQuery<{ v: string }>('SELECT version() AS v');
+  const server = version!.v;
+  console.log(`Creditkeeper spend bench: ${config.seconds} s per run, ${cpus().length} CPUs, Node ${process.version}\n  server ${new URL(config.serverUrl).host}: ${server}\n`);
 
   const pgbench = findPgbench();
   if (!pgbench) console.log('pgbench is unavailable (not on PATH nor in /usr/lib/postgresql/*/bin): skipping the baseline and ratios');
@@ -566,16 +528,15 @@ async function main(): Promise<void> {
   } finally {
     await baseline?.close();
   }
-  const pglite = await benchPglite();
+  const pglite = config.pgliteAccounts > 0 ? await benchPglite() : null;
 
-  const rows = [...postgres.results, ...pglite.results];
+  const rows = [...postgres.results, ...(pglite?.results ?? [])];
   attachRatios(rows);
-
   console.log('');
   printTable(rows, pgbench !== null);
   console.log('');
   printErrors(rows);
-  const checks = [postgres.check, pglite.check];
+  const checks = [postgres.check, ...(pglite ? [pglite.check] : [])];
   const ledgerOk = checks.every((c) => c.ok);
   console.log(`Ledger after the runs: ${ledgerOk ? 'sound, and every spend accounted for' : 'NOT OK (see above)'}`);
 

@@ -42,7 +42,7 @@ export async function authenticateToken(ctx: CoreContext, secret: string): Promi
   const hash = hashSecret(secret);
   const remembered = memoryOf(ctx.db);
   const known = remembered.byHash.get(hash);
-  if (known && known.until > Date.now()) return known.principal;
+  if (known && known.until > Date.now()) return copyOf(known.principal);
   remembered.byHash.delete(hash);
   const revocations = remembered.revocations;
   // A prepared statement: planned once per connection, not on every request that misses.
@@ -54,14 +54,16 @@ export async function authenticateToken(ctx: CoreContext, secret: string): Promi
   // Unknown secrets are not remembered: a token made a moment ago by another process works at once.
   if (!token) throw new CreditkeeperError('UNAUTHENTICATED', 'The token is unknown or revoked');
   const principal = { tokenId: token.id, name: token.name, scopes: token.scopes, organisationId: token.organisation_id };
-  // Requests share a remembered principal: none may change it.
-  Object.freeze(principal.scopes);
-  Object.freeze(principal);
   if (remembered.revocations === revocations) {
-    remembered.byHash.set(hash, { principal, until: Date.now() + tokenTrustMs });
+    remembered.byHash.set(hash, { principal: copyOf(principal), until: Date.now() + tokenTrustMs });
     if (remembered.byHash.size > maxRemembered) remembered.byHash.delete(remembered.byHash.keys().next().value!);
   }
   return principal;
+}
+
+/** Each caller its own copy: one that changes what it was given changes nothing remembered. */
+function copyOf(principal: TokenPrincipal): TokenPrincipal {
+  return { ...principal, scopes: [...principal.scopes] };
 }
 
 /** Forgets a revoked token in this process at once (revokeApiToken calls it). */

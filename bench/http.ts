@@ -65,6 +65,8 @@ interface Measured {
   non2xx: number;
   errors: number;
   statusCodes: Record<string, number>;
+  /** The server's CPU time (user + system) over the run, where /proc tells it. */
+  serverCpuMs?: number | null;
 }
 
 async function main(): Promise<void> {
@@ -103,10 +105,11 @@ async function main(): Promise<void> {
       servers.push(server);
       const base = `http://127.0.0.1:${port}`;
       await untilReady(base, server, () => stderr);
-      return base;
+      return { base, server };
     };
-    const posts = (base: string, connections: number, duration = seconds) => measure({ url: base, connections, duration, requests: [usagePostRequest(token, ids)] });
-    const reads = (base: string, connections: number, duration = seconds) => measure({ url: base, connections, duration, requests: [balanceReadRequest(token, ids)] });
+    type Started = Awaited<ReturnType<typeof start>>;
+    const posts = (target: Started, connections: number) => withServerCpu(target.server, () => measure({ url: target.base, connections, duration: seconds, requests: [usagePostRequest(token, ids)] }));
+    const reads = (target: Started, connections: number) => withServerCpu(target.server, () => measure({ url: target.base, connections, duration: seconds, requests: [balanceReadRequest(token, ids)] }));
 
     console.log('defaults: LOG_LEVEL and RATE_LIMIT_PER_TOKEN unset…');
     const defaults = await start('defaults', {}, false);
@@ -123,20 +126,27 @@ async function main(): Promise<void> {
       results.push(summarise('raised limit', 'POST usage', connections, run), summarise('raised limit', 'GET balance', connections, await reads(raised, connections)));
     }
     console.log(`sustained mixed load: ${loadSeconds} s, usage posts on ${loadConnections.usage} connections, balance reads on ${loadConnections.balance}…`);
-    const [mixedPosts, mixedReads] = await Promise.all([posts(raised, loadConnections.usage, loadSeconds), reads(raised, loadConnections.balance, loadSeconds)]);
+    const mixed = await withServerCpu(raised.server, async () => {
+      const runs = await Promise.all([
+        measure({ url: raised.base, connections: loadConnections.usage, duration: loadSeconds, requests: [usagePostRequest(token, ids)] }),
+        measure({ url: raised.base, connections: loadConnections.balance, duration: loadSeconds, requests: [balanceReadRequest(token, ids)] }),
+      ]);
+      return combine(...runs);
+    });
+    const [mixedPosts, mixedReads] = mixed.parts as [Measured, Measured];
     usagePostsSucceeded += mixedPosts.succeeded;
     results.push(
       summarise('raised limit', 'mixed POST usage', loadConnections.usage, mixedPosts),
       summarise('raised limit', 'mixed GET balance', loadConnections.balance, mixedReads),
-      summarise('raised limit', 'mixed total', loadConnections.usage + loadConnections.balance, combine(mixedPosts, mixedReads)),
+      summarise('raised limit', 'mixed total', loadConnections.usage + loadConnections.balance, mixed),
     );
     await stop(servers.pop()!);
 
     const ratioOf = (server: string) => results.find((r) => r.server === server && r.request === 'POST usage' && r.connections === concurrency)!.succeededPerSecond / coreRate;
-    const core32 = { server: 'in process', request: 'core spend', connections: concurrency, responses: core.spends + core.errors, succeededPerSecond: coreRate, ...core.latency, non2xx: core.errors, errors: 0 };
-    console.log(`\n${'server'.padEnd(12)} ${'request'.padEnd(18)} ${'conns'.padStart(5)} ${'requests'.padStart(9)} ${'2xx/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p95 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'non-2xx'.padStart(8)} ${'errors'.padStart(7)}`);
+    const core32 = { server: 'in process', request: 'core spend', connections: concurrency, responses: core.spends + core.errors, succeededPerSecond: coreRate, ...core.latency, serverCpuMsPerResponse: null, non2xx: core.errors, errors: 0 };
+    console.log(`\n${'server'.padEnd(12)} ${'request'.padEnd(18)} ${'conns'.padStart(5)} ${'requests'.padStart(9)} ${'2xx/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p95 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'cpu ms'.padStart(7)} ${'non-2xx'.padStart(8)} ${'errors'.padStart(7)}`);
     for (const r of [core32, ...results]) {
-      console.log(`${r.server.padEnd(12)} ${r.request.padEnd(18)} ${String(r.connections).padStart(5)} ${String(r.responses).padStart(9)} ${r.succeededPerSecond.toFixed(0).padStart(8)} ${ms(r.p50)} ${ms(r.p95)} ${ms(r.p99)} ${String(r.non2xx).padStart(8)} ${String(r.errors).padStart(7)}`);
+      console.log(`${r.server.padEnd(12)} ${r.request.padEnd(18)} ${String(r.connections).padStart(5)} ${String(r.responses).padStart(9)} ${r.succeededPerSecond.toFixed(0).padStart(8)} ${ms(r.p50)} ${ms(r.p95)} ${ms(r.p99)} ${ms(r.serverCpuMsPerResponse)} ${String(r.non2xx).padStart(8)} ${String(r.errors).padStart(7)}`);
     }
     const ratios = { defaults: ratioOf('defaults'), raisedLimit: ratioOf('raised limit') };
     console.log(`HTTP usage posts / core spends at ${concurrency}: ${ratios.raisedLimit.toFixed(2)}× with the raised limit, ${ratios.defaults.toFixed(2)}× at the defaults (429s there: ${defaultPosts.statusCodes['429'] ?? 0})`);
@@ -157,6 +167,25 @@ async function main(): Promise<void> {
     rmSync(logDir, { recursive: true, force: true });
     await db.close();
     await database.drop();
+  }
+}
+
+/** Runs `run` and adds the server's CPU time over it (Linux's /proc; null elsewhere). */
+async function withServerCpu<T extends Measured>(server: ChildProcess, run: () => Promise<T>): Promise<T> {
+  const before = cpuMsOf(server);
+  const measured = await run();
+  const after = cpuMsOf(server);
+  measured.serverCpuMs = before !== null && after !== null ? after - before : null;
+  return measured;
+}
+
+/** A process's user + system CPU time in ms, from /proc/<pid>/stat (fields 14 and 15, in clock ticks of 10 ms). */
+function cpuMsOf(server: ChildProcess): number | null {
+  try {
+    const fields = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
   }
 }
 
@@ -232,7 +261,7 @@ function measure(options: autocannon.Options): Promise<Measured> {
 }
 
 /** Runs made at the same time, as one: their responses and errors add up over the longer duration. */
-function combine(...runs: Measured[]): Measured {
+function combine(...runs: Measured[]): Measured & { parts: Measured[] } {
   const statusCodes: Record<string, number> = {};
   for (const run of runs) for (const [code, count] of Object.entries(run.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + count;
   return {
@@ -243,6 +272,7 @@ function combine(...runs: Measured[]): Measured {
     non2xx: runs.reduce((sum, run) => sum + run.non2xx, 0),
     errors: runs.reduce((sum, run) => sum + run.errors, 0),
     statusCodes,
+    parts: runs,
   };
 }
 
@@ -258,6 +288,7 @@ function summarise(server: string, request: string, connections: number, run: Me
     p50: percentile(sorted, 50),
     p95: percentile(sorted, 95),
     p99: percentile(sorted, 99),
+    serverCpuMsPerResponse: run.serverCpuMs != null && run.responses > 0 ? run.serverCpuMs / run.responses : null,
     non2xx: run.non2xx,
     errors: run.errors,
     statusCodes: run.statusCodes,

@@ -48,7 +48,10 @@ export async function findInFlightDeposit(tx: Tx, accountId: string, depositId: 
 }
 
 /** The deposit a submission's entry opened, if any (a replayed spend names it again). */
-export async function depositOfEntry(tx: Tx, entryId: string): Promise<string | null> {
-  const [row] = await tx.query<{ id: string }>(`SELECT id FROM deposits WHERE entry_id = $1::uuid`, [entryId]);
+export async function depositOfEntry(tx: Tx, accountId: string, entryId: string): Promise<string | null> {
+  const [row] = await tx.query<{ id: string }>(
+    `SELECT id FROM deposits WHERE account_id = $1::uuid AND entry_id = $2::uuid`,
+    [accountId, entryId],
+  );
   return row?.id ?? null;
 }

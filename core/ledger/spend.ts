@@ -138,6 +138,6 @@ export async function spend(ctx: CoreContext, input: z.input<typeof spendInput>)
     if (isCreditkeeperError(error, 'INSUFFICIENT_CREDITS') && (await autoReload(ctx, request, error))) return charge();
     throw error;
   });
-  if (result.replayed && cost.price.held > 0n) depositId = await depositOfEntry(ctx.db.sql, result.entries[0]!.id);
+  if (result.replayed && cost.price.held > 0n) depositId = await depositOfEntry(ctx.db.sql, request.accountId, result.entries[0]!.id);
   return { ...result, depositId };
 }

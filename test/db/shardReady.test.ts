@@ -104,16 +104,16 @@ describe('ready to shard by account (PostgreSQL)', () => {
   });
 
   let keys = 0;
-  async function call(method: string, path: string, body?: unknown, token = service) {
+  async function call(method: string, path: string, body?: unknown, token = service, key?: string) {
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (method === 'POST') headers['idempotency-key'] = `shard-${++keys}`;
+    if (method === 'POST') headers['idempotency-key'] = key ?? `shard-${++keys}`;
     const reply = await fetch(`${baseUrl}${path}`, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }) });
     const text = await reply.text();
     return { status: reply.status, body: text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : undefined };
   }
-  async function ok(method: string, path: string, body?: unknown, token?: string) {
-    const reply = await call(method, path, body, token);
+  async function ok(method: string, path: string, body?: unknown, token?: string, key?: string) {
+    const reply = await call(method, path, body, token, key);
     expect(reply.status, `${method} ${path}: ${JSON.stringify(reply.body)}`).toBeLessThan(300);
     return reply.body;
   }
@@ -211,6 +211,7 @@ describe('ready to shard by account (PostgreSQL)', () => {
     // The promo bucket has expired: the next write expires it.
     await ok('POST', `/v1/accounts/${ann}/usage`, { charge: { action: 'chat', quantity: 1 } });
     await ok('POST', `/v1/accounts/${client}/subscription/cancel`, {});
+    for (let i = 0; i < 2; i++) await ok('POST', `/v1/accounts/${ann}/usage`, { charge: { action: 'submission', clipSeconds: [5] } }, undefined, 'replayed-clip');
     // Every report.
     for (const accountId of [ann, bob, client]) {
       const account = `/v1/accounts/${accountId}`;

@@ -1,5 +1,7 @@
 -- Every key of a table that belongs to an account leads with account_id, and the foreign keys between
 -- such tables go through it, so each can be distributed by account_id and colocated (README "Past one server").
+-- It rebuilds eight keys under exclusive locks: give up rather than queue behind a long read and stall every query.
+SET LOCAL lock_timeout = '5s';
 ALTER TABLE "movements" DROP CONSTRAINT "movements_entry_id_fkey", DROP CONSTRAINT "movements_bucket_id_fkey";
 ALTER TABLE "entries" DROP CONSTRAINT "entries_corrects_id_fkey";
 ALTER TABLE "webhook_deliveries" DROP CONSTRAINT "webhook_deliveries_event_id_fkey";

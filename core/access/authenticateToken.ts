@@ -45,6 +45,8 @@ export async function authenticateToken(ctx: CoreContext, secret: string): Promi
   if (known && known.until > Date.now()) return copyOf(known.principal);
   remembered.byHash.delete(hash);
   const revocations = remembered.revocations;
+  // Trusted from when it was asked, not answered: a revocation after the read counts within tokenTrustMs, not a round trip more.
+  const asked = Date.now();
   // A prepared statement: planned once per connection, not on every request that misses.
   const [token] = await ctx.db.sql.query<{ id: string; name: string; scopes: TokenScope[]; organisation_id: string | null }>(
     `SELECT id, name, scopes::text[] AS scopes, organisation_id FROM api_tokens WHERE secret_hash = $1 AND revoked_at IS NULL`,
@@ -55,7 +57,7 @@ export async function authenticateToken(ctx: CoreContext, secret: string): Promi
   if (!token) throw new CreditkeeperError('UNAUTHENTICATED', 'The token is unknown or revoked');
   const principal = { tokenId: token.id, name: token.name, scopes: token.scopes, organisationId: token.organisation_id };
   if (remembered.revocations === revocations) {
-    remembered.byHash.set(hash, { principal: copyOf(principal), until: Date.now() + tokenTrustMs });
+    remembered.byHash.set(hash, { principal: copyOf(principal), until: asked + tokenTrustMs });
     if (remembered.byHash.size > maxRemembered) remembered.byHash.delete(remembered.byHash.keys().next().value!);
   }
   return principal;

@@ -1,22 +1,6 @@
 /**
- * Renewals benchmark: how long the renewal job takes to land one period's grants for many due
- * subscriptions, first alone, then again while usage traffic keeps spending on the same accounts;
- * on PostgreSQL at each of BENCH_RENEWALS (default 10,000 and 100,000), then on PGlite (in memory)
- * at BENCH_RENEWALS_PGLITE (default 10,000). Right after each PostgreSQL round, pgbench's
- * `-N -M prepared` on the same server (8 clients, BENCH_PGBENCH_SECONDS, default 10) is its
- * yardstick: the machine's speed at that moment, printed beside the round's figure as a ratio.
- *
- * Setup writes users, accounts and subscriptions straight in SQL (opening 100,000 accounts
- * through the API is not what is measured): seven in ten on Free (weekly), the rest on the
- * monthly plans, each one period in, its next grant due. Round 1 runs renewDueSubscriptions,
- * exactly what the cron runs. Round 2 moves every subscription one period back (so all are due
- * again) and renews while BENCH_USAGE_CLIENTS clients (default 8) post 1-credit spends on random
- * subscribed accounts. It prints renewals per second and the total time, the spends' throughput
- * and latency percentiles during round 2, checks every ledger invariant with the verifier, and
- * writes bench/results/renewals-latest.json. Nothing asserts a timing.
- *
- * Knobs: BENCH_DATABASE_URL, BENCH_RENEWALS (comma-separated), BENCH_RENEWALS_PGLITE (0: none),
- * BENCH_USAGE_CLIENTS, BENCH_POOL (default 16), BENCH_PGBENCH_SECONDS.
+ * The cron's renewal job over many due subscriptions (seeded in SQL), alone and under usage traffic, each round beside pgbench -N -M prepared right after (README, Benchmarks).
+ * Knobs: BENCH_DATABASE_URL, BENCH_RENEWALS (10000,100000), BENCH_RENEWALS_PGLITE (10000; 0 none), BENCH_USAGE_CLIENTS (8), BENCH_POOL (16), BENCH_PGBENCH_SECONDS (10).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

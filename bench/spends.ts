@@ -1,30 +1,6 @@
 /**
- * Spend throughput benchmark: `spend` calls per second (charge `image` × 1, a fresh key each, actor SERVICE) against
- * what the same PostgreSQL server does for pgbench's own small write transactions, prepared as ours are.
- *
- * What it measures
- *   - ours, PostgreSQL, on a new database `ck_bench_<random>` (dropped at the end): for each size in BENCH_ACCOUNTS
- *     (10,000, 100,000 and 1,000,000 accounts), spends on random accounts from BENCH_CLIENTS workers (8 and 32),
- *     in one Creditkeeper process and in two on the same database (BENCH_PROCESSES; the clients split evenly between
- *     them: group commit is per process); then, once, all on one hot account the same ways. A process remembers
- *     20,000 accounts, so past that most spends read their account's state first.
- *   - pgbench, same server, right after each of ours with the same clients: `-N -M prepared` (the simple-update
- *     workload) at scale accounts/100,000 (at least 1) against many accounts, and a one-hot-row script (update one
- *     row, read it back, insert history) `-M prepared` against the hot account, on its own database, dropped after.
- *   - ours, PGlite (in memory), BENCH_PGLITE accounts (default 1,000; 0: none) at 1 and 8 workers, one process.
- *
- * Seeding is bulk SQL, not the API: one account is bought credits through `purchase`, and its rows (account, bucket,
- * entry, movement, rollups) are copied for every other account, 100,000 a statement. After the runs the ledger is
- * verified (core verifyLedger) and its entries and credits reconciled with the spends counted here.
- *
- * How to read it: ops/s is spends per second (both processes together) or pgbench's tps without connection time;
- * ours/pgbench divides ours by the pgbench row with the same workload, accounts and clients. Numbers are for this
- * machine at this moment (say how loaded it was); nothing here asserts a timing.
- *
- * Knobs: BENCH_SECONDS (per run, default 10), BENCH_ACCOUNTS (comma-separated sizes), BENCH_CLIENTS,
- * BENCH_PROCESSES (1,2), BENCH_PGLITE, BENCH_DATABASE_URL. A short form, about two minutes:
- *   BENCH_SECONDS=3 BENCH_ACCOUNTS=10000,100000 BENCH_PGLITE=0 npx tsx bench/spends.ts
- * Results go to bench/results/spends-<ISO timestamp>.json and bench/results/latest.json.
+ * Spends/s against pgbench -M prepared on the same server, run right after each of ours (README, Benchmarks): many accounts, bulk-seeded, and one hot one.
+ * Knobs: BENCH_SECONDS, BENCH_ACCOUNTS (10000,100000,1000000), BENCH_CLIENTS (8,32), BENCH_PROCESSES (1,2), BENCH_PGLITE (1000; 0 none), BENCH_DATABASE_URL.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

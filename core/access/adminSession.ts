@@ -28,7 +28,7 @@ export async function startAdminSession(
   let organisationId: string | null;
   if ('token' in proof) {
     // Only an unknown token is a refused sign-in; a database that cannot answer is an outage.
-    const principal = await authenticateToken(ctx, proof.token).catch((error: unknown) => {
+    const principal = await authenticateToken(ctx, proof.token, { fresh: true }).catch((error: unknown) => {
       if (isCreditkeeperError(error, 'UNAUTHENTICATED')) return undefined;
       throw error;
     });

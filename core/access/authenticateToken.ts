@@ -37,12 +37,15 @@ function memoryOf(db: Database) {
   return found;
 }
 
-/** The token a bearer secret belongs to, if it exists and is not revoked. */
-export async function authenticateToken(ctx: CoreContext, secret: string): Promise<TokenPrincipal> {
+/**
+ * The token a bearer secret belongs to, if it exists and is not revoked. `fresh` asks the database
+ * whatever was remembered: signing in turns a token into a session that outlives any trust window.
+ */
+export async function authenticateToken(ctx: CoreContext, secret: string, { fresh = false } = {}): Promise<TokenPrincipal> {
   const hash = hashSecret(secret);
   const remembered = memoryOf(ctx.db);
   const known = remembered.byHash.get(hash);
-  if (known && known.until > Date.now()) return copyOf(known.principal);
+  if (!fresh && known && known.until > Date.now()) return copyOf(known.principal);
   remembered.byHash.delete(hash);
   const revocations = remembered.revocations;
   // Trusted from when it was asked, not answered: a revocation after the read counts within tokenTrustMs, not a round trip more.

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { startAdminSession } from '../../core/access/adminSession.js';
 import { authenticateToken, tokenTrustMs } from '../../core/access/authenticateToken.js';
 import { createApiToken, hashSecret } from '../../core/access/createApiToken.js';
 import { revokeApiToken } from '../../core/access/revokeApiToken.js';
@@ -40,9 +41,37 @@ describe.each(engines)('token trust on %s', (engine) => {
     await expectError(authenticateToken(ctx, token.secret), 'UNAUTHENTICATED');
   });
 
-  it('revoked while a lookup is under way: the lookup is not remembered past the revocation', async () => {
+  it('revoked while a lookup is under way: the lookup read it before the revocation, answers after it, and is not remembered', async () => {
     const token = await createApiToken(ctx, { name: 'raced', scopes: ['READ'], actor: staff });
-    await Promise.all([authenticateToken(ctx, token.secret).catch(() => undefined), revokeApiToken(ctx, { tokenId: token.id, actor: staff })]);
+    const sql = ctx.db.sql;
+    const query = sql.query.bind(sql);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let answered!: () => void;
+    const hasRead = new Promise<void>((resolve) => (answered = resolve));
+    vi.spyOn(sql, 'query').mockImplementation((async (...args: Parameters<typeof query>) => {
+      const rows = await query(...args);
+      if (args[2] === 'authenticate-token') {
+        answered();
+        await gate;
+      }
+      return rows;
+    }) as typeof query);
+    const lookup = authenticateToken(ctx, token.secret);
+    await hasRead;
+    await revokeApiToken(ctx, { tokenId: token.id, actor: staff });
+    release();
+    expect((await lookup).tokenId).toBe(token.id);
+    vi.restoreAllMocks();
+    await expectError(authenticateToken(ctx, token.secret), 'UNAUTHENTICATED');
+  });
+
+  it('signing in with an admin token revoked by another process is refused at once, trusted or not', async () => {
+    const token = await createApiToken(ctx, { name: 'admin-revoked-elsewhere', scopes: ['ADMIN'], actor: staff });
+    expect((await authenticateToken(ctx, token.secret)).tokenId).toBe(token.id);
+    await ctx.db.sql.query(`UPDATE api_tokens SET revoked_at = now() WHERE id = $1::uuid`, [token.id]);
+    await expectError(startAdminSession(ctx, { token: token.secret }, { transport: 'admin-page' }), 'UNAUTHENTICATED');
+    // The fresh lookup replaced what was remembered: the API refuses it from then on too.
     await expectError(authenticateToken(ctx, token.secret), 'UNAUTHENTICATED');
   });
 

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import type { CoreContext } from '../context.js';
-import type { BucketKind } from '../db/generated/enums.js';
+import type { BucketKind, EntryType } from '../db/generated/enums.js';
+import { CreditkeeperError } from '../errors.js';
 import { parseInput, timeZone, uuid } from '../input.js';
-import { type BalanceView, getBalance } from '../ledger/getBalance.js';
+import { entryTypes } from '../ledger/entryTypes.js';
+import type { BalanceView } from '../ledger/getBalance.js';
 import { findPlan } from '../plans/planCatalog.js';
-import { findSubscription, type SubscriptionRecord } from '../plans/subscriptionRecord.js';
-import { getMonthlySummary } from './monthlySummary.js';
-import { usedSince } from './usedSince.js';
+import { inTimeZone, reportTimeZone } from './timeZone.js';
 
 export const balanceBreakdownInput = z.strictObject({ accountId: uuid, timeZone: timeZone.optional() });
 
@@ -41,47 +41,114 @@ export interface BalanceBreakdown {
   costPerCredit: { amount: string; currency: string } | null;
 }
 
+const usageTypes = (Object.keys(entryTypes) as EntryType[]).filter((t) => ['usage', 'usageCorrection'].includes(entryTypes[t].class));
+
+/**
+ * Everything /credits shows in one statement (one round trip, one snapshot, one now()): getBalance's balance and
+ * buckets, the report time zone's month as getMonthlySummary counts it, the subscription and usedSince its period start.
+ */
+const breakdownSql = `SELECT a.balance::text, a.outstanding::text, now() AS now,
+    (SELECT coalesce(json_agg(b ORDER BY b.expires_at NULLS LAST, b.priority, b.created_at), '[]'::json)
+       FROM (SELECT id, kind, remaining::text, expires_at, priority, created_at FROM buckets
+             WHERE account_id = a.id AND remaining > 0) b) AS buckets,
+    d.deposits, d.deposited, m.month, m.used, m.transactions,
+    s.plan, s.status, s.period_start, s.period_end, p.used AS plan_used
+  FROM (SELECT a.id, a.balance, a.outstanding, coalesce($2::text, u.time_zone, 'UTC') AS zone
+        FROM accounts a LEFT JOIN users u ON u.id = a.user_id WHERE a.id = $1::uuid) a
+  CROSS JOIN LATERAL (SELECT count(*)::int AS deposits, coalesce(sum(charged), 0)::text AS deposited
+                      FROM deposits WHERE account_id = a.id AND status = 'IN_FLIGHT') d
+  CROSS JOIN LATERAL (SELECT date_trunc('month', now() AT TIME ZONE a.zone) AS this_month) bounds
+  CROSS JOIN LATERAL (SELECT to_char(bounds.this_month, 'YYYY-MM') AS month, coalesce(sum(r.used), 0)::text AS used,
+                        coalesce(sum(r.usage_count), 0)::int AS transactions
+                      FROM usage_rollups r
+                      WHERE r.account_id = a.id AND r.period_start >= (bounds.this_month AT TIME ZONE a.zone)
+                        AND date_trunc('month', r.period_start AT TIME ZONE a.zone) = bounds.this_month) m
+  LEFT JOIN subscriptions s ON s.account_id = a.id
+  LEFT JOIN LATERAL (
+    SELECT (whole.used + partial.used)::text AS used
+    FROM (SELECT date_bin('15 minutes', s.period_start, '2000-01-01T00:00:00Z') + interval '15 minutes' AS at) edge
+    CROSS JOIN LATERAL (SELECT coalesce(sum(r.used), 0) AS used FROM usage_rollups r
+                        WHERE r.account_id = a.id AND r.period_start >= edge.at) whole
+    CROSS JOIN LATERAL (
+      SELECT coalesce(-sum(e.amount), 0) AS used FROM (
+        SELECT amount, type FROM entries WHERE account_id = a.id AND created_at >= s.period_start AND created_at < edge.at
+          AND occurred_at IS NULL
+        UNION ALL
+        SELECT amount, type FROM entries WHERE account_id = a.id AND occurred_at >= s.period_start AND occurred_at < edge.at) e
+      WHERE e.type::text = ANY($3::text[])) partial) p ON s.id IS NOT NULL`;
+
+interface BreakdownRow {
+  balance: string;
+  outstanding: string;
+  now: Date;
+  buckets: { kind: BucketKind; remaining: string; expires_at: string | null }[];
+  deposits: number;
+  deposited: string;
+  month: string;
+  used: string;
+  transactions: number;
+  plan: string | null;
+  status: 'ACTIVE' | 'CANCELLED' | null;
+  period_start: Date | string | null;
+  period_end: Date | string | null;
+  plan_used: string | null;
+}
+
 /** What /credits shows: what is available, what it is made of and when it expires, and how much was used. */
 export async function getBalanceBreakdown(ctx: CoreContext, input: z.input<typeof balanceBreakdownInput>): Promise<BalanceBreakdown> {
   const request = parseInput(balanceBreakdownInput, input);
-  const [balance, summary, subscription] = await Promise.all([
-    getBalance(ctx, { accountId: request.accountId }),
-    getMonthlySummary(ctx, request),
-    findSubscription(ctx.db.sql, request.accountId),
-  ]);
+  const row = await readBreakdown(ctx, request.accountId, request.timeZone);
+  const now = new Date(row.now).getTime();
   const kinds = new Map<BucketKind, BalanceBreakdown['kinds'][number]>();
-  for (const bucket of balance.buckets) {
-    const kind = kinds.get(bucket.kind) ?? { kind: bucket.kind, remaining: 0n, nextExpiry: bucket.expiresAt, lots: [] };
-    kind.remaining += bucket.remaining;
-    kind.lots.push({ remaining: bucket.remaining, expiresAt: bucket.expiresAt });
+  let available = 0n;
+  for (const bucket of row.buckets) {
+    const expiresAt = bucket.expires_at === null ? null : new Date(bucket.expires_at);
+    if (expiresAt !== null && expiresAt.getTime() <= now) continue; // expired, not yet swept: not available
+    const remaining = BigInt(bucket.remaining);
+    const kind = kinds.get(bucket.kind) ?? { kind: bucket.kind, remaining: 0n, nextExpiry: expiresAt, lots: [] };
+    kind.remaining += remaining;
+    kind.lots.push({ remaining, expiresAt });
     kinds.set(bucket.kind, kind);
+    available += remaining;
   }
-  const current = summary.months.find((m) => m.current)!;
   return {
     accountId: request.accountId,
-    available: balance.available,
-    outstanding: balance.outstanding,
+    available,
+    outstanding: BigInt(row.outstanding),
     kinds: [...kinds.values()],
-    inFlightDeposits: balance.inFlightDeposits,
-    usedThisPeriod: { period: current.month, used: current.used, transactions: current.transactions },
-    plan: subscription && (await planStatus(ctx, subscription)),
+    inFlightDeposits: { count: row.deposits, amount: BigInt(row.deposited) },
+    usedThisPeriod: { period: row.month, used: BigInt(row.used), transactions: row.transactions },
+    plan: planStatus(ctx, row),
     costPerCredit: ctx.costPerCredit ?? null,
   };
 }
 
-async function planStatus(ctx: CoreContext, subscription: SubscriptionRecord): Promise<BalanceBreakdown['plan']> {
-  const plan = Object.hasOwn(ctx.plans, subscription.plan) ? findPlan(ctx.plans, subscription.plan) : null;
-  if (!plan) return null; // a plan since removed from the catalogue: nothing true to say about it
-  const { used } = await usedSince(ctx, subscription.accountId, subscription.periodStart);
+async function readBreakdown(ctx: CoreContext, accountId: string, timeZone: string | undefined): Promise<BreakdownRow> {
+  let rows: BreakdownRow[];
+  try {
+    rows = await ctx.db.sql.query<BreakdownRow>(breakdownSql, [accountId, timeZone ?? null, usageTypes], 'creditkeeper_balance_breakdown');
+  } catch (error) {
+    if ((error as { code?: string }).code !== '22023') throw error;
+    // A zone PostgreSQL refuses: only this path needs its name, for the error.
+    return inTimeZone(await reportTimeZone(ctx, accountId, timeZone), () => Promise.reject(error));
+  }
+  if (!rows[0]) throw new CreditkeeperError('ACCOUNT_NOT_FOUND', `No account ${accountId}`);
+  return rows[0];
+}
+
+function planStatus(ctx: CoreContext, row: BreakdownRow): BalanceBreakdown['plan'] {
+  if (row.plan === null || !Object.hasOwn(ctx.plans, row.plan)) return null; // none, or a plan since removed from the catalogue
+  const plan = findPlan(ctx.plans, row.plan);
+  const used = BigInt(row.plan_used!);
   return {
     id: plan.id,
     name: plan.name,
-    status: subscription.status,
+    status: row.status!,
     allocation: plan.allocation,
     period: plan.period,
-    periodStart: subscription.periodStart,
-    periodEnd: subscription.periodEnd,
-    nextGrant: subscription.status === 'ACTIVE' ? { at: subscription.periodEnd, credits: plan.allocation } : null,
+    periodStart: new Date(row.period_start!),
+    periodEnd: new Date(row.period_end!),
+    nextGrant: row.status === 'ACTIVE' ? { at: new Date(row.period_end!), credits: plan.allocation } : null,
     usedThisPeriod: used,
     usageRatePercent: Math.round((Number(used) / plan.allocation) * 1000) / 10,
   };

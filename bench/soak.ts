@@ -1,10 +1,9 @@
 /**
- * Soak benchmark: a Creditkeeper process (`creditkeeper start` as `npm start` runs it: the bundle
- * cli/build.mjs makes) under mixed HTTP load for BENCH_SOAK_MINUTES, on the embedded database and
- * on PostgreSQL, with its resident memory (VmRSS of the server process, read from /proc) printed
- * at every sample: idle before the load, after every sample interval of load, and idle again after
- * it. Memory that keeps growing under a steady load is a leak; memory that levels off is a cache
- * reaching its size.
+ * Soak benchmark: a Creditkeeper server started by `npm start`, as deployed, under mixed HTTP load
+ * for BENCH_SOAK_MINUTES, on the embedded database and on PostgreSQL, with its resident memory
+ * (VmRSS of the server process, npm's child, read from /proc) printed at every sample: idle before
+ * the load, after every sample interval of load, and idle again after it. Memory that keeps growing
+ * under a steady load is a leak; memory that levels off is a cache reaching its size.
  *
  * The load: BENCH_SOAK_CONNECTIONS connections, each request one of spends (POST …/usage, 60 %),
  * purchases (POST …/purchases, 5 %), balance reads (15 %), activity pages (10 %) and /why (10 %),
@@ -14,7 +13,7 @@
  * BENCH_SOAK_CONNECTIONS (default 8), BENCH_SOAK_ENGINES (default "pglite,postgres"),
  * BENCH_DATABASE_URL. Results: bench/results/soak-latest.json.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,7 +61,6 @@ interface Sample {
 
 async function main(): Promise<void> {
   if (!(minutes > 0) || !(sampleSeconds > 0) || !(connections > 0)) throw new Error('BENCH_SOAK_MINUTES, BENCH_SOAK_SAMPLE_SECONDS and BENCH_SOAK_CONNECTIONS must be positive numbers');
-  execFileSync(process.execPath, [join(here, '..', 'cli', 'build.mjs')], { stdio: 'inherit' });
   const runs = [];
   for (const engine of engines) {
     if (engine !== 'pglite' && engine !== 'postgres') throw new Error(`BENCH_SOAK_ENGINES: unknown engine ${engine} (pglite, postgres)`);
@@ -89,7 +87,8 @@ async function soak(engine: 'pglite' | 'postgres') {
   try {
     const { token, ids } = await seed(target);
     const port = await freePort();
-    const server = spawn(process.execPath, [join(here, '..', 'dist', 'cli', 'creditkeeper.js'), 'start'], {
+    const server = spawn('npm', ['start'], {
+      cwd: join(here, '..'),
       env: {
         ...process.env,
         ...(serverDatabase ? { DATABASE_URL: serverDatabase.url } : { DATABASE_URL: '', DATA_DIR: dataDir }),
@@ -109,9 +108,10 @@ async function soak(engine: 'pglite' | 'postgres') {
     try {
       const base = `http://127.0.0.1:${port}`;
       await untilReady(base, server, () => stderr);
+      const serverPid = onlyChild(server.pid!);
       await sleep(idleSeconds * 1000);
       const record = (sample: Omit<Sample, 'rssMb'>) => {
-        samples.push({ ...sample, rssMb: residentMb(server.pid!) });
+        samples.push({ ...sample, rssMb: residentMb(serverPid) });
         const s = samples.at(-1)!;
         console.log(`${engine}: ${s.label.padEnd(14)} rss ${String(s.rssMb).padStart(5)} MB${s.requestsPerSecond === null ? '' : `   ${s.requestsPerSecond.toFixed(0).padStart(5)} req/s, ${s.non2xx} non-2xx`}`);
       };
@@ -193,6 +193,13 @@ function mixedRequest(token: string, ids: string[]): autocannon.Request {
       }
     },
   };
+}
+
+/** The server: what npm start exec'd once it had built the bundle. */
+function onlyChild(pid: number): number {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ');
+  if (children.length !== 1) throw new Error(`npm start (pid ${pid}) has ${children.length} child processes, not the server alone`);
+  return Number(children[0]);
 }
 
 /** The server process's resident set, from the kernel: what `ps` and a container's limit see. */

@@ -8,9 +8,8 @@ import { createLoginLink } from '../core/access/createLoginLink.js';
 import type { Logger } from '../core/logger.js';
 
 /**
- * While `start` owns the embedded database no other process may open it, so the operator's CLI
- * asks the running process instead: over a Unix socket in a directory of the data directory that
- * only the user running Creditkeeper can enter (mode 0700), so no one else on the machine can.
+ * While `start` owns the embedded database, the operator's CLI asks the running process over a Unix
+ * socket in a directory only Creditkeeper's user can enter (mode 0700).
  */
 export function operatorSocketPath(dataDir: string): string {
   return join(dataDir, 'operator', 'creditkeeper.sock');

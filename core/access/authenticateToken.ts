@@ -25,9 +25,8 @@ interface Remembered {
 }
 
 /**
- * Per database, keyed by the secret's SHA-256 (never the secret): a different secret, another
- * organisation's included, can only miss. `revocations` counts revokeApiToken calls, so a lookup that
- * started before one is not remembered after it.
+ * Per database, keyed by the secret's SHA-256 (never the secret), so another secret can only miss;
+ * `revocations` makes a lookup that started before a revocation not be remembered after it.
  */
 const memory = new WeakMap<Database, { byHash: Map<string, Remembered>; revocations: number }>();
 

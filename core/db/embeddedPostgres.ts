@@ -20,10 +20,8 @@ export interface EmbeddedPostgres {
 }
 
 /**
- * PGlite zeroes its whole buffer pool at start, so all of shared_buffers is resident for the
- * process's life: initdb's 128 MB default was the largest part of an idle server. The embedded
- * database's pages are cached by the operating system (or are JavaScript memory, in memory) too,
- * so a small pool costs reads little (see bench/soak.ts and bench/spends.ts for the figures).
+ * PGlite zeroes its whole buffer pool at start, so all of shared_buffers stays resident; the OS caches
+ * the pages too, so a small pool costs reads little (README "Memory").
  */
 const startParams = [
   ...PGlite.defaultStartParams,
@@ -40,10 +38,8 @@ const firstReopenAfterMs = 250;
 const reopenAtMostEveryMs = 5_000;
 
 /**
- * PostgreSQL's WebAssembly (9 MB) compiled function by function when first called, by the
- * optimising compiler only: most of it never runs here, and V8's default (all of it eagerly by the
- * baseline compiler, hot functions again optimised) kept ~60 MB more code resident for the same
- * speed. V8 reads these when it compiles a module, so they hold for every PGlite opened after.
+ * PostgreSQL's WebAssembly compiled lazily by the optimising compiler only: most of it never runs, and V8's
+ * eager baseline compile kept ~60 MB more code resident for the same speed (README "Memory").
  */
 function compilePostgresLazily(): void {
   v8.setFlagsFromString('--wasm-lazy-compilation');
@@ -68,9 +64,8 @@ async function createEmbeddedCluster(dataDir: string): Promise<void> {
 }
 
 /**
- * One PGlite on `dataDir` (in memory without one). PostgreSQL's own reason for failing to start
- * (a FATAL or PANIC line, e.g. no space for the WAL its recovery writes) is only on its stderr:
- * it becomes the error's message. A failed instance's files are closed, not left open.
+ * One PGlite on `dataDir` (in memory without one). PostgreSQL's reason for failing to start is only on
+ * its stderr (a FATAL or PANIC line): it becomes the error's message.
  */
 async function startInstance(dataDir: string | undefined): Promise<PGlite> {
   let fatal: string | undefined;
@@ -96,9 +91,8 @@ function showsCrash(error: unknown): boolean {
 }
 
 /**
- * Every call that enters the WebAssembly goes through these three methods. The first failure
- * that shows the instance dead is reported (`onCrash`, whose error every later call to this
- * instance gets) before the next queued call runs, and no call enters it again: it would spin.
+ * The first failure that shows the instance dead is reported (`onCrash`) before the next queued call runs,
+ * and no call enters the WebAssembly again: it would spin.
  */
 function guardAgainstCrash(instance: PGlite, onCrash: (cause: unknown) => Error): void {
   let dead: Error | undefined;

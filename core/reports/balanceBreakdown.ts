@@ -49,7 +49,7 @@ const usageTypes = (Object.keys(entryTypes) as EntryType[]).filter((t) => ['usag
  */
 const breakdownSql = `SELECT a.balance::text, a.outstanding::text, now() AS now,
     (SELECT coalesce(json_agg(b ORDER BY b.expires_at NULLS LAST, b.priority, b.created_at), '[]'::json)
-       FROM (SELECT id, kind, remaining::text, expires_at, priority, created_at FROM buckets
+       FROM (SELECT kind, remaining::text, expires_at, priority, created_at FROM buckets
              WHERE account_id = a.id AND remaining > 0) b) AS buckets,
     d.deposits, d.deposited, m.month, m.used, m.transactions,
     s.plan, s.status, s.period_start, s.period_end, p.used AS plan_used

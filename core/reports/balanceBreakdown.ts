@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import type { CoreContext } from '../context.js';
-import type { BucketKind, EntryType } from '../db/generated/enums.js';
+import type { BucketKind } from '../db/generated/enums.js';
 import { CreditkeeperError } from '../errors.js';
 import { parseInput, timeZone, uuid } from '../input.js';
 import { entryTypes } from '../ledger/entryTypes.js';
 import type { BalanceView } from '../ledger/getBalance.js';
 import { findPlan } from '../plans/planCatalog.js';
 import { inTimeZone, reportTimeZone } from './timeZone.js';
+import { usageTypes, usedSinceSql } from './usedSince.js';
 
 export const balanceBreakdownInput = z.strictObject({ accountId: uuid, timeZone: timeZone.optional() });
 
@@ -41,7 +42,7 @@ export interface BalanceBreakdown {
   costPerCredit: { amount: string; currency: string } | null;
 }
 
-const usageTypes = (Object.keys(entryTypes) as EntryType[]).filter((t) => ['usage', 'usageCorrection'].includes(entryTypes[t].class));
+const usageEntries = usageTypes.filter((t) => entryTypes[t].class === 'usage');
 
 /**
  * Everything /credits shows in one statement (one round trip, one snapshot, one now()): getBalance's balance and
@@ -64,18 +65,8 @@ const breakdownSql = `SELECT a.balance::text, a.outstanding::text, now() AS now,
                       WHERE r.account_id = a.id AND r.period_start >= (bounds.this_month AT TIME ZONE a.zone)
                         AND date_trunc('month', r.period_start AT TIME ZONE a.zone) = bounds.this_month) m
   LEFT JOIN subscriptions s ON s.account_id = a.id
-  LEFT JOIN LATERAL (
-    SELECT (whole.used + partial.used)::text AS used
-    FROM (SELECT date_bin('15 minutes', s.period_start, '2000-01-01T00:00:00Z') + interval '15 minutes' AS at) edge
-    CROSS JOIN LATERAL (SELECT coalesce(sum(r.used), 0) AS used FROM usage_rollups r
-                        WHERE r.account_id = a.id AND r.period_start >= edge.at) whole
-    CROSS JOIN LATERAL (
-      SELECT coalesce(-sum(e.amount), 0) AS used FROM (
-        SELECT amount, type FROM entries WHERE account_id = a.id AND created_at >= s.period_start AND created_at < edge.at
-          AND occurred_at IS NULL
-        UNION ALL
-        SELECT amount, type FROM entries WHERE account_id = a.id AND occurred_at >= s.period_start AND occurred_at < edge.at) e
-      WHERE e.type::text = ANY($3::text[])) partial) p ON s.id IS NOT NULL`;
+  LEFT JOIN LATERAL (SELECT u.used::text AS used FROM (${usedSinceSql('a.id', 's.period_start', '$3::text[]', '$4::text[]')}) u) p
+    ON s.id IS NOT NULL`;
 
 interface BreakdownRow {
   balance: string;
@@ -126,7 +117,7 @@ export async function getBalanceBreakdown(ctx: CoreContext, input: z.input<typeo
 async function readBreakdown(ctx: CoreContext, accountId: string, timeZone: string | undefined): Promise<BreakdownRow> {
   let rows: BreakdownRow[];
   try {
-    rows = await ctx.db.sql.query<BreakdownRow>(breakdownSql, [accountId, timeZone ?? null, usageTypes], 'creditkeeper_balance_breakdown');
+    rows = await ctx.db.sql.query<BreakdownRow>(breakdownSql, [accountId, timeZone ?? null, usageTypes, usageEntries], 'creditkeeper_balance_breakdown');
   } catch (error) {
     if ((error as { code?: string }).code !== '22023') throw error;
     // A zone PostgreSQL refuses: only this path needs its name, for the error.

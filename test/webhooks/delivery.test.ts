@@ -74,6 +74,21 @@ describe.each(engines)('webhooks out (%s)', (engine) => {
     expect(new Set(events.map((e) => e.id)).size).toBe(6);
   });
 
+  it('usage reported late says when it happened: occurredAt two days back on the late one, null on the one that happened as written', async () => {
+    const { receiver, client } = await organisationWithEndpoint();
+    const acme = await client(100n);
+    await ctx.db.sql.query(`UPDATE accounts SET created_at = now() - interval '10 days' WHERE id = $1::uuid`, [acme]);
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    await spend(ctx, { accountId: acme, idempotencyKey: key('late'), actor: service, charge: { action: 'image', quantity: 1 }, occurredAt: twoDaysAgo });
+    await image(acme);
+    await until(() => receiver.events().length === 3, round);
+    const usage = receiver.events().filter((e) => e.data.type === 'USAGE');
+    expect(usage.map((e) => [e.data.amount, e.data.occurredAt === null ? null : new Date(e.data.occurredAt as string).getTime()])).toEqual([
+      ['-3', twoDaysAgo.getTime()],
+      ['-3', null],
+    ]);
+  });
+
   it('balance.low fires once per crossing of each level and again only after the balance rose back to it; balance.depleted at 0', async () => {
     const { receiver, client } = await organisationWithEndpoint(['balance.low', 'balance.depleted']);
     const acme = await client(60n);

@@ -230,7 +230,7 @@ async function serve(ctx: core.CoreContext, config: core.Config, target: ReturnT
     logger.info('The console bot needs ./data to itself: stop this server first, then npm run chat -- --as <user>. npm run creditkeeper -- login-link works meanwhile (it asks this process).');
   }
   await new Promise<void>((resolve) => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => resolve()); // on, not once: Ctrl-C reaches the server twice (the terminal's and npm's)
   });
   logger.info('shutting down: finishing in-flight requests and the renewal run, if any');
   await Promise.all([server.close(), renewals.stop(), webhooks.stop(), chat.close(), operator?.close()]);

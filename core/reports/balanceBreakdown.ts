@@ -62,7 +62,8 @@ const breakdownSql = `SELECT a.balance::text, a.outstanding::text, now() AS now,
   CROSS JOIN LATERAL (SELECT to_char(bounds.this_month, 'YYYY-MM') AS month, coalesce(sum(r.used), 0)::text AS used,
                         coalesce(sum(r.usage_count), 0)::int AS transactions
                       FROM usage_rollups r
-                      WHERE r.account_id = a.id AND r.period_start >= (bounds.this_month AT TIME ZONE a.zone)
+                      -- A day's slack: a month starting in a DST overlap (Havana) has local midnight twice; date_trunc decides.
+                      WHERE r.account_id = a.id AND r.period_start >= (bounds.this_month AT TIME ZONE a.zone) - interval '1 day'
                         AND date_trunc('month', r.period_start AT TIME ZONE a.zone) = bounds.this_month) m
   LEFT JOIN subscriptions s ON s.account_id = a.id
   LEFT JOIN LATERAL (SELECT u.used::text AS used FROM (${usedSinceSql('a.id', 's.period_start', '$3::text[]', '$4::text[]')}) u) p

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -57,6 +57,7 @@ describe('npm start on the embedded database, and the CLI beside it', () => {
     child = spawn('npm', ['start'], {
       env: { ...process.env, DATABASE_URL: '', DATA_DIR: startDir, PORT: String(port), LOG_LEVEL: 'info', RENEWAL_SCHEDULE: 'off' },
       stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true, // its own process group, as a terminal gives it: Ctrl-C below signals the whole group
     });
     await new Promise<void>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`start exited with ${code}: ${stdout.join('\n')}`)));
@@ -67,9 +68,11 @@ describe('npm start on the embedded database, and the CLI beside it', () => {
     });
   });
   afterAll(async () => {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
     rmSync(startDir, { recursive: true, force: true });
   });
 
@@ -106,5 +109,14 @@ describe('npm start on the embedded database, and the CLI beside it', () => {
 
   it('the socket is in a directory only its owner can enter', () => {
     expect(statSync(join(operatorSocketPath(startDir), '..')).mode & 0o777).toBe(0o700);
+  });
+
+  it('Ctrl-C (SIGINT to npm and the server alike, then npm passing its own on) shuts down cleanly: it says so and leaves no lock or socket', async () => {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    process.kill(-child.pid!, 'SIGINT');
+    await exited;
+    expect(stdout.some((line) => line.includes('shutting down'))).toBe(true);
+    expect(existsSync(join(startDir, 'creditkeeper.lock'))).toBe(false);
+    expect(existsSync(operatorSocketPath(startDir))).toBe(false);
   });
 });

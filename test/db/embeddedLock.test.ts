@@ -1,17 +1,17 @@
 import { type ChildProcess, fork, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../core/db/database.js';
 import { acquireEmbeddedLock } from '../../core/db/embeddedLock.js';
 import { isCreditkeeperError } from '../../core/errors.js';
 import type { RacerCommand, RacerReply } from './embeddedLockRacer.js';
+import { tempDir } from '../support/tempDir.js';
 
 describe('one owner for the embedded database', () => {
   it('a second opener of the same data directory is refused with a message naming the owner', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'ck-data-'));
+    const dataDir = tempDir('ck-data-');
     const owner = await openDatabase({ kind: 'embedded', dataDir });
     try {
       const error = await openDatabase({ kind: 'embedded', dataDir }).catch((e: unknown) => e);
@@ -35,14 +35,14 @@ describe('one owner for the embedded database', () => {
   });
 
   it('a lock left by a process that died is taken over', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'ck-data-'));
+    const dataDir = tempDir('ck-data-');
     writeFileSync(join(dataDir, 'creditkeeper.lock'), JSON.stringify({ pid: 2_147_483_000, since: '2026-01-01T00:00:00Z' }));
     const db = await openDatabase({ kind: 'embedded', dataDir });
     await db.close();
   });
 
   it('writes survive closing and reopening', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'ck-data-'));
+    const dataDir = tempDir('ck-data-');
     const first = await openDatabase({ kind: 'embedded', dataDir });
     await first.prisma.user.create({ data: { externalId: 'survivor' } });
     await first.close();
@@ -154,7 +154,7 @@ describe('one owner for the embedded database, however many processes start at o
     const failures: string[] = [];
     for (let round = 0; round < rounds; round++) {
       const stale = staleLocks[round % staleLocks.length]!;
-      const dataDir = mkdtempSync(join(tmpdir(), 'ck-lock-race-'));
+      const dataDir = tempDir('ck-lock-race-');
       const lockPath = join(dataDir, 'creditkeeper.lock');
       stale.write(lockPath);
       const startAt = Date.now() + 40;
@@ -177,7 +177,7 @@ describe('one owner for the embedded database, however many processes start at o
   });
 
   it.each(staleLocks)('a lock left $left is taken over', ({ write }) => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'ck-lock-'));
+    const dataDir = tempDir('ck-lock-');
     const lockPath = join(dataDir, 'creditkeeper.lock');
     write(lockPath);
     const lock = acquireEmbeddedLock(dataDir);
@@ -187,7 +187,7 @@ describe('one owner for the embedded database, however many processes start at o
   });
 
   it('a lock held by a live process refuses the next; when that process exits, its lock goes with it', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'ck-lock-'));
+    const dataDir = tempDir('ck-lock-');
     const holder = await Racer.start();
     expect(await holder.command({ kind: 'acquire', dataDir, startAt: Date.now() })).toMatchObject({ kind: 'acquired' });
     const error = (() => {
@@ -205,7 +205,7 @@ describe('one owner for the embedded database, however many processes start at o
   });
 
   it('a lock left by a process that was killed is taken over', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'ck-lock-'));
+    const dataDir = tempDir('ck-lock-');
     const holder = await Racer.start();
     expect(await holder.command({ kind: 'acquire', dataDir, startAt: Date.now() })).toMatchObject({ kind: 'acquired' });
     await holder.kill('SIGKILL');

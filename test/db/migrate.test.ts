@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { migrate, migrationsDir, pendingMigrations, readMigrations } from '../../core/db/migrate.js';
 import { isCreditkeeperError } from '../../core/errors.js';
 import { engines, useFreshDatabase } from '../support/databases.js';
+import { tempDir } from '../support/tempDir.js';
 
 describe.each(engines)('the migration runner on %s', (engine) => {
   const db = useFreshDatabase(engine);
@@ -30,7 +30,7 @@ describe.each(engines)('the migration runner on %s', (engine) => {
   });
 
   it('refuses a migration edited after it was applied', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ck-migrations-'));
+    const dir = tempDir('ck-migrations-');
     cpSync(migrationsDir, dir, { recursive: true });
     const [first] = readMigrations(dir);
     writeFileSync(join(dir, first!.name, 'migration.sql'), `${first!.sql}\n-- edited\n`);
@@ -39,7 +39,7 @@ describe.each(engines)('the migration runner on %s', (engine) => {
   });
 
   it('applies a new migration whole, or not at all when it fails', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ck-migrations-'));
+    const dir = tempDir('ck-migrations-');
     cpSync(migrationsDir, dir, { recursive: true });
     cpSync(join(migrationsDir, readMigrations()[0]!.name), join(dir, '29990101000000_broken'), { recursive: true });
     writeFileSync(join(dir, '29990101000000_broken', 'migration.sql'), 'CREATE TABLE half_done (id int);\nSELECT no_such_function();\n');

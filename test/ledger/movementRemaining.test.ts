@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { cpSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -18,6 +17,7 @@ import { seedPriceList } from '../../core/pricing/priceList.js';
 import { getBalanceAt } from '../../core/reports/balanceAt.js';
 import { type Engine, engines, freshContext } from '../support/databases.js';
 import { key, newUserAccount, service, useFreshLedger } from '../support/scenario.js';
+import { tempDir } from '../support/tempDir.js';
 
 /** Each movement row as the balance at a time reads it: seq, amount and what its bucket held after it. */
 async function movementsOf(ctx: CoreContext, accountId: string) {
@@ -98,7 +98,7 @@ describe.each(engines)('the verifier on a movement whose remaining after was edi
 
 /** A database migrated only up to the migration before `name`. */
 async function databaseBefore(engine: Engine, name: string): Promise<Database> {
-  const dir = mkdtempSync(join(tmpdir(), 'ck-migrations-'));
+  const dir = tempDir('ck-migrations-');
   for (const m of readMigrations().filter((m) => m.name < name)) cpSync(join(migrationsDir, m.name), join(dir, m.name), { recursive: true });
   let db: Database;
   if (engine === 'pglite') db = await openDatabase({ kind: 'memory' }, { migrate: false });

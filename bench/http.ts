@@ -33,12 +33,11 @@ import { createApiToken } from '../core/access/createApiToken.js';
 import { openAccount } from '../core/accounts/openAccount.js';
 import type { CoreContext } from '../core/context.js';
 import { openDatabase } from '../core/db/database.js';
-import { CreditkeeperError } from '../core/errors.js';
 import { purchase } from '../core/ledger/purchase.js';
-import { spend } from '../core/ledger/spend.js';
 import { verifyLedger } from '../core/ledger/verify.js';
 import { seedPriceList } from '../core/pricing/priceList.js';
 import { seedPlans } from '../core/plans/planCatalog.js';
+import { measureSpends, spendCharge } from './spendWorkers.js';
 import { createServerDatabase, percentile, runBenchmark, untilReady } from './support.js';
 import { freePort } from '../test/support/freePort.js';
 
@@ -53,7 +52,6 @@ const loadConnections = { usage: 8, balance: 24 };
 const concurrency = 32;
 /** The server's and the core run's pool: the same, so the ratio compares the layers above it. */
 const poolSize = 40;
-const charge = { action: 'image', quantity: 1 } as const;
 
 /** One autocannon run, with every 2xx response's latency kept for percentiles. */
 interface Measured {
@@ -198,25 +196,10 @@ async function stop(server: ChildProcess): Promise<void> {
 
 /** The core's own rate: `spend` from `concurrency` workers back to back, each on a random account. */
 async function coreSpends(ctx: CoreContext, ids: string[]) {
-  const latenciesMs: number[] = [];
-  let errors = 0;
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      const began = performance.now();
-      try {
-        await spend(ctx, { accountId: randomAccount(ids), idempotencyKey: randomUUID(), actor: { kind: 'SERVICE' }, charge });
-        latenciesMs.push(performance.now() - began);
-      } catch (error) {
-        if (!(error instanceof CreditkeeperError)) throw error;
-        errors++;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const sorted = latenciesMs.sort((a, b) => a - b);
-  return { spends: latenciesMs.length, errors, seconds: (performance.now() - started) / 1000, latency: { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) } };
+  const measured = await measureSpends(ctx, concurrency, seconds, () => randomAccount(ids));
+  const sorted = [...measured.latenciesMs].sort((x, y) => x - y);
+  const errors = Object.values(measured.errors).reduce((sum, n) => sum + n, 0);
+  return { spends: measured.operations, errors, seconds: measured.seconds, latency: { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) } };
 }
 
 /** A usage post (`image` × 1) on a random account, with a fresh Idempotency-Key: a new ledger write every time. */
@@ -224,7 +207,7 @@ function usagePostRequest(token: string, ids: string[]): autocannon.Request {
   return {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ charge }),
+    body: JSON.stringify({ charge: spendCharge }),
     setupRequest: (request) => ({
       ...request,
       path: `/v1/accounts/${randomAccount(ids)}/usage`,
